@@ -1,0 +1,105 @@
+/**
+ * What the proxy pipeline asks of the budget engine, and what it gets back.
+ */
+import type { RuntimeBudget, RuntimeModel } from '../config/runtime.js';
+import type { GatewayError } from '../errors.js';
+import type { Nano } from '../money.js';
+import type { LineSpec } from '../store/types.js';
+import type { Usage } from '../usage.js';
+
+/** Who is calling: a virtual key's attributes, or an anonymous trial user. */
+export interface Identity {
+  keyId: string;
+  user?: string;
+  team?: string;
+  tags: string[];
+  /** Allowed models; undefined = all configured models. */
+  allowedModels?: ReadonlySet<string>;
+  anonymous: boolean;
+}
+
+export interface AdmissionRequest {
+  requestId: string;
+  identity: Identity;
+  /** The model the client asked for. */
+  model: RuntimeModel;
+  /** Prompt tokens as the given model's tokenizer counts them (downgrades may change the model). */
+  promptTokensFor(model: RuntimeModel): number | Promise<number>;
+  /** The output cap the client sent, if any. */
+  requestedCap: number | undefined;
+  /** True for APIs without output tokens (embeddings). */
+  outputless: boolean;
+  /** Request time (ms since epoch); the engine's clock is injectable for tests. */
+  nowMs: number;
+}
+
+/** A budget line as shown to the caller (headers, /v1/budget, /v1/cost/estimate). */
+export interface BudgetView {
+  budget: RuntimeBudget;
+  /** The instance id (differs from budget.id for "*" templates). */
+  instance: string;
+  line: LineSpec;
+  limitNano: Nano;
+  spentNano: Nano;
+  reservedNano: Nano;
+  remainingNano: Nano;
+  /** Start of the next period (ms since epoch); null for prepaid budgets. */
+  resetsAtMs: number | null;
+}
+
+export interface Reservation {
+  id: string;
+  /** Nano-USD reserved on every line. */
+  amountNano: Nano;
+  lines: LineSpec[];
+}
+
+export interface AdmissionGranted {
+  ok: true;
+  /** null when the store was unavailable and on_unavailable is 'allow' (the request is not counted). */
+  reservation: Reservation | null;
+  servedModel: RuntimeModel;
+  /** Set when a threshold's downgrade map changed the model. */
+  downgradedFrom?: string;
+  /** The output cap to send upstream; undefined for outputless APIs. */
+  outputCap: number | undefined;
+  /** True when the cap sent upstream differs from the client's (set by the gateway or lowered to fit). */
+  capChanged: boolean;
+  /** True when fit-to-budget lowered the cap below what was asked (or the model's maximum). */
+  clamped: boolean;
+  estimateNano: Nano;
+  /** The budget with the least remaining after this reservation, if any applies. */
+  tightest?: BudgetView;
+  promptTokens: number;
+}
+
+export interface AdmissionDenied {
+  ok: false;
+  error: GatewayError;
+  /** The estimate at the last model tried, for /v1/cost/estimate. */
+  estimateNano?: Nano;
+  servedModel?: RuntimeModel;
+  budgets?: BudgetView[];
+}
+
+export type Admission = AdmissionGranted | AdmissionDenied;
+
+export interface SettleOutcome {
+  costNano: Nano;
+  /** Remaining on the tightest line after settling. */
+  tightest?: BudgetView;
+}
+
+export interface BudgetEngine {
+  /** Decides model and cap, reserves on every line or none. */
+  admit(request: AdmissionRequest): Promise<Admission>;
+  /** What admit would do, without reserving (POST /v1/cost/estimate). */
+  preview(request: AdmissionRequest): Promise<Admission & { budgets: BudgetView[] }>;
+  /** Replaces the reservation by the cost of `usage` at `model`'s price. Never throws; retries on store outage. */
+  settle(reservation: Reservation | null, model: RuntimeModel, usage: Usage): Promise<SettleOutcome>;
+  /** Drops the reservation (the provider produced nothing). Never throws. */
+  release(reservation: Reservation | null): Promise<void>;
+  /** The caller's budgets with balances (GET /v1/budget). */
+  budgetsFor(identity: Identity, nowMs: number): Promise<BudgetView[]>;
+  close(): Promise<void>;
+}

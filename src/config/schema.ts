@@ -1,0 +1,196 @@
+/**
+ * The config file's schema. It stays free of transforms so the JSON Schema shipped in
+ * config/gateway.schema.json is generated from it exactly (see scripts/gen-json-schema.ts);
+ * conversions (sizes, prices, key hashes) happen when the config is compiled (runtime.ts).
+ */
+import { z } from 'zod';
+
+const name = z.string().min(1, 'expected a non-empty string');
+const positiveUsd = z.number({ error: 'expected a positive number' }).positive('expected a positive number');
+const nonNegativeUsd = z.number({ error: 'expected a number >= 0' }).nonnegative('expected a number >= 0');
+const pricePerMillion = z
+  .number({ error: 'expected a price in USD per million tokens (a number >= 0)' })
+  .nonnegative('expected a price in USD per million tokens (a number >= 0)');
+const positiveInt = z.number({ error: 'expected a positive integer' }).int('expected an integer').positive();
+const byteSize = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i, 'expected a size such as 4mb, 512kb or 1048576'),
+]);
+
+export const periodSchema = z.enum(['daily', 'weekly', 'monthly', 'none']);
+export const scopeFieldSchema = z.enum(['key', 'user', 'team', 'model', 'provider', 'tag']);
+
+const serverSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    max_body_bytes: byteSize.default('4mb'),
+    /** Upper bound on one proxied request, upstream included; also sizes reservation leases. */
+    request_timeout_ms: positiveInt.default(600_000),
+    /** How long SIGTERM waits for in-flight requests before closing them. */
+    shutdown_grace_ms: positiveInt.default(30_000),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** When set, GET /metrics requires `Authorization: Bearer <metrics_token>`. */
+    metrics_token: z.string().default(''),
+    /** Trust X-Forwarded-For for the client IP (anonymous identify_by: ip) when behind a proxy. */
+    trust_proxy: z.boolean().default(false),
+  })
+  .strict();
+
+const storeSchema = z
+  .object({
+    type: z.enum(['sqlite', 'redis']).default('sqlite'),
+    path: z.string().default('./data/gateway.db'),
+    url: z.string().optional(),
+    on_unavailable: z.enum(['reject', 'allow']).default('reject'),
+    /** Every store call gives up after this long; the request then follows on_unavailable. */
+    timeout_ms: positiveInt.default(500),
+    /** Redis key prefix; used as the hash tag, so every key of a deployment lands in one cluster slot. */
+    prefix: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'expected letters, digits, _ . : -').default('llmgw'),
+  })
+  .strict();
+
+const providerSchema = z
+  .object({
+    kind: z.enum(['openai', 'anthropic']),
+    base_url: z.url({ error: 'expected an http(s) URL' }),
+    api_key: z.string().default(''),
+    /** Headers added to every upstream request (e.g. OpenAI-Organization). */
+    headers: z.record(z.string(), z.string()).default({}),
+    timeouts: z
+      .object({
+        connect_ms: positiveInt.default(10_000),
+        /** Time to the response headers (first byte). */
+        headers_ms: positiveInt.default(120_000),
+        /** Longest silence between two body chunks. */
+        body_ms: positiveInt.default(300_000),
+      })
+      .strict()
+      .default({ connect_ms: 10_000, headers_ms: 120_000, body_ms: 300_000 }),
+    connections: positiveInt.default(256),
+  })
+  .strict();
+
+const modelSchema = z
+  .object({
+    provider: name,
+    /** The model name sent upstream, when it differs from the name clients use. */
+    upstream_model: z.string().optional(),
+    input: pricePerMillion,
+    output: pricePerMillion.default(0),
+    cached_input: pricePerMillion.optional(),
+    cache_read: pricePerMillion.optional(),
+    cache_write: pricePerMillion.optional(),
+    max_output_tokens: positiveInt.optional(),
+    /** Which request field carries the output cap on chat completions (o-series and gpt-5 use max_completion_tokens). */
+    output_cap_field: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
+  })
+  .strict();
+
+const keySchema = z
+  .object({
+    id: name,
+    key_sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters')
+      .optional(),
+    key: z.string().min(8, 'expected a key of at least 8 characters').optional(),
+    user: z.string().optional(),
+    team: z.string().optional(),
+    tags: z.array(z.string()).default([]),
+    /** Allowed models; absent means every configured model. */
+    models: z.array(name).optional(),
+  })
+  .strict();
+
+const scopeSchema = z.union([
+  z.literal('global'),
+  z
+    .object({
+      key: z.string().optional(),
+      user: z.string().optional(),
+      team: z.string().optional(),
+      model: z.string().optional(),
+      provider: z.string().optional(),
+      tag: z.string().optional(),
+    })
+    .strict(),
+]);
+
+const thresholdSchema = z
+  .object({
+    at: z.number().gt(0, 'expected a ratio in (0, 1]').lte(1, 'expected a ratio in (0, 1]'),
+    alert: z.boolean().default(true),
+    downgrade: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+export const budgetSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, _ . -'),
+    scope: scopeSchema,
+    limit_usd: positiveUsd,
+    period: periodSchema.default('monthly'),
+    timezone: z.string().default('UTC'),
+    rollover: z.object({ max_usd: nonNegativeUsd }).strict().optional(),
+    thresholds: z.array(thresholdSchema).default([]),
+  })
+  .strict();
+
+const anonymousSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    identify_by: z
+      .string()
+      .regex(/^(ip|header:[A-Za-z0-9-]+)$/, 'expected ip or header:<name>')
+      .default('header:x-gateway-user'),
+    budget: z
+      .object({ limit_usd: positiveUsd, period: periodSchema.default('daily'), timezone: z.string().default('UTC') })
+      .strict()
+      .default({ limit_usd: 0.1, period: 'daily', timezone: 'UTC' }),
+    models: z.array(name).default([]),
+    upgrade_message: z
+      .string()
+      .default('Your free trial budget is used up. Create an account to keep going.'),
+  })
+  .strict();
+
+const webhookSchema = z
+  .object({
+    url: z.url({ error: 'expected an http(s) URL' }),
+    secret: z.string().optional(),
+    events: z.array(z.enum(['threshold', 'exhausted', 'forecast', 'anomaly'])).optional(),
+  })
+  .strict();
+
+const budgetingSchema = z
+  .object({
+    /** Fit-to-budget never lowers an output cap below this; past it the request is rejected. */
+    min_output_tokens: positiveInt.default(256),
+    /** Added to server.request_timeout_ms to make a reservation's lease. */
+    lease_margin_ms: positiveInt.default(60_000),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    server: serverSchema.default(serverSchema.parse({})),
+    store: storeSchema.default(storeSchema.parse({})),
+    admin: z.object({ token: z.string().default('') }).strict().default({ token: '' }),
+    providers: z.record(name, providerSchema).default({}),
+    models: z.record(name, modelSchema).default({}),
+    keys: z.array(keySchema).default([]),
+    budgets: z.array(budgetSchema).default([]),
+    budgeting: budgetingSchema.default(budgetingSchema.parse({})),
+    anonymous: anonymousSchema.default(anonymousSchema.parse({})),
+    alerts: z.object({ webhooks: z.array(webhookSchema).default([]) }).strict().default({ webhooks: [] }),
+    /** Cheaper alternatives per model, for savings suggestions. */
+    alternatives: z.record(z.string(), z.array(z.string())).default({}),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof configSchema>;
+export type ConfigFileInput = z.input<typeof configSchema>;
+export type BudgetConfig = z.infer<typeof budgetSchema>;
+export type Period = z.infer<typeof periodSchema>;
+export type ScopeField = z.infer<typeof scopeFieldSchema>;

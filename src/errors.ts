@@ -1,0 +1,121 @@
+/**
+ * One error class with a code; one code-to-status map; one body shape per client API.
+ * Every error the gateway answers goes through here, so a client always sees its own API's format.
+ */
+
+export type ErrorCode =
+  | 'invalid_request'
+  | 'invalid_json'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'unauthorized'
+  | 'forbidden_model'
+  | 'model_not_found'
+  | 'not_found'
+  | 'conflict'
+  | 'budget_exceeded'
+  | 'store_unavailable'
+  | 'provider_not_configured'
+  | 'provider_unreachable'
+  | 'provider_timeout'
+  | 'internal_error';
+
+const STATUS: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  invalid_json: 400,
+  unsupported_media_type: 415,
+  payload_too_large: 413,
+  unauthorized: 401,
+  forbidden_model: 403,
+  model_not_found: 404,
+  not_found: 404,
+  conflict: 409,
+  budget_exceeded: 429,
+  store_unavailable: 503,
+  provider_not_configured: 502,
+  provider_unreachable: 502,
+  provider_timeout: 504,
+  internal_error: 500,
+};
+
+/** OpenAI's `error.type` values, so SDKs classify our errors as they would the provider's. */
+const OPENAI_TYPE: Record<ErrorCode, string> = {
+  invalid_request: 'invalid_request_error',
+  invalid_json: 'invalid_request_error',
+  unsupported_media_type: 'invalid_request_error',
+  payload_too_large: 'invalid_request_error',
+  unauthorized: 'authentication_error',
+  forbidden_model: 'permission_error',
+  model_not_found: 'invalid_request_error',
+  not_found: 'invalid_request_error',
+  conflict: 'invalid_request_error',
+  budget_exceeded: 'budget_exceeded',
+  store_unavailable: 'server_error',
+  provider_not_configured: 'server_error',
+  provider_unreachable: 'server_error',
+  provider_timeout: 'server_error',
+  internal_error: 'server_error',
+};
+
+/** Anthropic's `error.type` values. */
+const ANTHROPIC_TYPE: Record<ErrorCode, string> = {
+  invalid_request: 'invalid_request_error',
+  invalid_json: 'invalid_request_error',
+  unsupported_media_type: 'invalid_request_error',
+  payload_too_large: 'request_too_large',
+  unauthorized: 'authentication_error',
+  forbidden_model: 'permission_error',
+  model_not_found: 'not_found_error',
+  not_found: 'not_found_error',
+  conflict: 'invalid_request_error',
+  budget_exceeded: 'budget_exceeded',
+  store_unavailable: 'api_error',
+  provider_not_configured: 'api_error',
+  provider_unreachable: 'api_error',
+  provider_timeout: 'api_error',
+  internal_error: 'api_error',
+};
+
+export type ApiFormat = 'openai' | 'anthropic';
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly param: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { param?: string | null; headers?: Record<string, string>; status?: number } = {},
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = options.status ?? STATUS[code];
+    this.param = options.param ?? null;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export function statusOf(code: ErrorCode): number {
+  return STATUS[code];
+}
+
+/** The JSON body for an error, in the format of the API the client speaks. */
+export function errorBody(error: GatewayError, format: ApiFormat): unknown {
+  if (format === 'anthropic') {
+    return { type: 'error', error: { type: ANTHROPIC_TYPE[error.code], message: error.message } };
+  }
+  return {
+    error: { message: error.message, type: OPENAI_TYPE[error.code], code: error.code, param: error.param },
+  };
+}
+
+/** A Web-standard Response for an error. */
+export function errorResponse(error: GatewayError, format: ApiFormat, extraHeaders?: Headers): Response {
+  const headers = new Headers(extraHeaders);
+  headers.set('content-type', 'application/json');
+  for (const [name, value] of Object.entries(error.headers)) headers.set(name, value);
+  return new Response(JSON.stringify(errorBody(error, format)), { status: error.status, headers });
+}

@@ -1,0 +1,123 @@
+/**
+ * The budget store: the one place where money is counted. Two implementations (sqlite.ts, redis.ts)
+ * pass one contract suite (test/store/contract.ts). Every operation is atomic: a reservation
+ * succeeds on every line it names or on none.
+ *
+ * Vocabulary:
+ * - a *line* is one budget instance in one period: a config/API budget, or one instance of a "*"
+ *   template budget (e.g. per-user-daily for user alice), in the period the request falls in;
+ * - a line's *effective limit* = the base limit the caller passes (from config, so edits apply at
+ *   once) + rollover carried in on the period's first touch + top-ups;
+ * - *committed* = spent + reserved; *available* = effective limit - committed.
+ */
+import type { Nano } from '../money.js';
+
+export interface LineSpec {
+  /** Budget instance id: the budget id, plus the "*" values for template budgets (e.g. "per-user|user=alice"). */
+  instance: string;
+  /** The config/API budget this line belongs to (for listing template instances). */
+  budgetId: string;
+  /** Calendar period id, e.g. "2026-11-28", "2026-W48", "2026-11"; "all" for prepaid budgets. */
+  period: string;
+  /** The previous period's id, for rollover; null when the budget has no rollover. */
+  previousPeriod: string | null;
+  /** Base limit from config or the API, nano-USD. */
+  limitNano: Nano;
+  /** Rollover cap, nano-USD; 0 when the budget has no rollover. */
+  rolloverMaxNano: Nano;
+  /**
+   * Committed amount at or past which a downgrade mapping applies to this request's model;
+   * -1 when no downgrade applies. The store answers `downgrade` instead of reserving when reached,
+   * so a stale local view never lets an expensive model through.
+   */
+  downgradeAtNano: Nano;
+  /** Seconds until this period's counters may be dropped (period length + margin); 0 = never. */
+  ttlSeconds: number;
+}
+
+export interface LineBalance {
+  /** Effective limit (base + rollover + top-ups). */
+  limitNano: Nano;
+  spentNano: Nano;
+  reservedNano: Nano;
+}
+
+export interface ReserveRequest {
+  reservationId: string;
+  lines: LineSpec[];
+  /** Cost of the prompt (and anything else not scaled by the output cap), pico-USD (not rounded). */
+  fixedPico: number;
+  /** Output price, pico-USD per token. */
+  outputPico: number;
+  /** Output cap the request asks for (or the gateway chose); 0 for embeddings. */
+  requestedCap: number;
+  /** Lowest cap fit-to-budget may grant; equal to requestedCap when the cap must not be lowered. */
+  minCap: number;
+  /** Current time (ms since epoch) as the gateway sees it; leases and reaping use it. */
+  nowMs: number;
+  /** When this reservation's lease expires; past it any instance settles it at its reserved amount. */
+  leaseExpiresAtMs: number;
+}
+
+export type ReserveResult =
+  | {
+      status: 'reserved';
+      /** The cap granted: requestedCap, or lower (but >= minCap) when a line could not afford it. */
+      grantedCap: number;
+      /** Nano-USD reserved on every line: ceil((fixedPico + grantedCap * outputPico) / 1000). */
+      amountNano: Nano;
+      /** Balances after the reservation, one per line, in request order. */
+      balances: LineBalance[];
+      /** Expired reservations this call settled (lease reaping). */
+      expiredSettled: number;
+    }
+  | {
+      status: 'rejected' | 'downgrade';
+      /** Index of the first line that rejected (or asked for a downgrade). */
+      lineIndex: number;
+      balances: LineBalance[];
+      expiredSettled: number;
+    };
+
+export type SettleResult =
+  | {
+      status: 'settled';
+      /** Balances after settling, one per line of the reservation, in reservation order. */
+      balances: LineBalance[];
+      /** Spent on each line before this settle (for threshold crossing detection). */
+      spentBeforeNano: Nano[];
+    }
+  /** Already settled, released or reaped: nothing changed (settling is idempotent). */
+  | { status: 'unknown' };
+
+export interface BudgetStore {
+  readonly kind: 'sqlite' | 'redis';
+  reserve(request: ReserveRequest): Promise<ReserveResult>;
+  /** Replaces the reservation by the actual cost on every line it holds. Idempotent by reservation id. */
+  settle(reservationId: string, actualNano: Nano, nowMs: number): Promise<SettleResult>;
+  /** Drops the reservation without spending (the provider produced nothing). Idempotent. */
+  release(reservationId: string, nowMs: number): Promise<SettleResult>;
+  /** Balances as they stand, without writing (a period's rollover is computed, not stored). */
+  balances(lines: LineSpec[]): Promise<LineBalance[]>;
+  /** Settles every reservation whose lease expired at their reserved amount; returns how many. */
+  reapExpired(nowMs: number): Promise<number>;
+  /** Adds to a line's effective limit (prepaid top-ups, or an admin raise for this period). */
+  topUp(line: LineSpec, amountNano: Nano): Promise<LineBalance>;
+  /** Sets a line's spent to zero and drops its top-ups and rollover; reservations in flight stay. */
+  reset(line: LineSpec): Promise<LineBalance>;
+  /** True for exactly one caller per (instance, period, name): who fires a once-per-period alert. */
+  claimOnce(instance: string, period: string, name: string, ttlSeconds: number): Promise<boolean>;
+  /** Template ("*") instances of a budget seen in a period, for summaries and top spenders. */
+  instances(budgetId: string, period: string): Promise<string[]>;
+  /** Reachability, for /readyz. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Thrown by a store when it cannot answer within its timeout or is down. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
