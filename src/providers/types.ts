@@ -22,6 +22,12 @@ export interface StreamTap {
   flush(): Uint8Array | null;
   /** Usage reported in the stream, once seen (complete only after the final usage event). */
   usage(): Usage | undefined;
+  /**
+   * True once the stream's final usage report arrived. Before that, usage() may hold a partial report
+   * (Anthropic's message_start: input and cache tokens with a provisional output count), and the
+   * gateway bills output from generatedText() instead.
+   */
+  usageComplete(): boolean;
   /** The text generated so far (content and tool-call arguments), to bill output when usage never came. */
   generatedText(): string;
 }

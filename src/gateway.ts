@@ -1,0 +1,114 @@
+/**
+ * A running gateway: config, store, budget engine, upstream pools and the HTTP server, with reload
+ * and graceful shutdown. main.ts runs one; tests start them in-process or as child processes.
+ */
+import { type ServerType, serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { Logger } from 'pino';
+import { createBudgetEngine } from './budget/engine.js';
+import type { BudgetEngine } from './budget/types.js';
+import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
+import type { RuntimeConfig } from './config/runtime.js';
+import { createLogger, logRequest } from './logger.js';
+import type { RequestObserver, RequestRecord } from './proxy/record.js';
+import { UpstreamPools } from './proxy/upstream.js';
+import { buildApp } from './server.js';
+import { createStore } from './store/factory.js';
+import type { BudgetStore } from './store/types.js';
+import { closeTokenWorkers } from './tokens/estimate.js';
+
+export interface GatewayOptions {
+  /** A config file path (reloadable) or config text. */
+  configPath?: string;
+  configText?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Overrides server.host / server.port (PORT and HOST in main.ts come through here). */
+  host?: string;
+  port?: number;
+  clock?: () => number;
+  logger?: Logger;
+  /** Called with every finished request (tests, ledger). */
+  onRecord?: RequestObserver;
+}
+
+export interface Gateway {
+  readonly url: string;
+  readonly port: number;
+  readonly app: Hono;
+  config(): RuntimeConfig;
+  readonly store: BudgetStore;
+  readonly engine: BudgetEngine;
+  /** Re-reads the config; an invalid one keeps the running config and returns its problems. */
+  reload(): { ok: true } | { ok: false; problems: string[] };
+  close(): Promise<void>;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const env = options.env ?? process.env;
+  const read = (): RuntimeConfig => {
+    if (options.configText !== undefined) return parseConfig(options.configText, '(inline config)', env);
+    if (options.configPath) return loadConfigFile(options.configPath, env);
+    throw new Error('startGateway needs configPath or configText');
+  };
+  let current = read();
+  const logger = options.logger ?? createLogger(current.server.logLevel);
+  const store = createStore(current);
+  const engine = createBudgetEngine({ config: () => current, store, clock: options.clock });
+  const pools = new UpstreamPools();
+  const observe = (record: RequestRecord) => {
+    logRequest(logger, record);
+    options.onRecord?.(record);
+  };
+  const app = buildApp({
+    config: () => current,
+    engine: () => engine,
+    store: () => store,
+    pools,
+    observe,
+    clock: options.clock,
+  });
+
+  const host = options.host ?? current.server.host;
+  const port = options.port ?? current.server.port;
+  const server = await listen(app, host, port);
+  const address = server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+
+  return {
+    url,
+    port: boundPort,
+    app,
+    config: () => current,
+    store,
+    engine,
+    reload() {
+      try {
+        current = read();
+        logger.info({ msg: 'config reloaded' });
+        return { ok: true };
+      } catch (error) {
+        const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
+        logger.error({ msg: 'config reload failed; keeping the running config', problems });
+        return { ok: false, problems };
+      }
+    },
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      });
+      await engine.close();
+      await pools.close();
+      await store.close();
+      await closeTokenWorkers();
+    },
+  };
+}
+
+function listen(app: Hono, hostname: string, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname, port }, () => resolve(server));
+    server.once('error', reject);
+  });
+}

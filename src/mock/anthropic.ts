@@ -1,0 +1,114 @@
+/**
+ * Anthropic Messages API. `max_tokens` is required (400 otherwise, as at Anthropic). Streams:
+ * message_start (usage with the input side and output_tokens 1), content_block_start, ping,
+ * content_block_delta (text_delta) per chunk, content_block_stop, message_delta (stop_reason and
+ * the cumulative output_tokens), message_stop. Reasoning tokens from `x-mock-reasoning-tokens`
+ * are billed as output (thinking) tokens and reported in `output_tokens_details.thinking_tokens`.
+ */
+import { invalidRequest } from './errors.js';
+import { type Handler, intField, type Json } from './exchange.js';
+import { newId } from './ids.js';
+import { outputSize } from './plan.js';
+import { anthropicPromptTokens } from './prompt.js';
+import { generatedText, textChunks } from './text.js';
+
+function validate(body: Json): string | undefined {
+  if (typeof body.model !== 'string' || body.model === '') return 'model: Field required';
+  if (body.max_tokens === undefined) return 'max_tokens: Field required';
+  if (intField(body, 'max_tokens') === undefined || body.max_tokens === 0) {
+    return 'max_tokens: Input should be a valid integer greater than or equal to 1';
+  }
+  if (!Array.isArray(body.messages)) return 'messages: Field required';
+  return undefined;
+}
+
+export const countTokensHandler: Handler = (ex, body) => {
+  if (typeof body.model !== 'string' || !Array.isArray(body.messages)) {
+    ex.sendError(invalidRequest('anthropic', 'messages: Field required'));
+    return;
+  }
+  ex.sendJson(200, { input_tokens: anthropicPromptTokens(body) });
+};
+
+export const messages: Handler = async (ex, body) => {
+  const problem = validate(body);
+  if (problem !== undefined) {
+    ex.sendError(invalidRequest('anthropic', problem));
+    return;
+  }
+  const model = body.model as string;
+  const size = outputSize(ex.plan, intField(body, 'max_tokens'));
+  const { cachedTokens, cacheWriteTokens } = ex.plan;
+  const promptTokens = anthropicPromptTokens(body);
+  // Cache reads and writes are part of the prompt; input_tokens is the rest (never below zero).
+  const inputTokens = Math.max(0, promptTokens - cachedTokens - cacheWriteTokens);
+  const outputTokens = size.textTokens + size.reasoningTokens;
+  const stopReason = size.truncated ? 'max_tokens' : 'end_turn';
+  const id = newId('msg_');
+  ex.record.id = id;
+
+  const inputUsage = {
+    input_tokens: inputTokens,
+    cache_creation_input_tokens: cacheWriteTokens,
+    cache_read_input_tokens: cachedTokens,
+    cache_creation: { ephemeral_5m_input_tokens: cacheWriteTokens, ephemeral_1h_input_tokens: 0 },
+  };
+  const outputDetails = size.reasoningTokens > 0 ? { output_tokens_details: { thinking_tokens: size.reasoningTokens } } : {};
+  const record = () => {
+    ex.record.usage = {
+      input_tokens: inputTokens,
+      cached_tokens: cachedTokens,
+      cache_write_tokens: cacheWriteTokens,
+      output_tokens: outputTokens,
+      reasoning_tokens: size.reasoningTokens,
+    };
+  };
+  const message = (content: unknown[], stop: string | null, usage: Json) => ({
+    id,
+    type: 'message',
+    role: 'assistant',
+    model,
+    content,
+    stop_reason: stop,
+    stop_sequence: null,
+    usage,
+  });
+
+  if (body.stream !== true) {
+    const text = generatedText(size.textTokens);
+    record();
+    ex.record.outputTokensSent = size.textTokens;
+    ex.sendJson(
+      200,
+      message([{ type: 'text', text }], stopReason, {
+        ...inputUsage,
+        output_tokens: outputTokens,
+        ...outputDetails,
+        service_tier: 'standard',
+      }),
+    );
+    return;
+  }
+
+  const event = (type: string, data: Json): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  ex.startSse();
+  const opening =
+    event('message_start', { message: message([], null, { ...inputUsage, output_tokens: 1, service_tier: 'standard' }) }) +
+    event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
+    event('ping', {});
+  if (!(await ex.write(opening))) return;
+  const ok = await ex.streamContent(textChunks(size.textTokens, ex.plan.chunks), (chunk) =>
+    event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: chunk.text } }),
+  );
+  if (!ok) return;
+  record();
+  const closing =
+    event('content_block_stop', { index: 0 }) +
+    event('message_delta', {
+      delta: { stop_reason: stopReason, stop_sequence: null },
+      usage: { output_tokens: outputTokens, ...outputDetails },
+    }) +
+    event('message_stop', {});
+  if (!(await ex.write(closing))) return;
+  ex.end();
+};

@@ -1,0 +1,282 @@
+/**
+ * OpenAI chat completions, legacy completions, embeddings and the model list, in OpenAI's wire
+ * format. Streams follow OpenAI: one choice per chunk; with `stream_options.include_usage` every
+ * chunk carries `"usage":null` and a last chunk with `choices: []` carries the usage.
+ */
+import { invalidRequest } from './errors.js';
+import { type Exchange, type Handler, intField, type Json } from './exchange.js';
+import { newId, nowSeconds, SYSTEM_FINGERPRINT } from './ids.js';
+import { type OutputSize, outputSize } from './plan.js';
+import { chatPromptTokens, plainInputTokens } from './prompt.js';
+import { generatedText, textChunks } from './text.js';
+
+/** Legacy completions generate at most 16 tokens when max_tokens is not sent (OpenAI's default). */
+export const LEGACY_DEFAULT_MAX_TOKENS = 16;
+
+function includeUsage(body: Json): boolean {
+  const so = body.stream_options;
+  return typeof so === 'object' && so !== null && (so as Json).include_usage === true;
+}
+
+function choiceCount(body: Json): number {
+  const n = intField(body, 'n');
+  return n !== undefined && n > 0 ? n : 1;
+}
+
+function requireModel(ex: Exchange, body: Json): string | undefined {
+  if (typeof body.model === 'string' && body.model !== '') return body.model;
+  ex.sendError(invalidRequest('openai', 'you must provide a model parameter'));
+  return undefined;
+}
+
+function chatUsage(ex: Exchange, promptTokens: number, size: OutputSize, n: number) {
+  const cached = ex.plan.cachedTokens;
+  const prompt = Math.max(promptTokens, cached);
+  const completion = size.textTokens * n + size.reasoningTokens;
+  ex.record.usage = {
+    input_tokens: prompt - cached,
+    cached_tokens: cached,
+    cache_write_tokens: 0,
+    output_tokens: completion,
+    reasoning_tokens: size.reasoningTokens,
+  };
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: size.reasoningTokens,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
+  };
+}
+
+export const chatCompletions: Handler = async (ex, body) => {
+  const model = requireModel(ex, body);
+  if (model === undefined) return;
+  if (!Array.isArray(body.messages)) {
+    ex.sendError(invalidRequest('openai', "Missing required parameter: 'messages'.", 'messages'));
+    return;
+  }
+  const cap = intField(body, 'max_completion_tokens') ?? intField(body, 'max_tokens');
+  const size = outputSize(ex.plan, cap);
+  const n = choiceCount(body);
+  const finish = size.truncated ? 'length' : 'stop';
+  const promptTokens = chatPromptTokens(body);
+  const id = newId('chatcmpl-');
+  const created = nowSeconds();
+  ex.record.id = id;
+
+  if (body.stream !== true) {
+    const content = generatedText(size.textTokens);
+    const choices = [];
+    for (let i = 0; i < n; i++) {
+      choices.push({
+        index: i,
+        message: { role: 'assistant', content, refusal: null, annotations: [] },
+        logprobs: null,
+        finish_reason: finish,
+      });
+    }
+    const usage = chatUsage(ex, promptTokens, size, n);
+    ex.record.outputTokensSent = size.textTokens * n;
+    ex.sendJson(200, {
+      id,
+      object: 'chat.completion',
+      created,
+      model,
+      choices,
+      usage,
+      service_tier: 'default',
+      system_fingerprint: SYSTEM_FINGERPRINT,
+    });
+    return;
+  }
+
+  const withUsage = includeUsage(body);
+  const head = { id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: SYSTEM_FINGERPRINT };
+  const event = (choice: unknown): string =>
+    `data: ${JSON.stringify(withUsage ? { ...head, choices: [choice], usage: null } : { ...head, choices: [choice] })}\n\n`;
+  const perChoice = (make: (index: number) => unknown): string => {
+    let out = '';
+    for (let i = 0; i < n; i++) out += event(make(i));
+    return out;
+  };
+
+  ex.startSse();
+  if (
+    !(await ex.write(
+      perChoice((index) => ({
+        index,
+        delta: { role: 'assistant', content: '', refusal: null },
+        logprobs: null,
+        finish_reason: null,
+      })),
+    ))
+  ) {
+    return;
+  }
+  const ok = await ex.streamContent(
+    textChunks(size.textTokens, ex.plan.chunks),
+    (chunk) => perChoice((index) => ({ index, delta: { content: chunk.text }, logprobs: null, finish_reason: null })),
+    n,
+  );
+  if (!ok) return;
+  let tail = perChoice((index) => ({ index, delta: {}, logprobs: null, finish_reason: finish }));
+  if (withUsage) {
+    tail += `data: ${JSON.stringify({ ...head, choices: [], usage: chatUsage(ex, promptTokens, size, n) })}\n\n`;
+  }
+  if (!(await ex.write(`${tail}data: [DONE]\n\n`))) return;
+  ex.end();
+};
+
+/** How many prompts a legacy `prompt` holds (a batch gets choices for each). */
+function promptCount(prompt: unknown): number {
+  if (!Array.isArray(prompt) || prompt.length === 0) return 1;
+  return typeof prompt[0] === 'string' || Array.isArray(prompt[0]) ? prompt.length : 1;
+}
+
+export const completions: Handler = async (ex, body) => {
+  const model = requireModel(ex, body);
+  if (model === undefined) return;
+  if (body.prompt === undefined) {
+    ex.sendError(invalidRequest('openai', "Missing required parameter: 'prompt'.", 'prompt'));
+    return;
+  }
+  const size = outputSize({ ...ex.plan, reasoningTokens: 0 }, intField(body, 'max_tokens') ?? LEGACY_DEFAULT_MAX_TOKENS);
+  const n = choiceCount(body) * promptCount(body.prompt);
+  const finish = size.truncated ? 'length' : 'stop';
+  const promptTokens = plainInputTokens(body.prompt, model);
+  const id = newId('cmpl-');
+  const created = nowSeconds();
+  ex.record.id = id;
+  const usage = () => {
+    const completion = size.textTokens * n;
+    ex.record.usage = {
+      input_tokens: promptTokens,
+      cached_tokens: 0,
+      cache_write_tokens: 0,
+      output_tokens: completion,
+      reasoning_tokens: 0,
+    };
+    return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
+  };
+
+  if (body.stream !== true) {
+    const text = generatedText(size.textTokens);
+    const choices = [];
+    for (let i = 0; i < n; i++) choices.push({ text, index: i, logprobs: null, finish_reason: finish });
+    const u = usage();
+    ex.record.outputTokensSent = size.textTokens * n;
+    ex.sendJson(200, { id, object: 'text_completion', created, model, choices, usage: u, system_fingerprint: null });
+    return;
+  }
+
+  const withUsage = includeUsage(body);
+  const head = { id, object: 'text_completion', created, model, system_fingerprint: null };
+  const perChoice = (text: string, finishReason: string | null): string => {
+    let out = '';
+    for (let i = 0; i < n; i++) {
+      const choices = [{ text, index: i, logprobs: null, finish_reason: finishReason }];
+      out += `data: ${JSON.stringify(withUsage ? { ...head, choices, usage: null } : { ...head, choices })}\n\n`;
+    }
+    return out;
+  };
+  ex.startSse();
+  const ok = await ex.streamContent(textChunks(size.textTokens, ex.plan.chunks), (chunk) => perChoice(chunk.text, null), n);
+  if (!ok) return;
+  let tail = perChoice('', finish);
+  if (withUsage) tail += `data: ${JSON.stringify({ ...head, choices: [], usage: usage() })}\n\n`;
+  if (!(await ex.write(`${tail}data: [DONE]\n\n`))) return;
+  ex.end();
+};
+
+export const DEFAULT_EMBEDDING_DIMENSIONS = 8;
+
+/** A deterministic unit vector for an input (FNV-1a seed, xorshift stream). */
+function embeddingOf(input: unknown, dimensions: number): Float32Array {
+  const text = typeof input === 'string' ? input : JSON.stringify(input);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  let x = h >>> 0 || 1;
+  const v = new Float32Array(dimensions);
+  let norm = 0;
+  for (let i = 0; i < dimensions; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    const f = x / 0xffffffff - 0.5;
+    v[i] = f;
+    norm += f * f;
+  }
+  const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+  for (let i = 0; i < dimensions; i++) v[i] = v[i]! * scale;
+  return v;
+}
+
+function base64Float32(v: Float32Array): string {
+  const buf = Buffer.allocUnsafe(v.length * 4);
+  for (let i = 0; i < v.length; i++) buf.writeFloatLE(v[i]!, i * 4);
+  return buf.toString('base64');
+}
+
+export const embeddings: Handler = (ex, body) => {
+  const model = requireModel(ex, body);
+  if (model === undefined) return;
+  const input = body.input;
+  const inputs: unknown[] =
+    typeof input === 'string'
+      ? [input]
+      : Array.isArray(input) && input.length > 0 && typeof input[0] !== 'number'
+        ? input
+        : Array.isArray(input) && input.length > 0
+          ? [input]
+          : [];
+  if (inputs.length === 0) {
+    ex.sendError(invalidRequest('openai', "'input' : input must be a string, an array of strings or an array of token arrays, and not empty", 'input'));
+    return;
+  }
+  const dimensions = intField(body, 'dimensions') || DEFAULT_EMBEDDING_DIMENSIONS;
+  const base64 = body.encoding_format === 'base64';
+  const data = inputs.map((item, index) => {
+    const v = embeddingOf(item, dimensions);
+    return { object: 'embedding', index, embedding: base64 ? base64Float32(v) : Array.from(v) };
+  });
+  const promptTokens = plainInputTokens(input, model);
+  ex.record.usage = {
+    input_tokens: promptTokens,
+    cached_tokens: 0,
+    cache_write_tokens: 0,
+    output_tokens: 0,
+    reasoning_tokens: 0,
+  };
+  ex.sendJson(200, { object: 'list', data, model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
+};
+
+const MODELS = [
+  { id: 'gpt-4o', created: 1715367049, owned_by: 'system' },
+  { id: 'gpt-4o-mini', created: 1721172741, owned_by: 'system' },
+  { id: 'gpt-4.1', created: 1744316542, owned_by: 'system' },
+  { id: 'o3-mini', created: 1737146383, owned_by: 'system' },
+  { id: 'gpt-3.5-turbo-instruct', created: 1692901427, owned_by: 'system' },
+  { id: 'text-embedding-3-small', created: 1705948997, owned_by: 'system' },
+];
+
+const ANTHROPIC_MODELS = [
+  { id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5', created_at: '2025-09-29T00:00:00Z' },
+  { id: 'claude-haiku-4-5', display_name: 'Claude Haiku 4.5', created_at: '2025-10-01T00:00:00Z' },
+];
+
+/** GET /v1/models: OpenAI's list, or Anthropic's when the caller speaks Anthropic. */
+export const models: Handler = (ex) => {
+  if (ex.format === 'anthropic') {
+    const data = ANTHROPIC_MODELS.map((m) => ({ type: 'model', ...m }));
+    ex.sendJson(200, { data, has_more: false, first_id: data[0]!.id, last_id: data[data.length - 1]!.id });
+    return;
+  }
+  ex.sendJson(200, { object: 'list', data: MODELS.map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: m.owned_by })) });
+};

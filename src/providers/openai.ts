@@ -1,0 +1,149 @@
+/**
+ * OpenAI's endpoints: chat completions, legacy completions, embeddings and responses.
+ * Each adapter is a small table of field names around the shared checks.
+ */
+import type { GatewayError } from '../errors.js';
+import {
+  checkMessages,
+  checkModel,
+  checkPositiveInteger,
+  checkStreamFields,
+  firstError,
+  invalid,
+  isAbsent,
+  isObject,
+  member,
+  positiveIntegerOrUndefined,
+} from './common.js';
+import { ChatStreamTap, openAiUsage, ResponsesStreamTap, responsesUsage } from './openai-stream.js';
+import type { EndpointAdapter, RequestBody } from './types.js';
+
+/** A required field that may be a string or an array (prompt, input). */
+function checkStringOrArray(body: RequestBody, field: string): GatewayError | null {
+  const value = body[field];
+  if (isAbsent(value)) return invalid(field, `Missing required parameter: '${field}'.`);
+  if (typeof value !== 'string' && !Array.isArray(value)) {
+    return invalid(field, `Invalid '${field}': expected a string or an array.`);
+  }
+  return null;
+}
+
+function isStream(body: RequestBody): boolean {
+  return body.stream === true;
+}
+
+/**
+ * Chat and completions stream usage only when asked (`stream_options.include_usage`). The gateway needs
+ * it to settle, so it asks, and reports whether the client had not (the tap then strips it).
+ * Non-streaming requests are left alone: OpenAI rejects stream_options without stream.
+ */
+function requestOpenAiStreamUsage(body: RequestBody): boolean {
+  if (body.stream !== true) return false;
+  const options = body.stream_options;
+  if (isObject(options) && options.include_usage === true) return false;
+  body.stream_options = { ...(isObject(options) ? options : {}), include_usage: true };
+  return true;
+}
+
+export const chatCompletionsAdapter: EndpointAdapter = {
+  shape: 'chat',
+  path: '/v1/chat/completions',
+  format: 'openai',
+  provider: 'openai',
+  validate: (body) =>
+    firstError(
+      () => checkModel(body),
+      () => checkMessages(body),
+      () => checkPositiveInteger(body, 'max_completion_tokens'),
+      () => checkPositiveInteger(body, 'max_tokens'),
+      () => checkStreamFields(body),
+    ),
+  isStream,
+  requestedOutputCap: (body) =>
+    positiveIntegerOrUndefined(body.max_completion_tokens) ?? positiveIntegerOrUndefined(body.max_tokens),
+  setOutputCap(body, cap, capField) {
+    body[capField] = cap;
+    delete body[capField === 'max_tokens' ? 'max_completion_tokens' : 'max_tokens'];
+  },
+  requestUsageInStream: requestOpenAiStreamUsage,
+  usageFromJson: (json) => openAiUsage(member(json, 'usage')),
+  createStreamTap: ({ stripUsageChunk }) => ChatStreamTap.chat(stripUsageChunk),
+};
+
+export const completionsAdapter: EndpointAdapter = {
+  shape: 'completions',
+  path: '/v1/completions',
+  format: 'openai',
+  provider: 'openai',
+  validate: (body) =>
+    firstError(
+      () => checkModel(body),
+      () => checkStringOrArray(body, 'prompt'),
+      () => checkPositiveInteger(body, 'max_tokens'),
+      () => checkStreamFields(body),
+    ),
+  isStream,
+  // Absent max_tokens means OpenAI's legacy default of 16; we answer undefined and let the gateway
+  // decide (it sets an explicit cap, so the default never applies through the gateway).
+  requestedOutputCap: (body) => positiveIntegerOrUndefined(body.max_tokens),
+  setOutputCap(body, cap) {
+    body.max_tokens = cap;
+  },
+  requestUsageInStream: requestOpenAiStreamUsage,
+  usageFromJson: (json) => openAiUsage(member(json, 'usage')),
+  createStreamTap: ({ stripUsageChunk }) => ChatStreamTap.completions(stripUsageChunk),
+};
+
+export const embeddingsAdapter: EndpointAdapter = {
+  shape: 'embeddings',
+  path: '/v1/embeddings',
+  format: 'openai',
+  provider: 'openai',
+  validate: (body) =>
+    firstError(
+      () => checkModel(body),
+      () => checkStringOrArray(body, 'input'),
+    ),
+  isStream: () => false,
+  requestedOutputCap: () => undefined,
+  setOutputCap() {
+    // Embeddings generate no tokens: nothing to cap.
+  },
+  requestUsageInStream: () => false,
+  usageFromJson: (json) => openAiUsage(member(json, 'usage')),
+  // Embeddings never stream; a pass-through tap keeps the pipeline uniform.
+  createStreamTap: () => ChatStreamTap.chat(false),
+};
+
+/** Fields any one of which gives a Responses request something to answer. */
+const RESPONSES_INPUT_FIELDS = ['input', 'instructions', 'prompt', 'previous_response_id', 'conversation'];
+
+export const responsesAdapter: EndpointAdapter = {
+  shape: 'responses',
+  path: '/v1/responses',
+  format: 'openai',
+  provider: 'openai',
+  validate: (body) =>
+    firstError(
+      () => checkModel(body),
+      () =>
+        RESPONSES_INPUT_FIELDS.some((field) => !isAbsent(body[field]))
+          ? null
+          : invalid('input', "Missing required parameter: 'input' (or 'instructions')."),
+      () =>
+        isAbsent(body.input) || typeof body.input === 'string' || Array.isArray(body.input)
+          ? null
+          : invalid('input', "Invalid 'input': expected a string or an array."),
+      () => checkPositiveInteger(body, 'max_output_tokens'),
+      () => checkStreamFields(body),
+    ),
+  isStream,
+  requestedOutputCap: (body) => positiveIntegerOrUndefined(body.max_output_tokens),
+  setOutputCap(body, cap) {
+    body.max_output_tokens = cap;
+  },
+  // Responses streams always end with usage in response.completed.
+  requestUsageInStream: () => false,
+  usageFromJson: (json) => responsesUsage(member(json, 'usage')),
+  createStreamTap: () => new ResponsesStreamTap(),
+};

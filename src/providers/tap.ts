@@ -1,0 +1,95 @@
+/**
+ * The skeleton every SSE tap shares: split the bytes into events, let the format read each event
+ * (usage, generated text), and, when the format rewrites events, forward the rewritten bytes.
+ *
+ * Pass-through taps (no rewriting) forward each chunk as it came, the same instance, holding nothing
+ * back; they only keep a copy of the unfinished event's bytes to read it once complete.
+ * Rewriting taps hold back only the unfinished event; a chunk is returned unchanged (same instance)
+ * when nothing in it was rewritten and nothing was or is held back.
+ */
+import type { Usage } from '../usage.js';
+import { parseSseFields, type SseFields, SseSplitter, TextPieces } from './sse.js';
+import type { StreamTap } from './types.js';
+
+const decoder = new TextDecoder();
+
+export abstract class SseTap implements StreamTap {
+  private readonly splitter = new SseSplitter();
+  protected readonly text = new TextPieces();
+  protected current: Usage | undefined;
+  protected complete = false;
+  private readonly out: Uint8Array[] = [];
+  private changed = false;
+  private readonly inspect = (event: Uint8Array): void => {
+    this.read(parseSseFields(decoder.decode(event)));
+  };
+  private readonly rewriteInto = (event: Uint8Array): void => {
+    const fields = parseSseFields(decoder.decode(event));
+    this.read(fields);
+    const kept = this.rewrite(event, fields);
+    if (kept !== event) this.changed = true;
+    if (kept !== null && kept.length > 0) this.out.push(kept);
+  };
+
+  constructor(private readonly rewriting: boolean) {}
+
+  /** Reads one complete event. Must not throw on garbage. */
+  protected abstract read(fields: SseFields): void;
+
+  /** Rewriting taps: the event's bytes to forward (the same array when unchanged), or null to drop it. */
+  protected rewrite(event: Uint8Array, _fields: SseFields): Uint8Array | null {
+    return event;
+  }
+
+  push(chunk: Uint8Array): Uint8Array | null {
+    if (chunk.length === 0) return null;
+    if (!this.rewriting) {
+      this.splitter.push(chunk, this.inspect);
+      return chunk;
+    }
+    this.changed = this.splitter.holding;
+    this.out.length = 0;
+    this.splitter.push(chunk, this.rewriteInto);
+    if (!this.changed && !this.splitter.holding) return chunk;
+    return concat(this.out);
+  }
+
+  flush(): Uint8Array | null {
+    const rest = this.splitter.flush();
+    if (rest === null) return null;
+    if (!this.rewriting) {
+      // Already forwarded; read it in case it carried usage without its final blank line.
+      this.inspect(rest);
+      return null;
+    }
+    this.out.length = 0;
+    this.rewriteInto(rest);
+    return concat(this.out);
+  }
+
+  usage(): Usage | undefined {
+    return this.current === undefined ? undefined : { ...this.current };
+  }
+
+  usageComplete(): boolean {
+    return this.complete;
+  }
+
+  generatedText(): string {
+    return this.text.text();
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array | null {
+  if (parts.length === 0) return null;
+  if (parts.length === 1) return parts[0] ?? null;
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}

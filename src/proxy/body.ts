@@ -1,0 +1,77 @@
+/**
+ * Reading a request body: the declared length is checked before a byte is read, and the stream is
+ * cut off as soon as it passes the limit, so an oversized body costs no memory.
+ */
+import type { IncomingMessage } from 'node:http';
+import { GatewayError } from '../errors.js';
+import type { RequestBody } from '../providers/types.js';
+
+export async function readBodyBytes(
+  incoming: IncomingMessage | undefined,
+  request: Request,
+  maxBytes: number,
+): Promise<Buffer> {
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  if (!incoming) {
+    const buffer = Buffer.from(await request.arrayBuffer());
+    if (buffer.length > maxBytes) throw tooLarge(maxBytes);
+    return buffer;
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of incoming as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > maxBytes) {
+      incoming.destroy();
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+}
+
+function tooLarge(maxBytes: number): GatewayError {
+  return new GatewayError('payload_too_large', `Request body is larger than the gateway's limit of ${maxBytes} bytes.`);
+}
+
+export function requireJsonContentType(request: Request): void {
+  const type = request.headers.get('content-type');
+  if (!type || !/^application\/([a-z.+-]*\+)?json\b/i.test(type.trim())) {
+    throw new GatewayError(
+      'unsupported_media_type',
+      `Expected Content-Type application/json, got ${type ? JSON.stringify(type) : 'none'}.`,
+      { status: 400 },
+    );
+  }
+}
+
+/** Maximum nesting of arrays/objects accepted in a body; deeper JSON is rejected before any work. */
+export const MAX_JSON_DEPTH = 64;
+
+export function parseJsonObject(bytes: Buffer): RequestBody {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new GatewayError('invalid_json', `Request body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new GatewayError('invalid_json', 'Request body must be a JSON object.');
+  }
+  if (depthExceeds(parsed, MAX_JSON_DEPTH)) {
+    throw new GatewayError('invalid_request', `Request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+  }
+  return parsed as RequestBody;
+}
+
+function depthExceeds(value: unknown, budget: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (budget === 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (depthExceeds(item, budget - 1)) return true;
+    return false;
+  }
+  for (const key in value) if (depthExceeds((value as Record<string, unknown>)[key], budget - 1)) return true;
+  return false;
+}

@@ -1,0 +1,391 @@
+/**
+ * The proxy pipeline, in its fixed order: identify, parse, estimate, reserve, forward, relay, settle.
+ * Everything format-specific is behind the endpoint adapter; everything about money is behind the
+ * budget engine. Each request runs on the config snapshot it started with.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context } from 'hono';
+import type { Dispatcher } from 'undici';
+import type { AdmissionGranted, BudgetEngine, Identity } from '../budget/types.js';
+import type { RuntimeConfig, RuntimeModel } from '../config/runtime.js';
+import { type ApiFormat, GatewayError, errorResponse } from '../errors.js';
+import { responseHeadersForClient, upstreamHeaders } from '../providers/index.js';
+import type { EndpointAdapter, RequestBody } from '../providers/types.js';
+import { countPromptTokens } from '../tokens/estimate.js';
+import { type Usage, costOfUsage } from '../usage.js';
+import { parseJsonObject, readBodyBytes, requireJsonContentType } from './body.js';
+import { admissionHeaders, budgetHeaders, costHeader, estimateHeader } from './gateway-headers.js';
+import { type KeyLookup, identify } from './identity.js';
+import type { RequestObserver, RequestRecord } from './record.js';
+import { relayStream } from './stream-relay.js';
+import { type UpstreamPools, upstreamPath } from './upstream.js';
+
+export interface ProxyDeps {
+  config(): RuntimeConfig;
+  engine(): BudgetEngine;
+  pools: UpstreamPools;
+  observe: RequestObserver;
+  lookupKey?: KeyLookup;
+  clock?: () => number;
+}
+
+type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse };
+
+export function clientIp(c: Context, config: RuntimeConfig): string | undefined {
+  if (config.server.trustProxy) {
+    const forwarded = c.req.header('x-forwarded-for');
+    if (forwarded) return forwarded.split(',')[0]?.trim();
+  }
+  return (c.env as NodeBindings | undefined)?.incoming?.socket?.remoteAddress;
+}
+
+/** Per-request state that the record is built from. */
+class RequestState {
+  readonly startedAt = performance.now();
+  readonly record: RequestRecord;
+  upstreamStartedAt = 0;
+
+  constructor(requestId: string, endpoint: string, nowMs: number) {
+    this.record = {
+      timeMs: nowMs,
+      requestId,
+      endpoint,
+      keyId: null,
+      user: null,
+      team: null,
+      anonymous: false,
+      requestedModel: null,
+      servedModel: null,
+      provider: null,
+      stream: false,
+      status: 0,
+      errorCode: null,
+      inputTokens: 0,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      outputTokens: 0,
+      reasoningTokens: 0,
+      costNano: 0,
+      estimateNano: 0,
+      latencyMs: 0,
+      upstreamMs: 0,
+      upstreamTtfbMs: null,
+      downgraded: false,
+      clamped: false,
+      settlement: 'none',
+    };
+  }
+
+  setUsage(usage: Usage, costNano: number): void {
+    this.record.inputTokens = usage.inputTokens;
+    this.record.cachedInputTokens = usage.cachedInputTokens;
+    this.record.cacheWriteTokens = usage.cacheWriteTokens;
+    this.record.outputTokens = usage.outputTokens;
+    this.record.reasoningTokens = usage.reasoningTokens;
+    this.record.costNano = costNano;
+  }
+
+  finish(observe: RequestObserver): void {
+    const end = performance.now();
+    this.record.latencyMs = end - this.startedAt;
+    if (this.upstreamStartedAt > 0) this.record.upstreamMs = end - this.upstreamStartedAt;
+    observe(this.record);
+  }
+}
+
+export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
+  const clock = deps.clock ?? Date.now;
+  return async (c: Context): Promise<Response> => {
+    const config = deps.config();
+    const engine = deps.engine();
+    const requestId = `req_${randomUUID().replaceAll('-', '')}`;
+    const state = new RequestState(requestId, adapter.path, clock());
+    const format: ApiFormat = adapter.format;
+    let admission: AdmissionGranted | undefined;
+    try {
+      const identity = identify(config, c.req.raw.headers, clientIp(c, config), deps.lookupKey);
+      state.record.keyId = identity.keyId;
+      state.record.anonymous = identity.anonymous;
+      state.record.team = identity.team ?? null;
+
+      requireJsonContentType(c.req.raw);
+      const bindings = c.env as NodeBindings | undefined;
+      const bytes = await readBodyBytes(bindings?.incoming, c.req.raw, config.server.maxBodyBytes);
+      const body = parseJsonObject(bytes);
+      const invalid = adapter.validate(body);
+      if (invalid) throw invalid;
+      const stream = adapter.isStream(body);
+      state.record.stream = stream;
+      if (identity.user === undefined && typeof body.user === 'string' && body.user.length > 0) {
+        identity.user = body.user.slice(0, 200);
+      }
+      state.record.user = identity.user ?? null;
+
+      const model = resolveModel(config, adapter, body.model as string, identity);
+      state.record.requestedModel = model.name;
+
+      const tokenCounts = new Map<string, Promise<number>>();
+      const granted = await engine.admit({
+        requestId,
+        identity,
+        model,
+        promptTokensFor: (m: RuntimeModel) => {
+          const known = tokenCounts.get(m.name);
+          if (known) return known;
+          const count = countPromptTokens(adapter.shape, body, m.upstreamModel);
+          tokenCounts.set(m.name, count);
+          return count;
+        },
+        requestedCap: adapter.requestedOutputCap(body),
+        outputless: adapter.shape === 'embeddings',
+        nowMs: state.record.timeMs,
+      });
+      if (!granted.ok) throw granted.error;
+      admission = granted;
+      state.record.servedModel = granted.servedModel.name;
+      state.record.provider = granted.servedModel.provider.name;
+      state.record.estimateNano = granted.estimateNano;
+      state.record.downgraded = granted.downgradedFrom !== undefined;
+      state.record.clamped = granted.clamped;
+
+      return await forward(c, adapter, deps, config, state, body, bytes, granted, stream);
+    } catch (error) {
+      if (admission) await engine.release(admission.reservation);
+      const gatewayError = asGatewayError(error);
+      state.record.status = gatewayError.status;
+      state.record.errorCode = gatewayError.code;
+      state.record.settlement = admission ? 'released' : 'none';
+      state.finish(deps.observe);
+      const headers = new Headers({ 'x-gateway-request-id': requestId });
+      return errorResponse(gatewayError, format, headers);
+    }
+  };
+}
+
+function resolveModel(
+  config: RuntimeConfig,
+  adapter: EndpointAdapter,
+  name: string,
+  identity: Identity,
+): RuntimeModel {
+  const model = config.models.get(name);
+  if (!model) {
+    throw new GatewayError('model_not_found', `The model ${JSON.stringify(name)} is not configured on this gateway.`, {
+      param: 'model',
+    });
+  }
+  if (identity.allowedModels && !identity.allowedModels.has(name)) {
+    throw new GatewayError('forbidden_model', `This key may not use the model ${name}.`, { param: 'model' });
+  }
+  if (model.provider.kind !== adapter.provider) {
+    throw new GatewayError(
+      'invalid_request',
+      `The model ${name} is served by the ${model.provider.kind} API; call it through its own endpoint, not ${adapter.path}.`,
+      { param: 'model' },
+    );
+  }
+  return model;
+}
+
+function asGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  return new GatewayError('internal_error', 'The gateway failed to handle this request.');
+}
+
+/** Applies the admission to the body; returns the bytes to send (the original ones when nothing changed). */
+function upstreamBody(
+  adapter: EndpointAdapter,
+  body: RequestBody,
+  original: Buffer,
+  admission: AdmissionGranted,
+  stream: boolean,
+): { bytes: Buffer | string; strippedUsage: boolean } {
+  let changed = false;
+  const served = admission.servedModel;
+  if (body.model !== served.upstreamModel) {
+    body.model = served.upstreamModel;
+    changed = true;
+  }
+  if (admission.capChanged && admission.outputCap !== undefined) {
+    adapter.setOutputCap(body, admission.outputCap, served.capField);
+    changed = true;
+  }
+  let strippedUsage = false;
+  if (stream) {
+    strippedUsage = adapter.requestUsageInStream(body);
+    if (strippedUsage) changed = true;
+  }
+  return { bytes: changed ? JSON.stringify(body) : original, strippedUsage };
+}
+
+async function forward(
+  c: Context,
+  adapter: EndpointAdapter,
+  deps: ProxyDeps,
+  config: RuntimeConfig,
+  state: RequestState,
+  body: RequestBody,
+  original: Buffer,
+  admission: AdmissionGranted,
+  stream: boolean,
+): Promise<Response> {
+  const engine = deps.engine();
+  const served = admission.servedModel;
+  const provider = served.provider;
+  if (!provider.apiKey) {
+    throw new GatewayError(
+      'provider_not_configured',
+      `The provider ${provider.name} has no API key configured on this gateway.`,
+    );
+  }
+  const { bytes, strippedUsage } = upstreamBody(adapter, body, original, admission, stream);
+  const abort = new AbortController();
+  const timeout = setTimeout(() => abort.abort(new Error('request timeout')), config.server.requestTimeoutMs);
+  timeout.unref();
+  const outgoing = (c.env as NodeBindings | undefined)?.outgoing;
+  const onClientGone = () => abort.abort(new Error('client closed the connection'));
+  outgoing?.once('close', onClientGone);
+  const detach = () => {
+    clearTimeout(timeout);
+    outgoing?.off('close', onClientGone);
+  };
+
+  let upstream: Dispatcher.ResponseData;
+  state.upstreamStartedAt = performance.now();
+  try {
+    upstream = await deps.pools.pool(provider).request({
+      method: 'POST',
+      path: upstreamPath(provider, adapter.path),
+      headers: headersRecord(upstreamHeaders(provider.kind, provider.apiKey, c.req.raw.headers, provider.headers)),
+      body: bytes,
+      signal: abort.signal,
+    });
+  } catch (error) {
+    detach();
+    throw upstreamError(error, provider.name, abort.signal);
+  }
+  state.record.upstreamTtfbMs = performance.now() - state.upstreamStartedAt;
+
+  const headers = responseHeadersForClient(toHeaders(upstream.headers));
+  admissionHeaders(headers, state.record.requestId, admission);
+
+  if (upstream.statusCode >= 400) {
+    // The provider refused the request: it billed nothing, so nothing is spent.
+    const errorBytes = Buffer.from(await upstream.body.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    detach();
+    await engine.release(admission.reservation);
+    state.record.status = upstream.statusCode;
+    state.record.errorCode = 'provider_error';
+    state.record.settlement = 'released';
+    budgetHeaders(headers, admission.tightest);
+    state.finish(deps.observe);
+    return new Response(errorBytes, { status: upstream.statusCode, headers });
+  }
+
+  if (!stream) {
+    let responseBytes: Buffer;
+    try {
+      responseBytes = Buffer.from(await upstream.body.arrayBuffer());
+    } catch (error) {
+      detach();
+      throw upstreamError(error, provider.name, abort.signal);
+    }
+    detach();
+    let usage: Usage | undefined;
+    try {
+      usage = adapter.usageFromJson(JSON.parse(responseBytes.toString('utf8')));
+    } catch {
+      usage = undefined;
+    }
+    const settled = await settleNonStream(engine, admission, usage, state);
+    costHeader(headers, settled.costNano);
+    budgetHeaders(headers, settled.tightest ?? admission.tightest);
+    state.record.status = upstream.statusCode;
+    state.finish(deps.observe);
+    return new Response(responseBytes, { status: upstream.statusCode, headers });
+  }
+
+  estimateHeader(headers, admission.estimateNano);
+  budgetHeaders(headers, admission.tightest);
+  state.record.status = upstream.statusCode;
+  const relayed = relayStream({
+    upstream: upstream.body,
+    tap: adapter.createStreamTap({ stripUsageChunk: strippedUsage }),
+    abort,
+    onEnd: async (outcome) => {
+      detach();
+      const settledUsage = outcome.usage;
+      if (!settledUsage) {
+        await engine.release(admission.reservation);
+        state.record.settlement = 'released';
+      } else {
+        const result = await engine.settle(admission.reservation, served, settledUsage);
+        state.setUsage(settledUsage, result.costNano);
+        state.record.settlement = outcome.counted ? 'counted' : 'usage';
+      }
+      state.finish(deps.observe);
+    },
+    promptTokens: admission.promptTokens,
+    model: served,
+  });
+  return new Response(relayed, { status: upstream.statusCode, headers });
+}
+
+async function settleNonStream(
+  engine: BudgetEngine,
+  admission: AdmissionGranted,
+  usage: Usage | undefined,
+  state: RequestState,
+) {
+  if (usage) {
+    const result = await engine.settle(admission.reservation, admission.servedModel, usage);
+    state.setUsage(usage, result.costNano);
+    state.record.settlement = 'usage';
+    return result;
+  }
+  // A success without usage: the provider billed something we cannot see, so the worst case
+  // that was reserved is what we count.
+  const reservedUsage: Usage = {
+    inputTokens: admission.promptTokens,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    outputTokens: admission.outputCap ?? 0,
+    reasoningTokens: 0,
+  };
+  const result = await engine.settle(admission.reservation, admission.servedModel, reservedUsage);
+  state.setUsage(reservedUsage, result.costNano);
+  state.record.settlement = 'reserved';
+  return result;
+}
+
+function upstreamError(error: unknown, provider: string, signal: AbortSignal): GatewayError {
+  const code = (error as { code?: string })?.code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new GatewayError('provider_timeout', `The provider ${provider} did not answer in time.`);
+  }
+  if (signal.aborted) {
+    return new GatewayError('provider_timeout', `The request to ${provider} was aborted: ${String(signal.reason)}`);
+  }
+  return new GatewayError('provider_unreachable', `The provider ${provider} could not be reached.`);
+}
+
+function toHeaders(raw: Record<string, string | string[] | undefined>): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else headers.set(name, value);
+  }
+  return headers;
+}
+
+function headersRecord(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    out[name] = value;
+  });
+  return out;
+}
+
+export const _internal = { upstreamBody, resolveModel };

@@ -1,0 +1,43 @@
+/**
+ * One record per proxied request, emitted when it is finished (settled or rejected). Metrics, the
+ * structured log line and the request ledger are all fed from it, so they always agree.
+ * Nothing secret goes in here: no keys, no prompt text.
+ */
+import type { Nano } from '../money.js';
+
+export interface RequestRecord {
+  timeMs: number;
+  requestId: string;
+  endpoint: string;
+  keyId: string | null;
+  user: string | null;
+  team: string | null;
+  anonymous: boolean;
+  requestedModel: string | null;
+  servedModel: string | null;
+  provider: string | null;
+  stream: boolean;
+  /** HTTP status answered to the client (200 even when a stream later broke). */
+  status: number;
+  /** Error code when the gateway answered with an error (budget_exceeded, unauthorized, ...). */
+  errorCode: string | null;
+  inputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  costNano: Nano;
+  estimateNano: Nano;
+  /** Total time from request to the last byte, ms. */
+  latencyMs: number;
+  /** Time spent waiting on the provider (request sent to last byte), ms; 0 when not forwarded. */
+  upstreamMs: number;
+  /** Provider time to first byte (response headers), ms; null when not forwarded. */
+  upstreamTtfbMs: number | null;
+  downgraded: boolean;
+  clamped: boolean;
+  /** How the reservation ended: settled from reported usage, from counted text, released, or none. */
+  settlement: 'usage' | 'counted' | 'reserved' | 'released' | 'none';
+}
+
+export type RequestObserver = (record: RequestRecord) => void;

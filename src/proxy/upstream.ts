@@ -1,0 +1,52 @@
+/**
+ * Upstream connections: one undici Pool per provider origin, kept across requests and config
+ * reloads (rebuilt only when a provider's origin, size or timeouts change). The upstream URL is
+ * always the configured base URL plus the endpoint's fixed path: nothing in a request can choose
+ * the host.
+ */
+import { Pool } from 'undici';
+import type { RuntimeProvider } from '../config/runtime.js';
+
+interface PoolEntry {
+  signature: string;
+  pool: Pool;
+}
+
+export class UpstreamPools {
+  private readonly pools = new Map<string, PoolEntry>();
+
+  pool(provider: RuntimeProvider): Pool {
+    const origin = new URL(provider.baseUrl).origin;
+    const t = provider.timeouts;
+    const signature = `${origin}|${provider.connections}|${t.connectMs}|${t.headersMs}|${t.bodyMs}`;
+    const existing = this.pools.get(provider.name);
+    if (existing && existing.signature === signature) return existing.pool;
+    if (existing) void existing.pool.close().catch(() => {});
+    const pool = new Pool(origin, {
+      connections: provider.connections,
+      connect: { timeout: t.connectMs },
+      headersTimeout: t.headersMs,
+      bodyTimeout: t.bodyMs,
+      keepAliveTimeout: 30_000,
+      pipelining: 1,
+    });
+    this.pools.set(provider.name, { signature, pool });
+    return pool;
+  }
+
+  async close(): Promise<void> {
+    const closing = [...this.pools.values()].map((entry) => entry.pool.close().catch(() => {}));
+    this.pools.clear();
+    await Promise.all(closing);
+  }
+}
+
+/**
+ * The path on the provider for a client path. OpenAI base URLs end in /v1 (as the SDK's do), so the
+ * client's /v1 prefix is replaced by the base path; Anthropic base URLs are the bare origin.
+ */
+export function upstreamPath(provider: RuntimeProvider, clientPath: string): string {
+  const basePath = new URL(provider.baseUrl).pathname.replace(/\/+$/, '');
+  if (provider.kind === 'openai') return basePath + clientPath.replace(/^\/v1/, '');
+  return basePath + clientPath;
+}

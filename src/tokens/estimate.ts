@@ -1,0 +1,66 @@
+/**
+ * Prompt token estimation: the worst case a provider will bill for a request body, counted with
+ * the model's tokenizer. The per-shape rules live in shapes/; media costs in media.ts.
+ */
+import type { ApiShape, RequestBody } from '../providers/types.js';
+import { countSegment, tokenizerSegments } from './encoding.js';
+import { PromptParts } from './prompt.js';
+import { collectChat } from './shapes/chat.js';
+import { collectCompletions, collectEmbeddings } from './shapes/inputs.js';
+import { collectMessages } from './shapes/messages.js';
+import { collectResponses } from './shapes/responses.js';
+import { countSegmentsInWorker } from './worker-pool.js';
+
+export { closeTokenWorkers } from './worker-pool.js';
+
+/**
+ * Prompts with more characters than this are counted in a worker. Measured (scripts/bench-tokens.ts):
+ * o200k_base runs at ~4 MB/s once warm, so 32k chars hold the event loop for ~8 ms, while
+ * a worker round trip costs well under 1 ms plus copying the strings; below this the hand-off
+ * is not worth it, above it the stall starts to be felt by every other request.
+ */
+export const WORKER_THRESHOLD_CHARS = 32_000;
+
+const collectors: Record<ApiShape, (parts: PromptParts, body: RequestBody) => void> = {
+  chat: collectChat,
+  completions: collectCompletions,
+  embeddings: collectEmbeddings,
+  responses: collectResponses,
+  messages: collectMessages,
+};
+
+/** What to count for this request (no tokenizing yet). Never throws on odd bodies. */
+export function collectPrompt(shape: ApiShape, body: RequestBody, model: string): PromptParts {
+  const parts = new PromptParts(model);
+  const collect = collectors[shape];
+  if (collect && typeof body === 'object' && body !== null) collect(parts, body);
+  else parts.json(body);
+  return parts;
+}
+
+function countSync(parts: PromptParts): number {
+  let tokens = 0;
+  for (const text of parts.texts) {
+    for (const segment of tokenizerSegments(text)) tokens += countSegment(segment, parts.encoding);
+  }
+  return tokens;
+}
+
+/** Worst-case prompt tokens a provider will bill for this request body, as this model's tokenizer counts them. Synchronous. */
+export function promptTokens(shape: ApiShape, body: RequestBody, model: string): number {
+  const parts = collectPrompt(shape, body, model);
+  return parts.total(countSync(parts));
+}
+
+/** Same result, but large prompts are counted off the main thread (a worker) so the event loop never stalls. */
+export async function countPromptTokens(shape: ApiShape, body: RequestBody, model: string): Promise<number> {
+  const parts = collectPrompt(shape, body, model);
+  if (parts.chars <= WORKER_THRESHOLD_CHARS) return parts.total(countSync(parts));
+  const segments = parts.texts.flatMap(tokenizerSegments);
+  try {
+    return parts.total(await countSegmentsInWorker(segments, parts.encoding));
+  } catch {
+    // Correctness first: a failed worker must not fail the request, only make it slower.
+    return parts.total(countSync(parts));
+  }
+}
