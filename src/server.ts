@@ -10,6 +10,7 @@ import { type ProxyDeps, createProxyHandler } from './proxy/pipeline.js';
 import type { RequestObserver } from './proxy/record.js';
 import type { UpstreamPools } from './proxy/upstream.js';
 import { modelsHandler } from './proxy/models.js';
+import { budgetHandler, estimateHandler } from './proxy/self-service.js';
 import type { KeyLookup } from './proxy/identity.js';
 import type { BudgetStore } from './store/types.js';
 
@@ -41,6 +42,8 @@ export function buildApp(deps: AppDeps): Hono {
   };
   for (const adapter of adapters) app.post(adapter.path, createProxyHandler(adapter, proxyDeps));
   app.get('/v1/models', modelsHandler(deps));
+  app.get('/v1/budget', budgetHandler(proxyDeps));
+  app.post('/v1/cost/estimate', estimateHandler(proxyDeps));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {

@@ -21,7 +21,13 @@ export function simulateReserve(
   for (let i = 0; i < request.lines.length; i++) {
     const b = balances[i]!;
     const available = b.limitNano - b.spentNano - b.reservedNano;
-    const cap = lineCap(available, request.fixedPico, request.outputPico, request.requestedCap, request.minCap);
+    const cap = lineCap(
+      available,
+      request.fixedPico,
+      request.outputPico,
+      request.requestedCap,
+      request.minCap,
+    );
     if (cap < 0) return { status: 'rejected', lineIndex: i, balances: copy, expiredSettled: 0 };
     grantedCap = Math.min(grantedCap, cap);
   }

@@ -40,7 +40,8 @@ export function downgradeChain(
   allowedModels: ReadonlySet<string> | undefined,
   models: ReadonlyMap<string, unknown>,
 ): string[] {
-  const usable = (name: string) => models.has(name) && (allowedModels === undefined || allowedModels.has(name));
+  const usable = (name: string) =>
+    models.has(name) && (allowedModels === undefined || allowedModels.has(name));
   const chain = [model];
   const visited = new Set([model]);
   let current = model;
@@ -86,7 +87,9 @@ interface DowngradeMapsBudget {
   thresholds: ReadonlyArray<{ downgrade?: ReadonlyMap<string, string> | Readonly<Record<string, string>> }>;
 }
 
-function entriesOf(map: ReadonlyMap<string, string> | Readonly<Record<string, string>>): Array<[string, string]> {
+function entriesOf(
+  map: ReadonlyMap<string, string> | Readonly<Record<string, string>>,
+): Array<[string, string]> {
   return map instanceof Map ? [...map.entries()] : Object.entries(map as Record<string, string>);
 }
 
@@ -128,7 +131,9 @@ export function validateDowngradeMaps(
           next = combined.get(next);
         }
         if (next === from && seen.length > 1) {
-          problems.push(`budgets[${i}].thresholds[${j}].downgrade.${from}: cycle ${[...seen, from].join(' -> ')}`);
+          problems.push(
+            `budgets[${i}].thresholds[${j}].downgrade.${from}: cycle ${[...seen, from].join(' -> ')}`,
+          );
         }
       }
     });

@@ -89,8 +89,13 @@ export function linesForIdentity(
   // Budgets that do not depend on the model still show when no model is usable.
   const noModel = { ...identity, model: '', provider: '' };
   for (const budget of budgets) {
-    if (budget.scope !== 'global' && (budget.scope.model !== undefined || budget.scope.provider !== undefined)) continue;
-    for (const line of matchBudget(budget, noModel)) if (!seen.has(line.instance)) seen.set(line.instance, line);
+    if (
+      budget.scope !== 'global' &&
+      (budget.scope.model !== undefined || budget.scope.provider !== undefined)
+    )
+      continue;
+    for (const line of matchBudget(budget, noModel))
+      if (!seen.has(line.instance)) seen.set(line.instance, line);
   }
   // Keep config order.
   const order = new Map(budgets.map((budget, i) => [budget, i]));

@@ -53,7 +53,8 @@ export const messages: Handler = async (ex, body) => {
     cache_read_input_tokens: cachedTokens,
     cache_creation: { ephemeral_5m_input_tokens: cacheWriteTokens, ephemeral_1h_input_tokens: 0 },
   };
-  const outputDetails = size.reasoningTokens > 0 ? { output_tokens_details: { thinking_tokens: size.reasoningTokens } } : {};
+  const outputDetails =
+    size.reasoningTokens > 0 ? { output_tokens_details: { thinking_tokens: size.reasoningTokens } } : {};
   const record = () => {
     ex.record.usage = {
       input_tokens: inputTokens,
@@ -90,10 +91,13 @@ export const messages: Handler = async (ex, body) => {
     return;
   }
 
-  const event = (type: string, data: Json): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  const event = (type: string, data: Json): string =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
   ex.startSse();
   const opening =
-    event('message_start', { message: message([], null, { ...inputUsage, output_tokens: 1, service_tier: 'standard' }) }) +
+    event('message_start', {
+      message: message([], null, { ...inputUsage, output_tokens: 1, service_tier: 'standard' }),
+    }) +
     event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
     event('ping', {});
   if (!(await ex.write(opening))) return;

@@ -16,7 +16,10 @@ interface OpenAIErrorFields {
 }
 
 export function openaiError(status: number, e: OpenAIErrorFields): MockError {
-  return { status, body: { error: { message: e.message, type: e.type, param: e.param ?? null, code: e.code ?? null } } };
+  return {
+    status,
+    body: { error: { message: e.message, type: e.type, param: e.param ?? null, code: e.code ?? null } },
+  };
 }
 
 export function anthropicError(status: number, type: string, message: string, requestId?: string): MockError {
@@ -43,10 +46,15 @@ const OPENAI_ERRORS: Record<number, OpenAIErrorFields> = {
   401: {
     type: 'invalid_request_error',
     code: 'invalid_api_key',
-    message: 'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.',
+    message:
+      'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.',
   },
   403: { type: 'invalid_request_error', code: 'unsupported_country_region_territory', message: 'Forbidden.' },
-  404: { type: 'invalid_request_error', code: 'model_not_found', message: 'The model does not exist or you do not have access to it.' },
+  404: {
+    type: 'invalid_request_error',
+    code: 'model_not_found',
+    message: 'The model does not exist or you do not have access to it.',
+  },
   429: {
     type: 'requests',
     code: 'rate_limit_exceeded',
@@ -69,7 +77,10 @@ export function injectedError(format: WireFormat, status: number, requestId: str
   const headers: Record<string, string> = status === 429 ? { 'retry-after': '1' } : {};
   if (format === 'anthropic') {
     const type = ANTHROPIC_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
-    return { ...anthropicError(status, type, `Injected ${status} (${type}) from the mock provider.`, requestId), headers };
+    return {
+      ...anthropicError(status, type, `Injected ${status} (${type}) from the mock provider.`, requestId),
+      headers,
+    };
   }
   const fields = OPENAI_ERRORS[status] ?? {
     type: status >= 500 ? 'server_error' : 'invalid_request_error',
@@ -87,12 +98,20 @@ export function invalidRequest(format: WireFormat, message: string, param: strin
 export function notFound(format: WireFormat, method: string, path: string): MockError {
   return format === 'anthropic'
     ? anthropicError(404, 'not_found_error', `Not Found: ${method} ${path}`)
-    : openaiError(404, { type: 'invalid_request_error', code: 'unknown_url', message: `Invalid URL (${method} ${path})` });
+    : openaiError(404, {
+        type: 'invalid_request_error',
+        code: 'unknown_url',
+        message: `Invalid URL (${method} ${path})`,
+      });
 }
 
 export function malformedJson(format: WireFormat): MockError {
   return format === 'anthropic'
-    ? anthropicError(400, 'invalid_request_error', 'There was an error parsing the body of your request as JSON.')
+    ? anthropicError(
+        400,
+        'invalid_request_error',
+        'There was an error parsing the body of your request as JSON.',
+      )
     : openaiError(400, {
         type: 'invalid_request_error',
         message:
@@ -102,7 +121,11 @@ export function malformedJson(format: WireFormat): MockError {
 
 export function unauthorized(format: WireFormat, provided: boolean): MockError {
   if (format === 'anthropic') {
-    return anthropicError(401, 'authentication_error', provided ? 'invalid x-api-key' : 'x-api-key header is required');
+    return anthropicError(
+      401,
+      'authentication_error',
+      provided ? 'invalid x-api-key' : 'x-api-key header is required',
+    );
   }
   return provided
     ? openaiError(401, OPENAI_ERRORS[401]!)

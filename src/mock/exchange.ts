@@ -21,6 +21,8 @@ const GARBAGE =
   'garbage line without a field\n\n' +
   'data: [DONE\n\n';
 
+const BREAK_GRACE_MS = 20;
+
 export class Exchange {
   /** The client went away, or the mock broke the connection on purpose. */
   closed = false;
@@ -114,9 +116,15 @@ export class Exchange {
     });
   }
 
-  /** Breaks the connection mid-response (`broken-stream`): no usage, no terminator. */
-  breakConnection(): void {
+  /**
+   * Breaks the connection mid-response (`broken-stream`): no usage, no terminator. What was
+   * written is flushed first and given a moment to be read, so the client sees the headers and
+   * chunks before the break (as with a provider failing mid-stream), not a failed request.
+   */
+  async breakConnection(): Promise<void> {
     this.brokeOnPurpose = true;
+    await new Promise<void>((resolve) => this.res.write('', () => resolve()));
+    await this.wait(BREAK_GRACE_MS);
     this.res.destroy();
     this.req.socket.destroy();
   }
@@ -142,7 +150,7 @@ export class Exchange {
     }
     if (this.closed) return false;
     if (fail.brokenAfterChunks !== undefined) {
-      this.breakConnection();
+      await this.breakConnection();
       return false;
     }
     if (fail.garbage) {

@@ -97,7 +97,14 @@ export const chatCompletions: Handler = async (ex, body) => {
   }
 
   const withUsage = includeUsage(body);
-  const head = { id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: SYSTEM_FINGERPRINT };
+  const head = {
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    service_tier: 'default',
+    system_fingerprint: SYSTEM_FINGERPRINT,
+  };
   const event = (choice: unknown): string =>
     `data: ${JSON.stringify(withUsage ? { ...head, choices: [choice], usage: null } : { ...head, choices: [choice] })}\n\n`;
   const perChoice = (make: (index: number) => unknown): string => {
@@ -121,7 +128,8 @@ export const chatCompletions: Handler = async (ex, body) => {
   }
   const ok = await ex.streamContent(
     textChunks(size.textTokens, ex.plan.chunks),
-    (chunk) => perChoice((index) => ({ index, delta: { content: chunk.text }, logprobs: null, finish_reason: null })),
+    (chunk) =>
+      perChoice((index) => ({ index, delta: { content: chunk.text }, logprobs: null, finish_reason: null })),
     n,
   );
   if (!ok) return;
@@ -146,7 +154,10 @@ export const completions: Handler = async (ex, body) => {
     ex.sendError(invalidRequest('openai', "Missing required parameter: 'prompt'.", 'prompt'));
     return;
   }
-  const size = outputSize({ ...ex.plan, reasoningTokens: 0 }, intField(body, 'max_tokens') ?? LEGACY_DEFAULT_MAX_TOKENS);
+  const size = outputSize(
+    { ...ex.plan, reasoningTokens: 0 },
+    intField(body, 'max_tokens') ?? LEGACY_DEFAULT_MAX_TOKENS,
+  );
   const n = choiceCount(body) * promptCount(body.prompt);
   const finish = size.truncated ? 'length' : 'stop';
   const promptTokens = plainInputTokens(body.prompt, model);
@@ -162,7 +173,11 @@ export const completions: Handler = async (ex, body) => {
       output_tokens: completion,
       reasoning_tokens: 0,
     };
-    return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
+    return {
+      prompt_tokens: promptTokens,
+      completion_tokens: completion,
+      total_tokens: promptTokens + completion,
+    };
   };
 
   if (body.stream !== true) {
@@ -171,7 +186,15 @@ export const completions: Handler = async (ex, body) => {
     for (let i = 0; i < n; i++) choices.push({ text, index: i, logprobs: null, finish_reason: finish });
     const u = usage();
     ex.record.outputTokensSent = size.textTokens * n;
-    ex.sendJson(200, { id, object: 'text_completion', created, model, choices, usage: u, system_fingerprint: null });
+    ex.sendJson(200, {
+      id,
+      object: 'text_completion',
+      created,
+      model,
+      choices,
+      usage: u,
+      system_fingerprint: null,
+    });
     return;
   }
 
@@ -186,7 +209,11 @@ export const completions: Handler = async (ex, body) => {
     return out;
   };
   ex.startSse();
-  const ok = await ex.streamContent(textChunks(size.textTokens, ex.plan.chunks), (chunk) => perChoice(chunk.text, null), n);
+  const ok = await ex.streamContent(
+    textChunks(size.textTokens, ex.plan.chunks),
+    (chunk) => perChoice(chunk.text, null),
+    n,
+  );
   if (!ok) return;
   let tail = perChoice('', finish);
   if (withUsage) tail += `data: ${JSON.stringify({ ...head, choices: [], usage: usage() })}\n\n`;
@@ -237,7 +264,13 @@ export const embeddings: Handler = (ex, body) => {
           ? [input]
           : [];
   if (inputs.length === 0) {
-    ex.sendError(invalidRequest('openai', "'input' : input must be a string, an array of strings or an array of token arrays, and not empty", 'input'));
+    ex.sendError(
+      invalidRequest(
+        'openai',
+        "'input' : input must be a string, an array of strings or an array of token arrays, and not empty",
+        'input',
+      ),
+    );
     return;
   }
   const dimensions = intField(body, 'dimensions') || DEFAULT_EMBEDDING_DIMENSIONS;
@@ -254,7 +287,12 @@ export const embeddings: Handler = (ex, body) => {
     output_tokens: 0,
     reasoning_tokens: 0,
   };
-  ex.sendJson(200, { object: 'list', data, model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
+  ex.sendJson(200, {
+    object: 'list',
+    data,
+    model,
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+  });
 };
 
 const MODELS = [
@@ -278,5 +316,8 @@ export const models: Handler = (ex) => {
     ex.sendJson(200, { data, has_more: false, first_id: data[0]!.id, last_id: data[data.length - 1]!.id });
     return;
   }
-  ex.sendJson(200, { object: 'list', data: MODELS.map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: m.owned_by })) });
+  ex.sendJson(200, {
+    object: 'list',
+    data: MODELS.map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: m.owned_by })),
+  });
 };

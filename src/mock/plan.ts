@@ -44,7 +44,8 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 
 function nonNegativeInt(value: string, what: string): number {
   const n = Number(value.trim());
-  if (!Number.isInteger(n) || n < 0) throw new PlanError(`${what}: expected a non-negative integer, got '${value}'`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new PlanError(`${what}: expected a non-negative integer, got '${value}'`);
   return n;
 }
 
@@ -69,7 +70,8 @@ export function parseFailure(value: string | undefined): FailurePlan {
     switch (mode) {
       case 'status': {
         const status = need();
-        if (status < 400 || status > 599) throw new PlanError(`x-mock-fail status: expected 400-599, got ${status}`);
+        if (status < 400 || status > 599)
+          throw new PlanError(`x-mock-fail status: expected 400-599, got ${status}`);
         fail.status = status;
         break;
       }
@@ -96,7 +98,8 @@ export function parseFailure(value: string | undefined): FailurePlan {
 
 export function planRequest(headers: IncomingHttpHeaders, defaults: PlanDefaults): RequestPlan {
   const chunksHeader = header(headers, 'x-mock-chunks');
-  const chunks = chunksHeader === undefined ? defaults.chunkCount : nonNegativeInt(chunksHeader, 'x-mock-chunks');
+  const chunks =
+    chunksHeader === undefined ? defaults.chunkCount : nonNegativeInt(chunksHeader, 'x-mock-chunks');
   return {
     latencyMs: intHeader(headers, 'x-mock-latency-ms', defaults.latencyMs),
     outputTokens: intHeader(headers, 'x-mock-output-tokens', defaults.outputTokens),

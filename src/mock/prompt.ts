@@ -15,22 +15,46 @@ export const IMAGE_TOKENS = 85;
 
 type Json = Record<string, unknown>;
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+// Benchmarks send the same prompts over and over; tiktoken costs ~0.1 ms per few hundred
+// characters, a Map lookup far less. Bounded by entries and characters: cleared when full.
+const CACHE_MAX_ENTRIES = 4096;
+const CACHE_MAX_CHARS = 8_000_000;
+const countCache: Record<EncodingName, Map<string, number>> = {
+  o200k_base: new Map(),
+  cl100k_base: new Map(),
+};
+let cachedChars = 0;
+
+function count(text: string, enc: EncodingName): number {
+  const cache = countCache[enc];
+  let n = cache.get(text);
+  if (n === undefined) {
+    n = countTokens(text, enc);
+    if (cache.size >= CACHE_MAX_ENTRIES || cachedChars + text.length > CACHE_MAX_CHARS) {
+      countCache.o200k_base.clear();
+      countCache.cl100k_base.clear();
+      cachedChars = 0;
+    }
+    if (text.length <= CACHE_MAX_CHARS) {
+      cache.set(text, n);
+      cachedChars += text.length;
+    }
+  }
+  return n;
 }
 
 /** Tokens of a message's content: a string, or an array of parts of any of the APIs. */
 function contentTokens(content: unknown, enc: EncodingName): number {
-  if (typeof content === 'string') return countTokens(content, enc);
-  if (!Array.isArray(content)) return content == null ? 0 : countTokens(JSON.stringify(content), enc);
+  if (typeof content === 'string') return count(content, enc);
+  if (!Array.isArray(content)) return content == null ? 0 : count(JSON.stringify(content), enc);
   let n = 0;
   for (const part of content) {
-    if (typeof part === 'string') n += countTokens(part, enc);
+    if (typeof part === 'string') n += count(part, enc);
     else if (!isObject(part)) continue;
-    else if (typeof part.text === 'string') n += countTokens(part.text, enc);
+    else if (typeof part.text === 'string') n += count(part.text, enc);
     else if (typeof part.type === 'string' && /image/.test(part.type)) n += IMAGE_TOKENS;
     else if (part.type === 'tool_result') n += contentTokens(part.content, enc);
-    else n += countTokens(JSON.stringify(part), enc);
+    else n += count(JSON.stringify(part), enc);
   }
   return n;
 }
@@ -38,19 +62,19 @@ function contentTokens(content: unknown, enc: EncodingName): number {
 function messageTokens(message: unknown, enc: EncodingName): number {
   if (!isObject(message)) return 0;
   let n = MESSAGE_OVERHEAD;
-  if (typeof message.role === 'string') n += countTokens(message.role, enc);
+  if (typeof message.role === 'string') n += count(message.role, enc);
   n += contentTokens(message.content, enc);
-  if (typeof message.name === 'string') n += countTokens(message.name, enc) + 1;
-  if (message.tool_calls !== undefined) n += countTokens(JSON.stringify(message.tool_calls), enc);
+  if (typeof message.name === 'string') n += count(message.name, enc) + 1;
+  if (message.tool_calls !== undefined) n += count(JSON.stringify(message.tool_calls), enc);
   // Responses API items that are not messages (function_call, function_call_output, ...).
   if (message.content === undefined && message.role === undefined) {
-    n += countTokens(JSON.stringify(message), enc);
+    n += count(JSON.stringify(message), enc);
   }
   return n;
 }
 
 function toolsTokens(tools: unknown, enc: EncodingName): number {
-  return Array.isArray(tools) && tools.length > 0 ? countTokens(JSON.stringify(tools), enc) : 0;
+  return Array.isArray(tools) && tools.length > 0 ? count(JSON.stringify(tools), enc) : 0;
 }
 
 function modelOf(body: Json): string {
@@ -86,11 +110,11 @@ export function anthropicPromptTokens(body: Json): number {
 /** Tokens of a legacy prompt or an embeddings input: string | string[] | number[] | number[][]. */
 export function plainInputTokens(input: unknown, model: string): number {
   const enc = encodingForModel(model);
-  if (typeof input === 'string') return countTokens(input, enc);
+  if (typeof input === 'string') return count(input, enc);
   if (!Array.isArray(input)) return 0;
   let n = 0;
   for (const item of input) {
-    if (typeof item === 'string') n += countTokens(item, enc);
+    if (typeof item === 'string') n += count(item, enc);
     else if (typeof item === 'number') n += 1;
     else if (Array.isArray(item)) n += item.length;
   }

@@ -65,8 +65,7 @@ export const responses: Handler = async (ex, body) => {
     status: responseStatus,
     background: false,
     error: null,
-    incomplete_details:
-      responseStatus === 'incomplete' ? { reason: 'max_output_tokens' } : null,
+    incomplete_details: responseStatus === 'incomplete' ? { reason: 'max_output_tokens' } : null,
     instructions: typeof body.instructions === 'string' ? body.instructions : null,
     max_output_tokens: maxOutputTokens ?? null,
     model,

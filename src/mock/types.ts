@@ -7,7 +7,10 @@ export interface MockProviderOptions {
   host?: string;
   /** When set, OpenAI routes require `Authorization: Bearer <it>`, else 401 in OpenAI's error format. */
   openaiApiKey?: string;
-  /** When set, /v1/messages requires `x-api-key: <it>`, else 401 in Anthropic's error format. */
+  /**
+   * When set, /v1/messages requires `x-api-key: <it>` (or `Authorization: Bearer <it>`, which
+   * current Anthropic SDKs send), else 401 in Anthropic's error format.
+   */
   anthropicApiKey?: string;
   /** Default 0: delay before the response headers. */
   latencyMs?: number;

@@ -17,7 +17,7 @@ import {
   member,
   positiveIntegerOrUndefined,
 } from './common.js';
-import { collectStringMembers, type SseFields, sseEventType, tryParseJson } from './sse.js';
+import { collectStringMembers, type SseFields, sseEventType, stringMembersOf, tryParseJson } from './sse.js';
 import { SseTap } from './tap.js';
 import type { EndpointAdapter } from './types.js';
 
@@ -34,7 +34,7 @@ export function anthropicUsage(usage: unknown): Usage | undefined {
 }
 
 /** Keys whose string values are generated text in a content_block_delta. */
-const DELTA_TEXT_KEYS = ['"text":', '"partial_json":', '"thinking":'];
+const DELTA_TEXT = stringMembersOf(['text', 'partial_json', 'thinking']);
 
 export class AnthropicStreamTap extends SseTap {
   constructor() {
@@ -47,7 +47,7 @@ export class AnthropicStreamTap extends SseTap {
     if (data === undefined) return;
     const type = sseEventType(fields);
     if (type === 'content_block_delta') {
-      for (const key of DELTA_TEXT_KEYS) collectStringMembers(data, key, this.text.list);
+      collectStringMembers(data, DELTA_TEXT, this.text.list);
     } else if (type === 'message_start') {
       const usage = anthropicUsage(member(member(tryParseJson(data), 'message'), 'usage'));
       if (usage !== undefined) this.current = usage;

@@ -10,7 +10,7 @@
  */
 import type { Usage } from '../usage.js';
 import { count, isObject, member } from './common.js';
-import { collectStringMembers, type SseFields, sseEventType, tryParseJson } from './sse.js';
+import { collectStringMembers, type SseFields, sseEventType, stringMembersOf, tryParseJson } from './sse.js';
 import { SseTap } from './tap.js';
 
 /** OpenAI usage (chat, completions, embeddings) in the gateway's terms; undefined when not an object. */
@@ -42,23 +42,24 @@ export function responsesUsage(usage: unknown): Usage | undefined {
 }
 
 /** Keys whose string values are generated text in a chat / completions chunk. */
-const CHAT_TEXT_KEYS = ['"content":', '"refusal":', '"arguments":', '"reasoning_content":'];
-const COMPLETIONS_TEXT_KEYS = ['"text":'];
+const CHAT_TEXT = stringMembersOf(['content', 'refusal', 'arguments', 'reasoning_content']);
+const COMPLETIONS_TEXT = stringMembersOf(['text']);
+const DELTA = stringMembersOf(['delta']);
 
 export class ChatStreamTap extends SseTap {
   constructor(
-    private readonly textKeys: readonly string[],
+    private readonly textMembers: RegExp,
     stripUsageChunk: boolean,
   ) {
     super(stripUsageChunk);
   }
 
   static chat(stripUsageChunk: boolean): ChatStreamTap {
-    return new ChatStreamTap(CHAT_TEXT_KEYS, stripUsageChunk);
+    return new ChatStreamTap(CHAT_TEXT, stripUsageChunk);
   }
 
   static completions(stripUsageChunk: boolean): ChatStreamTap {
-    return new ChatStreamTap(COMPLETIONS_TEXT_KEYS, stripUsageChunk);
+    return new ChatStreamTap(COMPLETIONS_TEXT, stripUsageChunk);
   }
 
   protected read(fields: SseFields): void {
@@ -72,13 +73,24 @@ export class ChatStreamTap extends SseTap {
         this.complete = true;
       }
     }
-    for (const key of this.textKeys) collectStringMembers(data, key, this.text.list);
+    collectStringMembers(data, this.textMembers, this.text.list);
   }
 
-  protected override rewrite(event: Uint8Array, fields: SseFields): Uint8Array | null {
+  /** Cuts the usage member (or the whole usage chunk) as views of the event: no copy until the tap joins. */
+  protected override rewrite(event: Uint8Array, fields: SseFields, out: Uint8Array[]): boolean {
     const data = fields.data;
-    if (data === undefined || !data.includes('"usage":')) return event;
-    return removeUsageMember(event, data.includes('"choices":[]'));
+    const cut =
+      data === undefined || !data.includes('"usage":')
+        ? null
+        : findUsageCut(event, data.includes('"choices":[]'));
+    if (cut === 'drop') return true;
+    if (cut === null) {
+      out.push(event);
+      return false;
+    }
+    if (cut.start > 0) out.push(event.subarray(0, cut.start));
+    if (cut.end < event.length) out.push(event.subarray(cut.end));
+    return true;
   }
 }
 
@@ -107,7 +119,7 @@ export class ResponsesStreamTap extends SseTap {
     if (data === undefined) return;
     const type = sseEventType(fields);
     if (type !== undefined && RESPONSES_TEXT_DELTAS.has(type)) {
-      collectStringMembers(data, '"delta":', this.text.list);
+      collectStringMembers(data, DELTA, this.text.list);
       return;
     }
     if ((type === undefined || RESPONSES_FINAL.has(type)) && data.includes('"usage":{')) {
@@ -121,42 +133,51 @@ export class ResponsesStreamTap extends SseTap {
   }
 }
 
-const USAGE_KEY = Buffer.from('"usage":');
+const USAGE_KEY = new TextEncoder().encode('"usage":');
+
+/** What to cut from an event: all of it, a byte range, or nothing. */
+export type UsageCut = 'drop' | { start: number; end: number } | null;
 
 /**
- * Removes the top-level `"usage":...` member from an event's bytes (OpenAI writes it last, so the last
- * occurrence), with its separating comma; the rest stays byte-identical. Returns null (drop the event)
- * when it is the gateway's usage chunk: a usage object with `"choices":[]`. Unexpected shapes are
- * forwarded unchanged.
+ * Finds the top-level `"usage":...` member in an event's bytes (OpenAI writes it last, so the last
+ * occurrence), with its separating comma. 'drop' when it is the gateway's usage chunk (a usage object
+ * with `"choices":[]`); null for unexpected shapes, which are forwarded unchanged.
  */
-export function removeUsageMember(event: Uint8Array, noChoices: boolean): Uint8Array | null {
-  const bytes = Buffer.from(event.buffer, event.byteOffset, event.byteLength);
-  const keyAt = bytes.lastIndexOf(USAGE_KEY);
-  if (keyAt < 0) return event;
+export function findUsageCut(event: Uint8Array, noChoices: boolean): UsageCut {
+  const bytes = event;
+  // A backward scan: the member sits at the end of the chunk, so this reads a few dozen bytes.
+  const keyAt = lastIndexOfBytes(bytes, USAGE_KEY);
+  if (keyAt < 0) return null;
   const valueAt = skipSpaces(bytes, keyAt + USAGE_KEY.length);
   let valueEnd: number;
   if (bytes[valueAt] === 0x7b /* { */) {
-    if (noChoices) return null;
+    if (noChoices) return 'drop';
     valueEnd = endOfObject(bytes, valueAt);
-  } else if (bytes.toString('latin1', valueAt, valueAt + 4) === 'null') {
+  } else if (
+    bytes[valueAt] === 0x6e /* n */ &&
+    bytes[valueAt + 1] === 0x75 &&
+    bytes[valueAt + 2] === 0x6c &&
+    bytes[valueAt + 3] === 0x6c
+  ) {
     valueEnd = valueAt + 4;
   } else {
-    return event;
+    return null;
   }
-  if (valueEnd < 0) return event;
-  let cutStart = keyAt;
-  let cutEnd = valueEnd;
+  if (valueEnd < 0) return null;
   const before = skipSpacesBackward(bytes, keyAt - 1);
-  if (bytes[before] === 0x2c /* , */) {
-    cutStart = before;
-  } else {
-    const after = skipSpaces(bytes, valueEnd);
-    if (bytes[after] === 0x2c) cutEnd = after + 1;
+  if (bytes[before] === 0x2c /* , */) return { start: before, end: valueEnd };
+  const after = skipSpaces(bytes, valueEnd);
+  return { start: keyAt, end: bytes[after] === 0x2c ? after + 1 : valueEnd };
+}
+
+function lastIndexOfBytes(bytes: Uint8Array, needle: Uint8Array): number {
+  const last = needle.length - 1;
+  outer: for (let i = bytes.length - needle.length; i >= 0; i--) {
+    if (bytes[i + last] !== needle[last]) continue;
+    for (let k = 0; k < last; k++) if (bytes[i + k] !== needle[k]) continue outer;
+    return i;
   }
-  const out = new Uint8Array(event.length - (cutEnd - cutStart));
-  out.set(event.subarray(0, cutStart), 0);
-  out.set(event.subarray(cutEnd), cutStart);
-  return out;
+  return -1;
 }
 
 function skipSpaces(bytes: Uint8Array, at: number): number {

@@ -46,7 +46,7 @@ export class SseSplitter {
     while (i < length) {
       if (nextLF < i) nextLF = indexOrEnd(chunk, LF, i);
       if (nextCR < i) nextCR = indexOrEnd(chunk, CR, i);
-      const p = nextLF < nextCR ? nextLF : nextCR;
+      const p = Math.min(nextLF, nextCR);
       if (p === length) {
         this.lineHasContent = true;
         i = length;
@@ -132,33 +132,38 @@ export interface SseFields {
 export function parseSseFields(text: string): SseFields {
   let event: string | undefined;
   let data: string | undefined;
-  let start = 0;
+  // Lines end at LF (the common case, found with indexOf) or CR; CRLF counts once.
+  const hasCR = text.indexOf('\r') >= 0;
   const length = text.length;
+  let start = 0;
   while (start < length) {
-    let end = start;
-    while (end < length) {
-      const code = text.charCodeAt(end);
-      if (code === LF || code === CR) break;
-      end++;
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = length;
+    if (hasCR) {
+      const cr = text.indexOf('\r', start);
+      if (cr >= 0 && cr < end) end = cr;
     }
     if (end > start && text.charCodeAt(start) !== 0x3a /* ':' comment */) {
-      const colon = text.indexOf(':', start);
-      const nameEnd = colon < 0 || colon > end ? end : colon;
-      let valueStart = nameEnd < end ? nameEnd + 1 : end;
-      if (valueStart < end && text.charCodeAt(valueStart) === 0x20) valueStart++;
-      const name = text.slice(start, nameEnd);
-      if (name === 'data') {
-        const value = text.slice(valueStart, end);
-        data = data === undefined ? value : data + '\n' + value;
-      } else if (name === 'event') {
-        event = text.slice(valueStart, end);
+      if (text.startsWith('data', start)) {
+        const value = fieldValue(text, start + 4, end);
+        if (value !== undefined) data = data === undefined ? value : data + '\n' + value;
+      } else if (text.startsWith('event', start)) {
+        const value = fieldValue(text, start + 5, end);
+        if (value !== undefined) event = value;
       }
     }
-    // Skip this line's ending (CRLF counts once).
-    if (end < length && text.charCodeAt(end) === CR && text.charCodeAt(end + 1) === LF) end++;
+    if (text.charCodeAt(end) === CR && text.charCodeAt(end + 1) === LF) end++;
     start = end + 1;
   }
   return { event, data };
+}
+
+/** The value of a field whose name ends at `at`: after `:` and one optional space; undefined for another name. */
+function fieldValue(text: string, at: number, end: number): string | undefined {
+  if (at === end) return '';
+  if (text.charCodeAt(at) !== 0x3a) return undefined;
+  const from = text.charCodeAt(at + 1) === 0x20 ? at + 2 : at + 1;
+  return from >= end ? '' : text.slice(from, end);
 }
 
 /**
@@ -174,23 +179,22 @@ export function sseEventType(fields: SseFields): string | undefined {
 }
 
 /**
- * Appends to `out` the value of every `"key":"..."` string member in a JSON text, without parsing the
- * whole text. A match is a real key: inside a JSON string every quote is escaped, so `"key":"` cannot
- * occur there. Non-string values (`null`, arrays) are skipped.
+ * A matcher for `"key":"..."` string members of the given keys. A match is a real key: inside a JSON
+ * string every quote is escaped, so `"key":"` cannot occur there; non-string values are skipped.
  */
-export function collectStringMembers(json: string, needle: string, out: string[]): void {
-  // needle is `"key":` (callers precompute it); whitespace after the colon is tolerated.
-  let from = 0;
-  for (;;) {
-    const at = json.indexOf(needle, from);
-    if (at < 0) return;
-    let start = at + needle.length;
-    while (json.charCodeAt(start) === 0x20) start++;
-    from = start;
-    if (json.charCodeAt(start) !== 0x22) continue;
+export function stringMembersOf(keys: readonly string[]): RegExp {
+  const names = keys.map((key) => key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  return new RegExp(`"(?:${names})": *"`, 'g');
+}
+
+/** Appends to `out` the value of every string member the matcher finds in a JSON text, without parsing it. */
+export function collectStringMembers(json: string, matcher: RegExp, out: string[]): void {
+  matcher.lastIndex = 0;
+  for (let match = matcher.exec(json); match !== null; match = matcher.exec(json)) {
+    const start = matcher.lastIndex - 1;
     const end = closingQuote(json, start + 1);
     if (end < 0) return;
-    from = end + 1;
+    matcher.lastIndex = end + 1;
     if (end === start + 1) continue;
     const raw = json.slice(start + 1, end);
     if (raw.indexOf('\\') < 0) {

@@ -26,9 +26,7 @@ export abstract class SseTap implements StreamTap {
   private readonly rewriteInto = (event: Uint8Array): void => {
     const fields = parseSseFields(decoder.decode(event));
     this.read(fields);
-    const kept = this.rewrite(event, fields);
-    if (kept !== event) this.changed = true;
-    if (kept !== null && kept.length > 0) this.out.push(kept);
+    if (this.rewrite(event, fields, this.out)) this.changed = true;
   };
 
   constructor(private readonly rewriting: boolean) {}
@@ -36,9 +34,13 @@ export abstract class SseTap implements StreamTap {
   /** Reads one complete event. Must not throw on garbage. */
   protected abstract read(fields: SseFields): void;
 
-  /** Rewriting taps: the event's bytes to forward (the same array when unchanged), or null to drop it. */
-  protected rewrite(event: Uint8Array, _fields: SseFields): Uint8Array | null {
-    return event;
+  /**
+   * Rewriting taps: appends to `out` the bytes to forward for this event (views of it; nothing to drop
+   * it) and answers whether they differ from the event.
+   */
+  protected rewrite(event: Uint8Array, _fields: SseFields, out: Uint8Array[]): boolean {
+    out.push(event);
+    return false;
   }
 
   push(chunk: Uint8Array): Uint8Array | null {
@@ -51,7 +53,7 @@ export abstract class SseTap implements StreamTap {
     this.out.length = 0;
     this.splitter.push(chunk, this.rewriteInto);
     if (!this.changed && !this.splitter.holding) return chunk;
-    return concat(this.out);
+    return this.takeOut();
   }
 
   flush(): Uint8Array | null {
@@ -64,7 +66,14 @@ export abstract class SseTap implements StreamTap {
     }
     this.out.length = 0;
     this.rewriteInto(rest);
-    return concat(this.out);
+    return this.takeOut();
+  }
+
+  /** Joins the bytes to forward into one array (one allocation per chunk), releasing the views. */
+  private takeOut(): Uint8Array | null {
+    const joined = concat(this.out);
+    this.out.length = 0;
+    return joined;
   }
 
   usage(): Usage | undefined {
@@ -85,6 +94,7 @@ function concat(parts: Uint8Array[]): Uint8Array | null {
   if (parts.length === 1) return parts[0] ?? null;
   let length = 0;
   for (const part of parts) length += part.length;
+  if (length === 0) return null;
   const out = new Uint8Array(length);
   let offset = 0;
   for (const part of parts) {

@@ -163,7 +163,7 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
   };
 }
 
-function resolveModel(
+export function resolveModel(
   config: RuntimeConfig,
   adapter: EndpointAdapter,
   name: string,

@@ -154,7 +154,8 @@ export class RedisStore implements BudgetStore {
     const r = await this.call(() => this.client.gwReserve(keys.length, ...keys, ...argv.map(String)));
     const [status = 0, second = 0, amount = 0, expiredSettled = 0] = r;
     const balances = triples(r, 4);
-    if (status === 1) return { status: 'reserved', grantedCap: second, amountNano: amount, balances, expiredSettled };
+    if (status === 1)
+      return { status: 'reserved', grantedCap: second, amountNano: amount, balances, expiredSettled };
     return { status: status === 3 ? 'downgrade' : 'rejected', lineIndex: second, balances, expiredSettled };
   }
 
@@ -202,11 +203,15 @@ export class RedisStore implements BudgetStore {
 
   async claimOnce(instance: string, period: string, name: string, ttlSeconds: number): Promise<boolean> {
     const key = `${this.tag}:claim:${instance}:${period}:${name}`;
-    return (await this.call(() => this.client.gwClaim(1, key, String(Math.max(0, Math.ceil(ttlSeconds)))))) === 1;
+    return (
+      (await this.call(() => this.client.gwClaim(1, key, String(Math.max(0, Math.ceil(ttlSeconds)))))) === 1
+    );
   }
 
   instances(budgetId: string, period: string): Promise<string[]> {
-    return this.call(async () => (await this.client.smembers(`${this.tag}:inst:${budgetId}:${period}`)).sort());
+    return this.call(async () =>
+      (await this.client.smembers(`${this.tag}:inst:${budgetId}:${period}`)).sort(),
+    );
   }
 
   async ping(): Promise<boolean> {
@@ -230,7 +235,13 @@ export class RedisStore implements BudgetStore {
 
   private async settleAt(reservationId: string, actualNano: Nano): Promise<SettleResult> {
     const r = await this.call(() =>
-      this.client.gwSettle(2, this.resPrefix + reservationId, this.leasesKey, reservationId, String(actualNano)),
+      this.client.gwSettle(
+        2,
+        this.resPrefix + reservationId,
+        this.leasesKey,
+        reservationId,
+        String(actualNano),
+      ),
     );
     if (r[0] !== 1) return { status: 'unknown' };
     const balances: LineBalance[] = [];

@@ -240,7 +240,8 @@ export class SqliteStore implements BudgetStore {
       this.stmt.addReserved.run(amount, spec.instance, spec.period);
       counters[i]!.reserved += amount;
       stored.push([spec.instance, spec.period, spec.limitNano]);
-      if (spec.instance !== spec.budgetId) this.stmt.addInstance.run(spec.budgetId, spec.period, spec.instance);
+      if (spec.instance !== spec.budgetId)
+        this.stmt.addInstance.run(spec.budgetId, spec.period, spec.instance);
     }
     this.stmt.insertReservation.run(
       req.reservationId,

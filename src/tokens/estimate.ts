@@ -14,12 +14,12 @@ import { countSegmentsInWorker } from './worker-pool.js';
 export { closeTokenWorkers } from './worker-pool.js';
 
 /**
- * Prompts with more characters than this are counted in a worker. Measured (scripts/bench-tokens.ts):
- * o200k_base runs at ~4 MB/s once warm, so 32k chars hold the event loop for ~8 ms, while
- * a worker round trip costs well under 1 ms plus copying the strings; below this the hand-off
- * is not worth it, above it the stall starts to be felt by every other request.
+ * Prompts with more characters than this are counted in a worker. Measured on the 2-core dev box
+ * (scripts/bench-tokens.ts, English + code): o200k_base runs at ~4 M chars/s, so 16k chars hold
+ * the event loop ~4-5 ms and 32k ~9 ms, while a worker round trip adds only ~0.1-0.8 ms. Below
+ * 16k the hand-off buys nothing; above it every other request in flight would feel the stall.
  */
-export const WORKER_THRESHOLD_CHARS = 32_000;
+export const WORKER_THRESHOLD_CHARS = 16_000;
 
 const collectors: Record<ApiShape, (parts: PromptParts, body: RequestBody) => void> = {
   chat: collectChat,

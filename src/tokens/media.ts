@@ -7,9 +7,7 @@
 import { isClaudeModel } from './encoding.js';
 import { type PromptParts, str } from './prompt.js';
 
-type ImageRule =
-  | { kind: 'tiles'; base: number; perTile: number }
-  | { kind: 'patches'; multiplier: number };
+type ImageRule = { kind: 'tiles'; base: number; perTile: number } | { kind: 'patches'; multiplier: number };
 
 /**
  * OpenAI's published image costs ("Images and vision", calculating costs), longest prefix first.
@@ -142,7 +140,8 @@ export function audioTokens(data: unknown, format: unknown): number {
 function wavByteRate(base64: string): number | undefined {
   const head = Buffer.from(stripDataUrl(base64).slice(0, 64), 'base64');
   if (head.length < 32) return undefined;
-  if (head.toString('latin1', 0, 4) !== 'RIFF' || head.toString('latin1', 8, 16) !== 'WAVEfmt ') return undefined;
+  if (head.toString('latin1', 0, 4) !== 'RIFF' || head.toString('latin1', 8, 16) !== 'WAVEfmt ')
+    return undefined;
   const rate = head.readUInt32LE(28);
   // A header claiming an absurd rate must not shrink the estimate: trust it within PCM's range.
   return rate >= 1000 && rate <= 384_000 * 8 ? rate : undefined;

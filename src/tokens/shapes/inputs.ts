@@ -31,4 +31,3 @@ export function collectCompletions(parts: PromptParts, body: Record<string, unkn
 export function collectEmbeddings(parts: PromptParts, body: Record<string, unknown>): void {
   addPromptInput(parts, body.input);
 }
-

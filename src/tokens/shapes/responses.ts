@@ -7,7 +7,12 @@
  */
 import { addInlineFile, addReferencedFile, audioTokens, imageTokens } from '../media.js';
 import { arr, isRecord, type PromptParts, str } from '../prompt.js';
-import { REPLY_PRIMING_TOKENS, RESPONSE_FORMAT_OVERHEAD, TOKENS_PER_MESSAGE, TOKENS_PER_TOOL_CALL } from './chat.js';
+import {
+  REPLY_PRIMING_TOKENS,
+  RESPONSE_FORMAT_OVERHEAD,
+  TOKENS_PER_MESSAGE,
+  TOKENS_PER_TOOL_CALL,
+} from './chat.js';
 import { addToolDefinitions } from './tools.js';
 
 export function collectResponses(parts: PromptParts, body: Record<string, unknown>): void {

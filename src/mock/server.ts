@@ -1,0 +1,239 @@
+/**
+ * A fake OpenAI + Anthropic API for tests, the demo and the benchmark: the providers' wire formats
+ * (JSON bodies, SSE sequences, usage, error bodies) on plain node:http, with realistic token
+ * counts and failures injected per request by `x-mock-*` headers:
+ *
+ *   x-mock-latency-ms: N          delay before the response headers (overrides latencyMs)
+ *   x-mock-output-tokens: N       text tokens to generate, before the request's cap (overrides outputTokens)
+ *   x-mock-chunks: N              spread the text over N SSE content chunks (overrides chunkCount)
+ *   x-mock-chunk-delay-ms: N      pause between SSE content chunks
+ *   x-mock-cached-tokens: N       report N prompt tokens as cache reads
+ *   x-mock-cache-write-tokens: N  report N prompt tokens as cache writes (Anthropic)
+ *   x-mock-reasoning-tokens: N    report N reasoning tokens, on top of the text (within the cap)
+ *   x-mock-fail: MODE[,MODE]      status:CODE | broken-stream:N | slow-first-byte:MS | hang | garbage-sse
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { countTokensHandler, messages } from './anthropic.js';
+import {
+  anthropicError,
+  injectedError,
+  type MockError,
+  malformedJson,
+  notFound,
+  openaiError,
+  unauthorized,
+  type WireFormat,
+} from './errors.js';
+import { Exchange, type Handler, type Json } from './exchange.js';
+import { newId } from './ids.js';
+import { chatCompletions, completions, embeddings, models } from './openai.js';
+import { type PlanDefaults, PlanError, planRequest } from './plan.js';
+import { responses } from './responses.js';
+import type { MockProvider, MockProviderOptions, ServedRecord } from './types.js';
+
+export type { MockProvider, MockProviderOptions, ReportedUsage, ServedRecord } from './types.js';
+
+interface Route {
+  handler: Handler;
+  format: WireFormat | 'detect';
+}
+
+const ROUTES: Record<string, Route> = {
+  'POST /v1/chat/completions': { handler: chatCompletions, format: 'openai' },
+  'POST /v1/completions': { handler: completions, format: 'openai' },
+  'POST /v1/embeddings': { handler: embeddings, format: 'openai' },
+  'POST /v1/responses': { handler: responses, format: 'openai' },
+  'POST /v1/messages': { handler: messages, format: 'anthropic' },
+  'POST /v1/messages/count_tokens': { handler: countTokensHandler, format: 'anthropic' },
+  'GET /v1/models': { handler: models, format: 'detect' },
+};
+
+/** Which provider a request outside the fixed routes is talking to. */
+function detectFormat(req: IncomingMessage): WireFormat {
+  const h = req.headers;
+  return h['anthropic-version'] !== undefined ||
+    (h['x-api-key'] !== undefined && h.authorization === undefined)
+    ? 'anthropic'
+    : 'openai';
+}
+
+function copyHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => parts.push(chunk));
+    req.on('end', () =>
+      resolve(parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8')),
+    );
+    req.on('error', reject);
+  });
+}
+
+function authError(format: WireFormat, req: IncomingMessage, options: MockProviderOptions): MockError | null {
+  if (format === 'anthropic') {
+    const key = options.anthropicApiKey;
+    if (key === undefined) return null;
+    // Current Anthropic SDKs send the API key as `Authorization: Bearer`, older ones as x-api-key.
+    const sent = req.headers['x-api-key'];
+    const bearer = req.headers.authorization;
+    if (sent === key || bearer === `Bearer ${key}`) return null;
+    return unauthorized('anthropic', sent !== undefined || bearer !== undefined);
+  }
+  const key = options.openaiApiKey;
+  if (key === undefined) return null;
+  const sent = req.headers.authorization;
+  return sent === `Bearer ${key}` ? null : unauthorized('openai', sent !== undefined);
+}
+
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: MockProviderOptions,
+  defaults: PlanDefaults,
+  served: ServedRecord[] | null,
+): Promise<void> {
+  const method = req.method ?? 'GET';
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const route = ROUTES[`${method} ${path}`];
+  const format = route === undefined || route.format === 'detect' ? detectFormat(req) : route.format;
+  const requestId = newId('req_');
+  const record: ServedRecord = {
+    id: requestId,
+    requestId,
+    path,
+    model: '',
+    stream: false,
+    body: undefined,
+    headers: served ? copyHeaders(req) : {},
+    usage: null,
+    outputTokensSent: 0,
+    completed: false,
+    clientClosedAt: null,
+    status: 0,
+    startedAt: Date.now(),
+  };
+  served?.push(record);
+
+  let plan: ReturnType<typeof planRequest>;
+  let planProblem: string | undefined;
+  try {
+    plan = planRequest(req.headers, defaults);
+  } catch (e) {
+    if (!(e instanceof PlanError)) throw e;
+    planProblem = e.message;
+    plan = planRequest({}, defaults);
+  }
+  const ex = new Exchange(req, res, record, plan, format);
+
+  if (route === undefined) {
+    req.resume();
+    ex.sendError(notFound(format, method, path));
+    return;
+  }
+  const denied = authError(format, req, options);
+  if (denied) {
+    req.resume();
+    ex.sendError(denied);
+    return;
+  }
+
+  let body: Json = {};
+  if (method === 'POST') {
+    const raw = await readBody(req);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      ex.sendError(malformedJson(format));
+      return;
+    }
+    record.body = parsed;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      ex.sendError(malformedJson(format));
+      return;
+    }
+    body = parsed as Json;
+    if (typeof body.model === 'string') record.model = body.model;
+    record.stream = body.stream === true;
+  }
+  if (planProblem !== undefined) {
+    ex.sendError(
+      format === 'anthropic'
+        ? anthropicError(400, 'invalid_request_error', planProblem)
+        : openaiError(400, { type: 'invalid_request_error', message: planProblem }),
+    );
+    return;
+  }
+
+  await ex.wait(plan.latencyMs + (plan.fail.slowFirstByteMs ?? 0));
+  if (ex.closed || plan.fail.hang) return;
+  if (plan.fail.status !== undefined) {
+    ex.sendError(injectedError(format, plan.fail.status, requestId));
+    return;
+  }
+  await route.handler(ex, body);
+}
+
+export function startMockProvider(options: MockProviderOptions = {}): Promise<MockProvider> {
+  const served: ServedRecord[] = [];
+  const defaults: PlanDefaults = {
+    latencyMs: options.latencyMs ?? 0,
+    outputTokens: options.outputTokens ?? 20,
+    chunkCount: options.chunkCount,
+  };
+  const recordInto = options.record === false ? null : served;
+
+  const server = createServer((req, res) => {
+    serve(req, res, options, defaults, recordInto).catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const message = `mock provider failure: ${err instanceof Error ? err.message : String(err)}`;
+      const body =
+        detectFormat(req) === 'anthropic'
+          ? { type: 'error', error: { type: 'api_error', message } }
+          : { error: { message, type: 'server_error', param: null, code: null } };
+      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+  });
+  // Outlive the gateway's pooled connections so an idle socket is never closed under a request.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 0;
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      let closing: Promise<void> | undefined;
+      resolve({
+        url: `http://${host}:${address.port}`,
+        port: address.port,
+        served,
+        reset() {
+          served.length = 0;
+        },
+        close() {
+          closing ??= new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          });
+          return closing;
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * Self-service endpoints for the caller's own key: GET /v1/budget (a budget bar) and
+ * POST /v1/cost/estimate (a cost preview before sending). Same key, same error formats as the proxy.
+ */
+import type { Context } from 'hono';
+import { linearForecast } from '../budget/forecast.js';
+import { periodOf } from '../budget/periods.js';
+import type { BudgetView } from '../budget/types.js';
+import { GatewayError, errorResponse } from '../errors.js';
+import { formatUsd, nanoToUsd } from '../money.js';
+import { adapterForPath } from '../providers/index.js';
+import { countPromptTokens } from '../tokens/estimate.js';
+import { parseJsonObject, readBodyBytes, requireJsonContentType } from './body.js';
+import { identify } from './identity.js';
+import { type ProxyDeps, clientIp, resolveModel } from './pipeline.js';
+
+type NodeBindings = { incoming?: import('node:http').IncomingMessage };
+
+/** One budget as the self-service API shows it (DESIGN §2). */
+export function budgetJson(view: BudgetView, nowMs: number) {
+  const period = periodOf(view.budget.period, view.budget.timezone, nowMs);
+  const forecast = linearForecast({
+    spentNano: view.spentNano,
+    limitNano: view.limitNano,
+    periodStartMs: period.startMs,
+    periodEndMs: period.endMs,
+    nowMs,
+  });
+  return {
+    id: view.budget.id,
+    ...(view.instance !== view.budget.id ? { instance: view.instance } : {}),
+    scope: view.budget.scope,
+    period: view.budget.period,
+    limit_usd: nanoToUsd(view.limitNano),
+    spent_usd: nanoToUsd(view.spentNano),
+    reserved_usd: nanoToUsd(view.reservedNano),
+    remaining_usd: nanoToUsd(Math.max(0, view.remainingNano)),
+    resets_at: view.resetsAtMs === null ? null : new Date(view.resetsAtMs).toISOString(),
+    forecast: {
+      projected_usd: forecast.projectedNano === null ? null : nanoToUsd(forecast.projectedNano),
+      exhausted_at: forecast.exhaustedAtMs === null ? null : new Date(forecast.exhaustedAtMs).toISOString(),
+    },
+  };
+}
+
+function fail(error: unknown, format: 'openai' | 'anthropic'): Response {
+  const e = error instanceof GatewayError ? error : new GatewayError('internal_error', 'The gateway failed.');
+  return errorResponse(e, format);
+}
+
+export function budgetHandler(deps: ProxyDeps) {
+  const clock = deps.clock ?? Date.now;
+  return async (c: Context): Promise<Response> => {
+    const config = deps.config();
+    const format = c.req.header('anthropic-version') !== undefined ? 'anthropic' : 'openai';
+    try {
+      const identity = identify(config, c.req.raw.headers, clientIp(c, config), deps.lookupKey);
+      const now = clock();
+      const views = await deps.engine().budgetsFor(identity, now);
+      return c.json({ budgets: views.map((v) => budgetJson(v, now)) });
+    } catch (error) {
+      return fail(error, format);
+    }
+  };
+}
+
+export function estimateHandler(deps: ProxyDeps) {
+  const clock = deps.clock ?? Date.now;
+  return async (c: Context): Promise<Response> => {
+    const config = deps.config();
+    let format: 'openai' | 'anthropic' = 'openai';
+    try {
+      const identity = identify(config, c.req.raw.headers, clientIp(c, config), deps.lookupKey);
+      requireJsonContentType(c.req.raw);
+      const bytes = await readBodyBytes((c.env as NodeBindings | undefined)?.incoming, c.req.raw, config.server.maxBodyBytes);
+      const body = parseJsonObject(bytes);
+      const endpoint = body.endpoint ?? '/v1/chat/completions';
+      const adapter = typeof endpoint === 'string' ? adapterForPath(endpoint) : undefined;
+      if (!adapter) {
+        throw new GatewayError('invalid_request', `endpoint: expected one of the proxy paths, got ${JSON.stringify(endpoint)}`, {
+          param: 'endpoint',
+        });
+      }
+      format = adapter.format;
+      delete body.endpoint;
+      const invalid = adapter.validate(body);
+      if (invalid) throw invalid;
+      if (identity.user === undefined && typeof body.user === 'string') identity.user = body.user;
+      const model = resolveModel(config, adapter, body.model as string, identity);
+      const now = clock();
+      const preview = await deps.engine().preview({
+        requestId: 'estimate',
+        identity,
+        model,
+        promptTokensFor: (m) => countPromptTokens(adapter.shape, body, m.upstreamModel),
+        requestedCap: adapter.requestedOutputCap(body),
+        outputless: adapter.shape === 'embeddings',
+        nowMs: now,
+      });
+      const budgets = preview.budgets.map((v) => budgetJson(v, now));
+      if (preview.ok) {
+        return c.json({
+          model: model.name,
+          served_model: preview.servedModel.name,
+          estimated_usd: nanoToUsd(preview.estimateNano),
+          estimated_cost: formatUsd(preview.estimateNano),
+          prompt_tokens: preview.promptTokens,
+          max_output_tokens: preview.outputCap ?? 0,
+          downgraded: preview.downgradedFrom !== undefined,
+          clamped: preview.clamped,
+          budgets,
+          allowed: true,
+          reason: null,
+        });
+      }
+      return c.json({
+        model: model.name,
+        served_model: preview.servedModel?.name ?? model.name,
+        estimated_usd: preview.estimateNano === undefined ? null : nanoToUsd(preview.estimateNano),
+        max_output_tokens: null,
+        budgets,
+        allowed: false,
+        reason: preview.error.message,
+        code: preview.error.code,
+      });
+    } catch (error) {
+      return fail(error, format);
+    }
+  };
+}
