@@ -5,11 +5,11 @@
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
-import { createBudgetEngine } from './budget/engine.js';
-import type { BudgetEngine } from './budget/types.js';
+import { type BudgetEvent, createBudgetEngine, type ManagedBudgetEngine } from './budget/engine.js';
 import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import type { RuntimeConfig } from './config/runtime.js';
 import { createLogger, logRequest } from './logger.js';
+import { createMetrics, type Metrics, mountMetrics } from './metrics.js';
 import type { RequestObserver, RequestRecord } from './proxy/record.js';
 import { UpstreamPools } from './proxy/upstream.js';
 import { buildApp } from './server.js';
@@ -29,6 +29,8 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Called with every finished request (tests, ledger). */
   onRecord?: RequestObserver;
+  /** Called with every budget event (threshold crossed, exhausted). */
+  onBudgetEvent?: (event: BudgetEvent) => void;
 }
 
 export interface Gateway {
@@ -37,7 +39,8 @@ export interface Gateway {
   readonly app: Hono;
   config(): RuntimeConfig;
   readonly store: BudgetStore;
-  readonly engine: BudgetEngine;
+  readonly engine: ManagedBudgetEngine;
+  readonly metrics: Metrics;
   /** Re-reads the config; an invalid one keeps the running config and returns its problems. */
   reload(): { ok: true } | { ok: false; problems: string[] };
   close(): Promise<void>;
@@ -52,10 +55,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
   let current = read();
   const logger = options.logger ?? createLogger(current.server.logLevel);
-  const store = createStore(current);
-  const engine = createBudgetEngine({ config: () => current, store, clock: options.clock });
+  const metrics = createMetrics();
+  const store = metrics.instrumentStore(createStore(current));
+  const engine = createBudgetEngine({
+    config: () => current,
+    store,
+    clock: options.clock,
+    metrics: {
+      onExpired: (count) => metrics.expired.inc(count),
+      onUnrecorded: () => metrics.unrecorded.inc(),
+    },
+    onEvent: (event) => {
+      metrics.alerts.inc({ type: event.type });
+      options.onBudgetEvent?.(event);
+    },
+  });
   const pools = new UpstreamPools();
   const observe = (record: RequestRecord) => {
+    metrics.observeRequest(record);
     logRequest(logger, record);
     options.onRecord?.(record);
   };
@@ -66,6 +83,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     pools,
     observe,
     clock: options.clock,
+    mount: (app) => mountMetrics(app, metrics, () => current),
   });
 
   const host = options.host ?? current.server.host;
@@ -82,6 +100,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     config: () => current,
     store,
     engine,
+    metrics,
     reload() {
       try {
         current = read();

@@ -18,11 +18,16 @@ function configPathFrom(args: string[]): string {
 async function serveCommand(args: string[]): Promise<void> {
   const configPath = configPathFrom(args);
   const port = process.env.PORT ? Number(process.env.PORT) : undefined;
-  if (port !== undefined && !Number.isInteger(port)) throw new ConfigError('PORT', [`PORT: expected a port number, got ${process.env.PORT}`]);
+  if (port !== undefined && !Number.isInteger(port))
+    throw new ConfigError('PORT', [`PORT: expected a port number, got ${process.env.PORT}`]);
   const config = loadConfigFile(configPath);
   const logger = createLogger(config.server.logLevel);
   const gateway = await startGateway({ configPath, host: process.env.HOST, port, logger });
-  logger.info({ msg: `llm-budget-gateway listening on ${gateway.url}`, config: configPath, store: config.file.store.type });
+  logger.info({
+    msg: `llm-budget-gateway listening on ${gateway.url}`,
+    config: configPath,
+    store: config.file.store.type,
+  });
 
   process.on('SIGHUP', () => {
     gateway.reload();
@@ -31,7 +36,10 @@ async function serveCommand(args: string[]): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ msg: `${signal}: draining in-flight requests`, grace_ms: gateway.config().server.shutdownGraceMs });
+    logger.info({
+      msg: `${signal}: draining in-flight requests`,
+      grace_ms: gateway.config().server.shutdownGraceMs,
+    });
     const deadline = setTimeout(() => {
       logger.error({ msg: 'shutdown deadline passed; exiting' });
       process.exit(1);

@@ -3,15 +3,21 @@
  * budget id (config/API budgets only; "*" templates are summarised), reason codes. No user, key
  * secret or request id is ever a label.
  */
+import { timingSafeEqual } from 'node:crypto';
+import type { Hono } from 'hono';
 import client from 'prom-client';
+import type { RuntimeConfig } from './config/runtime.js';
 import type { RequestRecord } from './proxy/record.js';
 import type { BudgetStore } from './store/types.js';
 
 /** From 100 µs (gateway overhead) to two minutes (long LLM generations). */
 const LATENCY_BUCKETS = [
-  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+  120,
 ];
-const STORE_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1];
+const STORE_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1,
+];
 const RATIO_BUCKETS = [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2];
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -151,7 +157,8 @@ export function createMetrics() {
   /** Wraps a store so every operation is timed and its failures counted. */
   function instrumentStore(store: BudgetStore): BudgetStore {
     const kind = store.kind;
-    const timed = <A extends unknown[], R>(op: string, fn: (...args: A) => Promise<R>) =>
+    const timed =
+      <A extends unknown[], R>(op: string, fn: (...args: A) => Promise<R>) =>
       async (...args: A): Promise<R> => {
         const end = storeSeconds.startTimer({ store: kind, op });
         try {
@@ -190,4 +197,23 @@ export function createMetrics() {
     downgrades,
     rejections,
   };
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** GET /metrics, behind server.metrics_token when one is set. */
+export function mountMetrics(app: Hono, metrics: Metrics, config: () => RuntimeConfig): void {
+  app.get('/metrics', async (c) => {
+    const token = config().server.metricsToken;
+    if (token) {
+      const given = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
+      if (!sameSecret(given, token)) return c.text('unauthorized\n', 401);
+    }
+    const body = await metrics.registry.metrics();
+    return c.body(body, 200, { 'content-type': metrics.registry.contentType });
+  });
 }

@@ -4,14 +4,14 @@
 import { Hono } from 'hono';
 import type { BudgetEngine } from './budget/types.js';
 import type { RuntimeConfig } from './config/runtime.js';
-import { GatewayError, errorResponse } from './errors.js';
+import { errorResponse, GatewayError } from './errors.js';
 import { adapters } from './providers/index.js';
-import { type ProxyDeps, createProxyHandler } from './proxy/pipeline.js';
-import type { RequestObserver } from './proxy/record.js';
-import type { UpstreamPools } from './proxy/upstream.js';
-import { modelsHandler } from './proxy/models.js';
-import { budgetHandler, estimateHandler } from './proxy/self-service.js';
 import type { KeyLookup } from './proxy/identity.js';
+import { modelsHandler } from './proxy/models.js';
+import { createProxyHandler, type ProxyDeps } from './proxy/pipeline.js';
+import type { RequestObserver } from './proxy/record.js';
+import { budgetHandler, estimateHandler } from './proxy/self-service.js';
+import type { UpstreamPools } from './proxy/upstream.js';
 import type { BudgetStore } from './store/types.js';
 
 export interface AppDeps {

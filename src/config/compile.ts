@@ -73,10 +73,12 @@ export function budgetProblems(
   providers: ReadonlySet<string>,
 ): string[] {
   const problems: string[] = [];
-  if (!isValidTimeZone(budget.timezone)) problems.push(`${at}.timezone: unknown time zone ${budget.timezone}`);
+  if (!isValidTimeZone(budget.timezone))
+    problems.push(`${at}.timezone: unknown time zone ${budget.timezone}`);
   if (budget.scope !== 'global') {
     const { model, provider } = budget.scope;
-    if (model && model !== '*' && !models.has(model)) problems.push(`${at}.scope.model: unknown model ${model}`);
+    if (model && model !== '*' && !models.has(model))
+      problems.push(`${at}.scope.model: unknown model ${model}`);
     if (provider && provider !== '*' && !providers.has(provider)) {
       problems.push(`${at}.scope.provider: unknown provider ${provider}`);
     }
@@ -123,7 +125,11 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
       baseUrl: p.base_url.replace(/\/+$/, ''),
       apiKey: p.api_key,
       headers: p.headers,
-      timeouts: { connectMs: p.timeouts.connect_ms, headersMs: p.timeouts.headers_ms, bodyMs: p.timeouts.body_ms },
+      timeouts: {
+        connectMs: p.timeouts.connect_ms,
+        headersMs: p.timeouts.headers_ms,
+        bodyMs: p.timeouts.body_ms,
+      },
       connections: p.connections,
     });
   }
@@ -158,7 +164,8 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
     const at = `keys[${i}]`;
     if (keyIds.has(key.id)) problems.push(`${at}.id: duplicate key id ${key.id}`);
     keyIds.add(key.id);
-    if (key.id === ANONYMOUS_KEY_ID) problems.push(`${at}.id: "${ANONYMOUS_KEY_ID}" is reserved for trial users`);
+    if (key.id === ANONYMOUS_KEY_ID)
+      problems.push(`${at}.id: "${ANONYMOUS_KEY_ID}" is reserved for trial users`);
     if ((key.key === undefined) === (key.key_sha256 === undefined)) {
       problems.push(`${at}: expected exactly one of key or key_sha256`);
       return;

@@ -20,7 +20,8 @@ export function interpolateEnv(
   path = '',
 ): unknown {
   if (typeof value === 'string') return interpolateString(value, env, problems, path);
-  if (Array.isArray(value)) return value.map((item, i) => interpolateEnv(item, env, problems, `${path}[${i}]`));
+  if (Array.isArray(value))
+    return value.map((item, i) => interpolateEnv(item, env, problems, `${path}[${i}]`));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
@@ -31,14 +32,22 @@ export function interpolateEnv(
   return value;
 }
 
-function interpolateString(text: string, env: NodeJS.ProcessEnv, problems: EnvProblem[], path: string): unknown {
+function interpolateString(
+  text: string,
+  env: NodeJS.ProcessEnv,
+  problems: EnvProblem[],
+  path: string,
+): unknown {
   if (!text.includes('${')) return text;
   const replaced = text.replace(REFERENCE, (_match, name: string, hasDefault?: string, fallback?: string) => {
     const found = env[name];
     if (found !== undefined && found !== '') return found;
     if (hasDefault !== undefined) return fallback ?? '';
     if (found === '') return '';
-    problems.push({ path, message: `environment variable ${name} is not set (write \${${name}:-default} to allow that)` });
+    problems.push({
+      path,
+      message: `environment variable ${name} is not set (write \${${name}:-default} to allow that)`,
+    });
     return '';
   });
   if (WHOLE_REFERENCE.test(text)) return scalar(replaced);

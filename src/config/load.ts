@@ -34,7 +34,11 @@ function issueMessages(error: z.ZodError): string[] {
 }
 
 /** Parses and compiles config text; throws ConfigError listing every problem. */
-export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+export function parseConfig(
+  text: string,
+  source: string,
+  env: NodeJS.ProcessEnv = process.env,
+): RuntimeConfig {
   const document = parseDocument(text, { prettyErrors: true });
   if (document.errors.length > 0) {
     throw new ConfigError(

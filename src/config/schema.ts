@@ -46,7 +46,10 @@ const storeSchema = z
     /** Every store call gives up after this long; the request then follows on_unavailable. */
     timeout_ms: positiveInt.default(500),
     /** Redis key prefix; used as the hash tag, so every key of a deployment lands in one cluster slot. */
-    prefix: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'expected letters, digits, _ . : -').default('llmgw'),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]+$/, 'expected letters, digits, _ . : -')
+      .default('llmgw'),
   })
   .strict();
 
@@ -145,7 +148,11 @@ const anonymousSchema = z
       .regex(/^(ip|header:[A-Za-z0-9-]+)$/, 'expected ip or header:<name>')
       .default('header:x-gateway-user'),
     budget: z
-      .object({ limit_usd: positiveUsd, period: periodSchema.default('daily'), timezone: z.string().default('UTC') })
+      .object({
+        limit_usd: positiveUsd,
+        period: periodSchema.default('daily'),
+        timezone: z.string().default('UTC'),
+      })
       .strict()
       .default({ limit_usd: 0.1, period: 'daily', timezone: 'UTC' }),
     models: z.array(name).default([]),
@@ -176,14 +183,20 @@ export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
     store: storeSchema.default(storeSchema.parse({})),
-    admin: z.object({ token: z.string().default('') }).strict().default({ token: '' }),
+    admin: z
+      .object({ token: z.string().default('') })
+      .strict()
+      .default({ token: '' }),
     providers: z.record(name, providerSchema).default({}),
     models: z.record(name, modelSchema).default({}),
     keys: z.array(keySchema).default([]),
     budgets: z.array(budgetSchema).default([]),
     budgeting: budgetingSchema.default(budgetingSchema.parse({})),
     anonymous: anonymousSchema.default(anonymousSchema.parse({})),
-    alerts: z.object({ webhooks: z.array(webhookSchema).default([]) }).strict().default({ webhooks: [] }),
+    alerts: z
+      .object({ webhooks: z.array(webhookSchema).default([]) })
+      .strict()
+      .default({ webhooks: [] }),
     /** Cheaper alternatives per model, for savings suggestions. */
     alternatives: z.record(z.string(), z.array(z.string())).default({}),
   })

@@ -43,6 +43,10 @@ function count(text: string, enc: EncodingName): number {
   return n;
 }
 
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** Tokens of a message's content: a string, or an array of parts of any of the APIs. */
 function contentTokens(content: unknown, enc: EncodingName): number {
   if (typeof content === 'string') return count(content, enc);

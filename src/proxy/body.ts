@@ -32,7 +32,10 @@ export async function readBodyBytes(
 }
 
 function tooLarge(maxBytes: number): GatewayError {
-  return new GatewayError('payload_too_large', `Request body is larger than the gateway's limit of ${maxBytes} bytes.`);
+  return new GatewayError(
+    'payload_too_large',
+    `Request body is larger than the gateway's limit of ${maxBytes} bytes.`,
+  );
 }
 
 export function requireJsonContentType(request: Request): void {

@@ -36,7 +36,8 @@ export function identify(
   if (key !== undefined) {
     const hash = keyHash(key);
     const found = config.keysByHash.get(hash) ?? lookupExtra?.(hash);
-    if (!found) throw new GatewayError('unauthorized', 'Invalid API key: the gateway does not know this key.');
+    if (!found)
+      throw new GatewayError('unauthorized', 'Invalid API key: the gateway does not know this key.');
     return {
       keyId: found.id,
       user: found.user ?? headers.get('x-gateway-user') ?? undefined,
@@ -48,7 +49,10 @@ export function identify(
   }
   const anon = config.anonymous;
   if (!anon.enabled) {
-    throw new GatewayError('unauthorized', 'Missing API key: send it as "Authorization: Bearer <key>" or "x-api-key".');
+    throw new GatewayError(
+      'unauthorized',
+      'Missing API key: send it as "Authorization: Bearer <key>" or "x-api-key".',
+    );
   }
   const who = anon.identifyBy.kind === 'ip' ? clientIp : (headers.get(anon.identifyBy.header) ?? undefined);
   if (!who) {

@@ -3,8 +3,8 @@
  * sends anthropic-version; everything else gets OpenAI's list shape).
  */
 import type { Context } from 'hono';
+import { errorResponse, GatewayError } from '../errors.js';
 import type { AppDeps } from '../server.js';
-import { GatewayError, errorResponse } from '../errors.js';
 import { identify } from './identity.js';
 import { clientIp } from './pipeline.js';
 
@@ -14,17 +14,30 @@ export function modelsHandler(deps: Pick<AppDeps, 'config' | 'lookupKey'>) {
     const anthropic = c.req.header('anthropic-version') !== undefined;
     try {
       const identity = identify(config, c.req.raw.headers, clientIp(c, config), deps.lookupKey);
-      const names = [...config.models.keys()].filter((name) => !identity.allowedModels || identity.allowedModels.has(name));
+      const names = [...config.models.keys()].filter(
+        (name) => !identity.allowedModels || identity.allowedModels.has(name),
+      );
       if (anthropic) {
         const data = names
           .filter((name) => config.models.get(name)?.provider.kind === 'anthropic')
           .map((id) => ({ type: 'model', id, display_name: id, created_at: '1970-01-01T00:00:00Z' }));
-        return c.json({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+        return c.json({
+          data,
+          has_more: false,
+          first_id: data[0]?.id ?? null,
+          last_id: data.at(-1)?.id ?? null,
+        });
       }
-      const data = names.map((id) => ({ id, object: 'model', created: 0, owned_by: config.models.get(id)?.provider.name }));
+      const data = names.map((id) => ({
+        id,
+        object: 'model',
+        created: 0,
+        owned_by: config.models.get(id)?.provider.name,
+      }));
       return c.json({ object: 'list', data });
     } catch (error) {
-      const e = error instanceof GatewayError ? error : new GatewayError('internal_error', 'models listing failed');
+      const e =
+        error instanceof GatewayError ? error : new GatewayError('internal_error', 'models listing failed');
       return errorResponse(e, anthropic ? 'anthropic' : 'openai');
     }
   };

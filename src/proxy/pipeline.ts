@@ -9,14 +9,14 @@ import type { Context } from 'hono';
 import type { Dispatcher } from 'undici';
 import type { AdmissionGranted, BudgetEngine, Identity } from '../budget/types.js';
 import type { RuntimeConfig, RuntimeModel } from '../config/runtime.js';
-import { type ApiFormat, GatewayError, errorResponse } from '../errors.js';
+import { type ApiFormat, errorResponse, GatewayError } from '../errors.js';
 import { responseHeadersForClient, upstreamHeaders } from '../providers/index.js';
 import type { EndpointAdapter, RequestBody } from '../providers/types.js';
 import { countPromptTokens } from '../tokens/estimate.js';
-import { type Usage, costOfUsage } from '../usage.js';
+import { costOfUsage, type Usage } from '../usage.js';
 import { parseJsonObject, readBodyBytes, requireJsonContentType } from './body.js';
 import { admissionHeaders, budgetHeaders, costHeader, estimateHeader } from './gateway-headers.js';
-import { type KeyLookup, identify } from './identity.js';
+import { identify, type KeyLookup } from './identity.js';
 import type { RequestObserver, RequestRecord } from './record.js';
 import { relayStream } from './stream-relay.js';
 import { type UpstreamPools, upstreamPath } from './upstream.js';
@@ -171,9 +171,13 @@ export function resolveModel(
 ): RuntimeModel {
   const model = config.models.get(name);
   if (!model) {
-    throw new GatewayError('model_not_found', `The model ${JSON.stringify(name)} is not configured on this gateway.`, {
-      param: 'model',
-    });
+    throw new GatewayError(
+      'model_not_found',
+      `The model ${JSON.stringify(name)} is not configured on this gateway.`,
+      {
+        param: 'model',
+      },
+    );
   }
   if (identity.allowedModels && !identity.allowedModels.has(name)) {
     throw new GatewayError('forbidden_model', `This key may not use the model ${name}.`, { param: 'model' });
@@ -257,7 +261,9 @@ async function forward(
     upstream = await deps.pools.pool(provider).request({
       method: 'POST',
       path: upstreamPath(provider, adapter.path),
-      headers: headersRecord(upstreamHeaders(provider.kind, provider.apiKey, c.req.raw.headers, provider.headers)),
+      headers: headersRecord(
+        upstreamHeaders(provider.kind, provider.apiKey, c.req.raw.headers, provider.headers),
+      ),
       body: bytes,
       signal: abort.signal,
     });
@@ -361,11 +367,18 @@ async function settleNonStream(
 
 function upstreamError(error: unknown, provider: string, signal: AbortSignal): GatewayError {
   const code = (error as { code?: string })?.code;
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+  if (
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT'
+  ) {
     return new GatewayError('provider_timeout', `The provider ${provider} did not answer in time.`);
   }
   if (signal.aborted) {
-    return new GatewayError('provider_timeout', `The request to ${provider} was aborted: ${String(signal.reason)}`);
+    return new GatewayError(
+      'provider_timeout',
+      `The request to ${provider} was aborted: ${String(signal.reason)}`,
+    );
   }
   return new GatewayError('provider_unreachable', `The provider ${provider} could not be reached.`);
 }

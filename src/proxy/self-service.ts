@@ -6,13 +6,13 @@ import type { Context } from 'hono';
 import { linearForecast } from '../budget/forecast.js';
 import { periodOf } from '../budget/periods.js';
 import type { BudgetView } from '../budget/types.js';
-import { GatewayError, errorResponse } from '../errors.js';
+import { errorResponse, GatewayError } from '../errors.js';
 import { formatUsd, nanoToUsd } from '../money.js';
 import { adapterForPath } from '../providers/index.js';
 import { countPromptTokens } from '../tokens/estimate.js';
 import { parseJsonObject, readBodyBytes, requireJsonContentType } from './body.js';
 import { identify } from './identity.js';
-import { type ProxyDeps, clientIp, resolveModel } from './pipeline.js';
+import { clientIp, type ProxyDeps, resolveModel } from './pipeline.js';
 
 type NodeBindings = { incoming?: import('node:http').IncomingMessage };
 
@@ -72,14 +72,22 @@ export function estimateHandler(deps: ProxyDeps) {
     try {
       const identity = identify(config, c.req.raw.headers, clientIp(c, config), deps.lookupKey);
       requireJsonContentType(c.req.raw);
-      const bytes = await readBodyBytes((c.env as NodeBindings | undefined)?.incoming, c.req.raw, config.server.maxBodyBytes);
+      const bytes = await readBodyBytes(
+        (c.env as NodeBindings | undefined)?.incoming,
+        c.req.raw,
+        config.server.maxBodyBytes,
+      );
       const body = parseJsonObject(bytes);
       const endpoint = body.endpoint ?? '/v1/chat/completions';
       const adapter = typeof endpoint === 'string' ? adapterForPath(endpoint) : undefined;
       if (!adapter) {
-        throw new GatewayError('invalid_request', `endpoint: expected one of the proxy paths, got ${JSON.stringify(endpoint)}`, {
-          param: 'endpoint',
-        });
+        throw new GatewayError(
+          'invalid_request',
+          `endpoint: expected one of the proxy paths, got ${JSON.stringify(endpoint)}`,
+          {
+            param: 'endpoint',
+          },
+        );
       }
       format = adapter.format;
       delete body.endpoint;

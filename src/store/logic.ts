@@ -43,8 +43,10 @@ export function amountFor(fixedPico: number, outputPico: number, cap: number): N
  */
 export function carriedRollover(spec: LineSpec, prev: LineCounters | undefined): Nano {
   if (spec.previousPeriod === null || spec.rolloverMaxNano <= 0) return 0;
-  const p = prev ?? { spent: 0, reserved: 0, rollover: 0, topup: 0 };
-  const unused = spec.limitNano + p.rollover + p.topup - p.spent - p.reserved;
+  // A previous period nobody touched carries nothing: the budget may not have existed then, and a
+  // rollover must never hand out money that was not budgeted and left unused.
+  if (!prev) return 0;
+  const unused = spec.limitNano + prev.rollover + prev.topup - prev.spent - prev.reserved;
   return Math.min(spec.rolloverMaxNano, Math.max(0, unused));
 }
 

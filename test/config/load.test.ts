@@ -25,12 +25,19 @@ describe('config loading', () => {
     const config = loadConfigFile('config/gateway.yaml', {});
     expect(config.models.get('gpt-4o')?.price.input).toBe(2_500_000);
     expect(config.models.get('gpt-4o-mini')?.price.cachedInput).toBe(75_000);
-    expect(config.budgets.map((b) => b.id)).toEqual(['web-monthly', 'per-user-daily', 'openai-monthly', 'everything']);
+    expect(config.budgets.map((b) => b.id)).toEqual([
+      'web-monthly',
+      'per-user-daily',
+      'openai-monthly',
+      'everything',
+    ]);
     expect(config.budgets[0]?.limitNano).toBe(500_000_000_000);
     expect(config.budgets[0]?.rolloverMaxNano).toBe(100_000_000_000);
     expect(config.server.maxBodyBytes).toBe(4 * 1024 * 1024);
     expect(config.adminToken).toBe('');
-    expect(config.keysByHash.get('5abc91c95a62051fe5f0ce41798162b0edad40c18ac5c4927d43157b0df13f6a')?.id).toBe('web-app');
+    expect(
+      config.keysByHash.get('5abc91c95a62051fe5f0ce41798162b0edad40c18ac5c4927d43157b0df13f6a')?.id,
+    ).toBe('web-app');
   });
 
   it('interpolates ${NAME} and ${NAME:-default}, typing whole-value numbers', () => {
@@ -45,7 +52,9 @@ describe('config loading', () => {
 
   it('names a missing environment variable with its path', () => {
     const problems = problemsOf(`admin: { token: "\${GATEWAY_TOKEN_XYZ}" }\n${BASE}`);
-    expect(problems).toEqual([expect.stringContaining('admin.token: environment variable GATEWAY_TOKEN_XYZ is not set')]);
+    expect(problems).toEqual([
+      expect.stringContaining('admin.token: environment variable GATEWAY_TOKEN_XYZ is not set'),
+    ]);
   });
 
   it('keeps a secret with YAML-special characters intact', () => {
@@ -91,7 +100,9 @@ budgets:
       ]),
     );
     expect(problems).toContain('budgets[1].id: duplicate budget id a');
-    const unknownField = problemsOf(`${BASE}\nbudgets: [{ id: a, scope: global, limit_usd: 1, colour: blue }]\n`);
+    const unknownField = problemsOf(
+      `${BASE}\nbudgets: [{ id: a, scope: global, limit_usd: 1, colour: blue }]\n`,
+    );
     expect(unknownField).toEqual(['budgets[0]: Unrecognized key: "colour"']);
   });
 

@@ -75,7 +75,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'llmgw-test-'));
   const mock =
     options.mockProvider ??
-    (await startMockProvider({ openaiApiKey: OPENAI_UPSTREAM_KEY, anthropicApiKey: ANTHROPIC_UPSTREAM_KEY, ...options.mock }));
+    (await startMockProvider({
+      openaiApiKey: OPENAI_UPSTREAM_KEY,
+      anthropicApiKey: ANTHROPIC_UPSTREAM_KEY,
+      ...options.mock,
+    }));
   const records: RequestRecord[] = [];
   const gateway = await startGateway({
     configText: baseConfigYaml(mock.url, options, dir),

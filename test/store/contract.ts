@@ -402,6 +402,14 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         expect(await store.balances([r])).toEqual([{ limitNano: 1000, spentNano: 200, reservedNano: 0 }]);
       });
 
+      it('carries nothing from a previous period that was never touched', async () => {
+        expect(await store.balances([next()])).toEqual([{ limitNano: 1000, spentNano: 0, reservedNano: 0 }]);
+        expect(await store.reserve(flat('a', [next()], 100))).toMatchObject({
+          status: 'reserved',
+          balances: [{ limitNano: 1000, spentNano: 0, reservedNano: 100 }],
+        });
+      });
+
       it('reset of an untouched period gives it no rollover', async () => {
         expect(await store.reset(next())).toEqual({ limitNano: 1000, spentNano: 0, reservedNano: 0 });
         expect(await store.balances([next()])).toEqual([{ limitNano: 1000, spentNano: 0, reservedNano: 0 }]);

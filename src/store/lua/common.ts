@@ -39,7 +39,9 @@ end
 -- Unused budget of the previous period, capped (roll_max is 0 when the line has no rollover).
 local function carried_rollover(prev_key, limit, roll_max)
   if roll_max <= 0 then return 0 end
-  local p = read_line(prev_key) or { 0, 0, 0, 0 }
+  -- An untouched previous period carries nothing (the budget may not have existed then).
+  local p = read_line(prev_key)
+  if not p then return 0 end
   local unused = limit + p[3] + p[4] - p[1] - p[2]
   if unused < 0 then unused = 0 end
   if unused > roll_max then return roll_max end
