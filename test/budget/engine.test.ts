@@ -242,6 +242,11 @@ describe('downgrades and allowed models', () => {
     });
     const store = new SqliteStore({ path: ':memory:' });
     open.push(store);
+    // Last month saw use (a touched period carries its unused budget; an untouched one carries nothing).
+    const lastMonth = setup(cfg, { store }).engine;
+    const october = Date.UTC(2026, 9, 15, 12);
+    const touched = granted(await lastMonth.admit(request(cfg, { requestedCap: 1, nowMs: october })));
+    await lastMonth.release(touched.reservation);
     const a = setup(cfg, { store }).engine;
     await spend(a, cfg, 0.6);
     // The limit is $2 with the rollover carried in: 30% used, no downgrade, even for an engine that
