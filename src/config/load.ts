@@ -46,7 +46,13 @@ export function parseConfig(
       document.errors.slice(0, 5).map((e) => `yaml: ${e.message.split('\n')[0]}`),
     );
   }
-  const raw = document.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = document.toJS() ?? {};
+  } catch (error) {
+    // e.g. an alias to an anchor that does not exist: a YAML problem like any other
+    throw new ConfigError(source, [`yaml: ${(error as Error).message.split('\n')[0]}`]);
+  }
   const envProblems: { path: string; message: string }[] = [];
   const interpolated = interpolateEnv(raw, env, envProblems);
   const problems = envProblems.map((p) => `${p.path}: ${p.message}`);
