@@ -6,6 +6,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { type BudgetEvent, createBudgetEngine, type ManagedBudgetEngine } from './budget/engine.js';
+import { createBudgetSnapshots } from './budget/snapshot.js';
 import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import type { RuntimeConfig } from './config/runtime.js';
 import { createLogger, logRequest } from './logger.js';
@@ -41,9 +42,10 @@ export interface Gateway {
   readonly store: BudgetStore;
   readonly engine: ManagedBudgetEngine;
   readonly metrics: Metrics;
+  /** Stops the server: waits up to graceMs for in-flight requests, settles everything, releases resources. */
+  close(graceMs?: number): Promise<void>;
   /** Re-reads the config; an invalid one keeps the running config and returns its problems. */
   reload(): { ok: true } | { ok: false; problems: string[] };
-  close(): Promise<void>;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -61,15 +63,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     config: () => current,
     store,
     clock: options.clock,
+    // onRejected/onDowngrade/onClamped/onStoreError are not wired: request records (observeRequest)
+    // and the instrumented store already count them, and the engine also fires them for
+    // /v1/cost/estimate previews, which are not real rejections or downgrades.
     metrics: {
       onExpired: (count) => metrics.expired.inc(count),
       onUnrecorded: () => metrics.unrecorded.inc(),
+      onRetryQueued: (operation) => metrics.settleRetries.inc({ operation }),
     },
     onEvent: (event) => {
       metrics.alerts.inc({ type: event.type });
       options.onBudgetEvent?.(event);
     },
   });
+  metrics.watchBudgets({
+    snapshot: createBudgetSnapshots({ config: () => current, store, clock: options.clock }).current,
+    pendingRetries: () => engine.pendingRetries(),
+  });
+  const settling = trackSettlements(engine);
   const pools = new UpstreamPools();
   const observe = (record: RequestRecord) => {
     metrics.observeRequest(record);
@@ -78,7 +89,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const app = buildApp({
     config: () => current,
-    engine: () => engine,
+    engine: () => settling.engine,
     store: () => store,
     pools,
     observe,
@@ -104,6 +115,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     reload() {
       try {
         current = read();
+        if (!options.logger) logger.level = current.server.logLevel;
         logger.info({ msg: 'config reloaded' });
         return { ok: true };
       } catch (error) {
@@ -112,11 +124,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return { ok: false, problems };
       }
     },
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-      });
+    async close(graceMs = 0) {
+      // Stop accepting; in-flight requests (streams included) finish until the grace period ends,
+      // then their connections are cut (the relay aborts upstream and bills the partial output).
+      const http = server as unknown as { closeIdleConnections(): void; closeAllConnections(): void };
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      http.closeIdleConnections();
+      const idleSweep = setInterval(() => http.closeIdleConnections(), 100);
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([closed, deadline]);
+      clearInterval(idleSweep);
+      http.closeAllConnections();
+      await closed;
+      // Cut streams settle from their relay's cancel callback, a few ticks after the sockets close.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await settling.drain();
       await engine.close();
       await pools.close();
       await store.close();
@@ -130,4 +152,23 @@ function listen(app: Hono, hostname: string, port: number): Promise<ServerType> 
     const server = serve({ fetch: app.fetch, hostname, port }, () => resolve(server));
     server.once('error', reject);
   });
+}
+
+/** Wraps the engine so shutdown can wait for every settle/release still running. */
+function trackSettlements(engine: ManagedBudgetEngine) {
+  const running = new Set<Promise<unknown>>();
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    running.add(promise);
+    void promise.finally(() => running.delete(promise)).catch(() => {});
+    return promise;
+  };
+  const tracked: ManagedBudgetEngine = Object.create(engine);
+  tracked.settle = (reservation, model, usage) => track(engine.settle(reservation, model, usage));
+  tracked.release = (reservation) => track(engine.release(reservation));
+  return {
+    engine: tracked,
+    async drain(): Promise<void> {
+      while (running.size > 0) await Promise.allSettled([...running]);
+    },
+  };
 }

@@ -45,7 +45,7 @@ async function serveCommand(args: string[]): Promise<void> {
       process.exit(1);
     }, gateway.config().server.shutdownGraceMs + 5_000);
     deadline.unref();
-    await gateway.close();
+    await gateway.close(gateway.config().server.shutdownGraceMs);
     logger.info({ msg: 'stopped' });
     process.exit(0);
   };
