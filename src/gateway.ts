@@ -5,6 +5,8 @@
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
+import { AlertDispatcher, budgetEventAlert } from './alerts/dispatcher.js';
+import { ForecastWatch } from './alerts/forecast-watch.js';
 import { type BudgetEvent, createBudgetEngine, type ManagedBudgetEngine } from './budget/engine.js';
 import { createBudgetSnapshots } from './budget/snapshot.js';
 import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
@@ -42,6 +44,8 @@ export interface Gateway {
   readonly store: BudgetStore;
   readonly engine: ManagedBudgetEngine;
   readonly metrics: Metrics;
+  /** Raises alerts (threshold, exhausted, forecast, anomaly) and delivers them to the webhooks. */
+  readonly alerts: AlertDispatcher;
   /** Stops the server: waits up to graceMs for in-flight requests, settles everything, releases resources. */
   close(graceMs?: number): Promise<void>;
   /** Re-reads the config; an invalid one keeps the running config and returns its problems. */
@@ -59,6 +63,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createLogger(current.server.logLevel);
   const metrics = createMetrics();
   const store = metrics.instrumentStore(createStore(current));
+  const alerts = new AlertDispatcher({
+    config: () => current,
+    logger,
+    onAlert: (alert) => metrics.alerts.inc({ type: alert.type }),
+    onDelivery: (outcome) => metrics.alertDeliveries.inc({ outcome }),
+  });
+  const forecasts = new ForecastWatch({ store, emit: (alert) => alerts.emit(alert) });
   const engine = createBudgetEngine({
     config: () => current,
     store,
@@ -72,9 +83,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       onRetryQueued: (operation) => metrics.settleRetries.inc({ operation }),
     },
     onEvent: (event) => {
-      metrics.alerts.inc({ type: event.type });
+      alerts.emit(budgetEventAlert(event));
       options.onBudgetEvent?.(event);
     },
+    onSettled: (lines, nowMs) => forecasts.observe(lines, nowMs),
   });
   metrics.watchBudgets({
     snapshot: createBudgetSnapshots({ config: () => current, store, clock: options.clock }).current,
@@ -99,7 +111,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const host = options.host ?? current.server.host;
   const port = options.port ?? current.server.port;
-  const server = await listen(app, host, port);
+  const server = await listen(app, host, port, current);
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
@@ -112,6 +124,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     store,
     engine,
     metrics,
+    alerts,
     reload() {
       try {
         current = read();
@@ -140,6 +153,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await new Promise((resolve) => setTimeout(resolve, 20));
       await settling.drain();
       await engine.close();
+      await alerts.close();
       await pools.close();
       await store.close();
       await closeTokenWorkers();
@@ -147,9 +161,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 }
 
-function listen(app: Hono, hostname: string, port: number): Promise<ServerType> {
+function listen(app: Hono, hostname: string, port: number, config: RuntimeConfig): Promise<ServerType> {
+  // Slow clients: Node answers 408 and closes when the headers, or the whole request, take too long.
+  const headersTimeout = config.server.clientHeaderTimeoutMs;
+  const serverOptions = {
+    headersTimeout,
+    requestTimeout: Math.max(config.server.clientRequestTimeoutMs, headersTimeout),
+    connectionsCheckingInterval: Math.min(1000, headersTimeout),
+    keepAliveTimeout: 65_000,
+  };
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname, port }, () => resolve(server));
+    const server = serve({ fetch: app.fetch, hostname, port, serverOptions }, () => resolve(server));
     server.once('error', reject);
   });
 }

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { pricePerMillionToPico, usdToNano } from '../money.js';
+import { parseClusterNode } from '../store/cluster-nodes.js';
 import type {
   RuntimeBudget,
   RuntimeConfig,
@@ -216,9 +217,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
     });
   }
 
-  if (file.store.type === 'redis' && !file.store.url) {
-    problems.push('store.url: required when store.type is redis (e.g. redis://127.0.0.1:6379)');
-  }
+  problems.push(...storeProblems(file.store));
 
   const config: RuntimeConfig = {
     file,
@@ -228,6 +227,8 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
       maxBodyBytes: parseByteSize(file.server.max_body_bytes),
       requestTimeoutMs: file.server.request_timeout_ms,
       shutdownGraceMs: file.server.shutdown_grace_ms,
+      clientHeaderTimeoutMs: file.server.client_header_timeout_ms,
+      clientRequestTimeoutMs: file.server.client_request_timeout_ms,
       logLevel: file.server.log_level,
       metricsToken: file.server.metrics_token,
       trustProxy: file.server.trust_proxy,
@@ -260,4 +261,26 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
     },
   };
   return { config, problems };
+}
+
+/** What the store section needs beyond its schema: a Redis address, one way, and valid cluster nodes. */
+function storeProblems(store: ConfigFile['store']): string[] {
+  const problems: string[] = [];
+  const nodes = store.cluster_nodes;
+  if (nodes !== undefined && store.type !== 'redis') {
+    problems.push('store.cluster_nodes: only used when store.type is redis');
+  }
+  if (store.type === 'redis' && !store.url && nodes === undefined) {
+    problems.push('store.url: required when store.type is redis (e.g. redis://127.0.0.1:6379)');
+  }
+  if (store.type === 'redis' && store.url && nodes !== undefined) {
+    problems.push(
+      'store.cluster_nodes: give either store.url (one Redis) or store.cluster_nodes (a Redis Cluster), not both',
+    );
+  }
+  nodes?.forEach((node, i) => {
+    if (!parseClusterNode(node))
+      problems.push(`store.cluster_nodes[${i}]: expected host:port with a port 1-65535, got ${node}`);
+  });
+  return problems;
 }

@@ -71,6 +71,8 @@ export interface RuntimeConfig {
     maxBodyBytes: number;
     requestTimeoutMs: number;
     shutdownGraceMs: number;
+    clientHeaderTimeoutMs: number;
+    clientRequestTimeoutMs: number;
     logLevel: string;
     metricsToken: string;
     trustProxy: boolean;

@@ -27,6 +27,10 @@ const serverSchema = z
     max_body_bytes: byteSize.default('4mb'),
     /** Upper bound on one proxied request, upstream included; also sizes reservation leases. */
     request_timeout_ms: positiveInt.default(600_000),
+    /** A client must finish sending its request headers within this time (slow-loris guard). */
+    client_header_timeout_ms: positiveInt.default(10_000),
+    /** A client must finish sending its whole request (headers and body) within this time. */
+    client_request_timeout_ms: positiveInt.default(60_000),
     /** How long SIGTERM waits for in-flight requests before closing them. */
     shutdown_grace_ms: positiveInt.default(30_000),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -42,6 +46,14 @@ const storeSchema = z
     type: z.enum(['sqlite', 'redis']).default('sqlite'),
     path: z.string().default('./data/gateway.db'),
     url: z.string().optional(),
+    /**
+     * Redis Cluster seed nodes as "host:port" (IPv6 as "[::1]:7000"); instead of url. The client
+     * discovers the other nodes; every key shares the {prefix} hash tag, so one node runs the scripts.
+     */
+    cluster_nodes: z
+      .array(z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'expected host:port'))
+      .min(1, 'expected at least one host:port')
+      .optional(),
     on_unavailable: z.enum(['reject', 'allow']).default('reject'),
     /** Every store call gives up after this long; the request then follows on_unavailable. */
     timeout_ms: positiveInt.default(500),
@@ -170,6 +182,21 @@ const webhookSchema = z
   })
   .strict();
 
+/** Webhook delivery: bounded, in the background, never on the request path. */
+const alertDeliverySchema = z
+  .object({
+    /** One delivery attempt gives up after this long (a hanging receiver holds nothing else). */
+    timeout_ms: positiveInt.default(5000),
+    /** Attempts per webhook and alert, the first included; then the delivery is given up. */
+    max_attempts: positiveInt.default(8),
+    /** Delay before the first retry; it doubles per attempt (with jitter) up to max_backoff_ms. */
+    backoff_ms: positiveInt.default(1000),
+    max_backoff_ms: positiveInt.default(300_000),
+    /** Deliveries waiting at most; past it the oldest waiting one is dropped (and counted). */
+    queue_size: positiveInt.default(1000),
+  })
+  .strict();
+
 const budgetingSchema = z
   .object({
     /** Fit-to-budget never lowers an output cap below this; past it the request is rejected. */
@@ -194,9 +221,14 @@ export const configSchema = z
     budgeting: budgetingSchema.default(budgetingSchema.parse({})),
     anonymous: anonymousSchema.default(anonymousSchema.parse({})),
     alerts: z
-      .object({ webhooks: z.array(webhookSchema).default([]) })
+      .object({
+        webhooks: z.array(webhookSchema).default([]),
+        delivery: alertDeliverySchema.default(alertDeliverySchema.parse({})),
+        /** Recent alerts each instance keeps in memory for GET /admin/alerts. */
+        history: positiveInt.default(200),
+      })
       .strict()
-      .default({ webhooks: [] }),
+      .default({ webhooks: [], delivery: alertDeliverySchema.parse({}), history: 200 }),
     /** Cheaper alternatives per model, for savings suggestions. */
     alternatives: z.record(z.string(), z.array(z.string())).default({}),
   })

@@ -116,6 +116,8 @@ export function config(
       maxBodyBytes: 1 << 20,
       requestTimeoutMs: 60_000,
       shutdownGraceMs: 1000,
+      clientHeaderTimeoutMs: 10_000,
+      clientRequestTimeoutMs: 60_000,
       logLevel: 'silent',
       metricsToken: '',
       trustProxy: false,
