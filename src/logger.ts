@@ -22,6 +22,19 @@ export function createLogger(level: string, destination?: pino.DestinationStream
           '*.token',
           'secret',
           '*.secret',
+          // Field names of credentials in the config and runtime config (keys[].key, apiKey, ...).
+          'key',
+          '*.key',
+          'keys[*].key',
+          'apiKey',
+          '*.apiKey',
+          'adminToken',
+          '*.adminToken',
+          'metricsToken',
+          '*.metricsToken',
+          'headers.cookie',
+          'password',
+          '*.password',
         ],
         censor: '[redacted]',
       },
@@ -30,7 +43,35 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   );
 }
 
+/**
+ * Request lines go through a child logger that guards only top-level field names: a record is
+ * flat, and the wildcard paths above cost ~70 µs per line (measured), more than the rest of a
+ * proxied request's logging, metrics and id together.
+ */
+const requestLoggers = new WeakMap<Logger, Logger>();
+const REQUEST_REDACT = [
+  'authorization',
+  '["x-api-key"]',
+  'api_key',
+  'apiKey',
+  'key',
+  'token',
+  'secret',
+  'password',
+];
+
+function requestLogger(logger: Logger): Logger {
+  let child = requestLoggers.get(logger);
+  if (!child) {
+    child = logger.child({}, { redact: { paths: REQUEST_REDACT, censor: '[redacted]' } });
+    requestLoggers.set(logger, child);
+  }
+  // A reload may change the parent's level; a child keeps its own, so follow it.
+  if (child.level !== logger.level) child.level = logger.level;
+  return child;
+}
+
 export function logRequest(logger: Logger, record: RequestRecord): void {
   const level = record.status >= 500 ? 'error' : record.status >= 400 ? 'warn' : 'info';
-  logger[level]({ msg: 'request', ...record });
+  requestLogger(logger)[level]({ msg: 'request', ...record });
 }

@@ -6,6 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Hono } from 'hono';
 import client from 'prom-client';
+import type { BudgetSnapshot } from './budget/snapshot.js';
 import type { RuntimeConfig } from './config/runtime.js';
 import type { RequestRecord } from './proxy/record.js';
 import type { BudgetStore } from './store/types.js';
@@ -22,11 +23,34 @@ const RATIO_BUCKETS = [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** What the scrape-time gauges read: budget balances and the settle retry queue. */
+export interface BudgetMetricsSource {
+  snapshot(): Promise<BudgetSnapshot | null>;
+  pendingRetries(): number;
+}
+
+/**
+ * Default metrics that are gauges named `_total` (promtool rejects the suffix on non-counters);
+ * the same numbers remain, split by type, in the `_active_handles` / `_active_requests` /
+ * `_active_resources` gauges.
+ */
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** Reasons that alerts and dashboards rate(); pre-set to 0 so their first occurrence is seen. */
+const WATCHED_REJECTIONS = ['budget_exceeded', 'store_unavailable'];
+
 export function createMetrics() {
   const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, prefix: 'llm_gateway_process_' });
+  const processPrefix = 'llm_gateway_process_';
+  client.collectDefaultMetrics({ register: registry, prefix: processPrefix });
+  for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(processPrefix + name);
   const p = 'llm_gateway_';
   const registers = [registry];
+  let budgetSource: BudgetMetricsSource | undefined;
 
   const requests = new client.Counter({
     name: `${p}requests_total`,
@@ -118,6 +142,9 @@ export function createMetrics() {
     name: `${p}pending_settlements`,
     help: 'Settlements waiting for the store to come back',
     registers,
+    collect() {
+      this.set(budgetSource?.pendingRetries() ?? 0);
+    },
   });
   const alerts = new client.Counter({
     name: `${p}alerts_total`,
@@ -125,12 +152,113 @@ export function createMetrics() {
     labelNames: ['type'],
     registers,
   });
+  const alertDeliveries = new client.Counter({
+    name: `${p}alert_deliveries_total`,
+    help: 'Webhook delivery attempts ended, by outcome (delivered, retried, failed, dropped)',
+    labelNames: ['outcome'],
+    registers,
+  });
+  const upstreamErrors = new client.Counter({
+    name: `${p}upstream_errors_total`,
+    help: 'Provider errors: statuses relayed from the provider, 502 unreachable, 504 timed out',
+    labelNames: ['provider', 'status'],
+    registers,
+  });
+  const settleRetries = new client.Counter({
+    name: `${p}settle_retries_total`,
+    help: 'Settles and releases queued for retry because the store failed',
+    labelNames: ['operation'],
+    registers,
+  });
+  for (const reason of WATCHED_REJECTIONS) rejections.inc({ reason }, 0);
+  for (const operation of ['settle', 'release']) settleRetries.inc({ operation }, 0);
+  for (const type of ['threshold', 'exhausted', 'forecast', 'anomaly']) alerts.inc({ type }, 0);
+
+  // Budget gauges are read from a cached snapshot at scrape time; each scrape rebuilds them, so a
+  // budget removed by a reload disappears instead of lingering at its last value.
+  type LineOf = BudgetSnapshot['lines'][number];
+  type TemplateOf = BudgetSnapshot['templates'][number];
+  const budgetGauge = <T extends LineOf | TemplateOf>(
+    name: string,
+    help: string,
+    rows: (snapshot: BudgetSnapshot) => T[],
+    value: (row: T) => number,
+  ) =>
+    new client.Gauge({
+      name: `${p}${name}`,
+      help,
+      labelNames: ['budget'],
+      registers,
+      async collect() {
+        this.reset();
+        const snapshot = await budgetSource?.snapshot();
+        if (!snapshot) return;
+        for (const row of rows(snapshot)) this.set({ budget: row.budgetId }, value(row));
+      },
+    });
+  const lines = (s: BudgetSnapshot) => s.lines;
+  const templates = (s: BudgetSnapshot) => s.templates;
+  const usd = (nano: number) => nano / 1e9;
+  budgetGauge(
+    'budget_limit_usd',
+    'Effective limit of the current period (base + rollover + top-ups), USD',
+    lines,
+    (l) => usd(l.limitNano),
+  );
+  budgetGauge('budget_spent_usd', 'Settled spend in the current period, USD', lines, (l) => usd(l.spentNano));
+  budgetGauge('budget_reserved_usd', 'Reserved by requests in flight, USD', lines, (l) =>
+    usd(l.reservedNano),
+  );
+  budgetGauge(
+    'budget_remaining_ratio',
+    'Share of the limit neither spent nor reserved (0 = exhausted)',
+    lines,
+    (l) => l.remainingRatio,
+  );
+  budgetGauge(
+    'budget_exhaustion_eta_seconds',
+    'Seconds until the burn-rate forecast runs the budget out; 0 = exhausted; +Inf = not before it resets',
+    lines,
+    (l) => l.exhaustionEtaSeconds ?? Number.POSITIVE_INFINITY,
+  );
+  budgetGauge(
+    'budget_template_instances',
+    'Instances of a "*" budget (one per user, key, ...) touched this period',
+    templates,
+    (t) => t.instances,
+  );
+  budgetGauge(
+    'budget_template_spent_usd',
+    'Settled spend summed over the instances of a "*" budget, USD',
+    templates,
+    (t) => usd(t.spentNano),
+  );
+  budgetGauge(
+    'budget_template_reserved_usd',
+    'Reserved in flight, summed over the instances of a "*" budget, USD',
+    templates,
+    (t) => usd(t.reservedNano),
+  );
+  budgetGauge(
+    'budget_template_min_remaining_ratio',
+    'Remaining ratio of the tightest instance of a "*" budget (1 when none)',
+    templates,
+    (t) => t.minRemainingRatio,
+  );
+  budgetGauge(
+    'budget_template_exhausted_instances',
+    'Instances of a "*" budget with nothing left',
+    templates,
+    (t) => t.exhaustedInstances,
+  );
 
   function observeRequest(r: RequestRecord): void {
     const model = r.servedModel ?? 'none';
     const provider = r.provider ?? 'none';
     requests.inc({ endpoint: r.endpoint, model, provider, status: String(r.status) });
     if (r.errorCode && r.errorCode !== 'provider_error') rejections.inc({ reason: r.errorCode });
+    if (r.errorCode && UPSTREAM_ERRORS.has(r.errorCode))
+      upstreamErrors.inc({ provider, status: String(r.status) });
     const stream = r.stream ? 'true' : 'false';
     duration.observe({ endpoint: r.endpoint, stream }, r.latencyMs / 1000);
     if (r.upstreamTtfbMs !== null) {
@@ -157,9 +285,10 @@ export function createMetrics() {
   /** Wraps a store so every operation is timed and its failures counted. */
   function instrumentStore(store: BudgetStore): BudgetStore {
     const kind = store.kind;
-    const timed =
-      <A extends unknown[], R>(op: string, fn: (...args: A) => Promise<R>) =>
-      async (...args: A): Promise<R> => {
+    const timed = <A extends unknown[], R>(op: string, fn: (...args: A) => Promise<R>) => {
+      // Present from the start, so an alert's rate() sees the very first error.
+      storeErrors.inc({ store: kind, op }, 0);
+      return async (...args: A): Promise<R> => {
         const end = storeSeconds.startTimer({ store: kind, op });
         try {
           return await fn(...args);
@@ -170,6 +299,7 @@ export function createMetrics() {
           end();
         }
       };
+    };
     return {
       kind,
       reserve: timed('reserve', store.reserve.bind(store)),
@@ -186,18 +316,28 @@ export function createMetrics() {
     };
   }
 
+  /** Feeds the scrape-time gauges (budgets, pending settlements); the gateway calls it once. */
+  function watchBudgets(source: BudgetMetricsSource): void {
+    budgetSource = source;
+  }
+
   return {
     registry,
     observeRequest,
     instrumentStore,
+    watchBudgets,
+    settleRetries,
     expired,
     unrecorded,
     pendingSettles,
     alerts,
+    alertDeliveries,
     downgrades,
     rejections,
   };
 }
+
+const UPSTREAM_ERRORS = new Set(['provider_error', 'provider_unreachable', 'provider_timeout']);
 
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
