@@ -48,6 +48,13 @@ export interface BudgetEvent {
   timeMs: number;
 }
 
+/** One budget line as a settle left it, for watchers of balances (forecast alerts). */
+export interface SettledLine {
+  budget: RuntimeBudget;
+  line: LineSpec;
+  balance: LineBalance;
+}
+
 export type StoreOperation = 'reserve' | 'settle' | 'release' | 'balances' | 'reapExpired' | 'claimOnce';
 
 /** Optional callbacks for metrics; none of them may throw (errors are swallowed). */
@@ -72,6 +79,8 @@ export interface BudgetEngineOptions {
   onUnavailable?: 'reject' | 'allow';
   clock?: () => number;
   onEvent?: (event: BudgetEvent) => void;
+  /** Called after every settle with the lines' new balances; must be cheap (it runs before the response). */
+  onSettled?: (lines: SettledLine[], nowMs: number) => void;
   metrics?: EngineMetricsHooks;
   /** How often expired leases are reaped; 0 disables the background reaper. Default 5000. */
   reapIntervalMs?: number;
@@ -261,6 +270,7 @@ class Engine implements ManagedBudgetEngine {
         result = await attempt(plan);
       } catch (error) {
         if (!(error instanceof StoreUnavailableError)) throw error;
+        if (reservationId !== null && error.maybeApplied) this.releaseLate(reservationId);
         return this.unavailable(cfg, request, plan, reserving);
       }
       this.remember(plan.lines, result.balances);
@@ -502,6 +512,24 @@ class Engine implements ManagedBudgetEngine {
     }
   }
 
+  /**
+   * A reserve that timed out after it was sent may still be applied by the store: without this its
+   * amount would stay reserved until the lease expired, then count as spent for a request that was
+   * never forwarded. Releasing by id once the store answers is a no-op when it never landed.
+   */
+  private releaseLate(reservationId: string): void {
+    safe(this.metrics.onRetryQueued, 'release' as const);
+    this.retries.enqueue(async () => {
+      try {
+        await this.store.release(reservationId, this.clock());
+        return true;
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError)) safe(this.metrics.onStoreError, 'release' as const);
+        return false;
+      }
+    });
+  }
+
   private queue(
     operation: 'settle' | 'release',
     reservation: Reservation,
@@ -526,6 +554,7 @@ class Engine implements ManagedBudgetEngine {
     const meta = this.meta.get(reservation);
     const cfg = this.options.config();
     const views: BudgetView[] = [];
+    const settled: SettledLine[] = [];
     const alerts: Promise<void>[] = [];
     reservation.lines.forEach((spec, i) => {
       const balance = result.balances[i];
@@ -535,6 +564,7 @@ class Engine implements ManagedBudgetEngine {
       if (!budget) return;
       const resetsAtMs = meta ? (meta.resetsAtMs[i] ?? null) : resetOf(budget, spec, this.clock());
       views.push(viewOf(budget, spec, balance, resetsAtMs));
+      settled.push({ budget, line: spec, balance });
       const before = result.spentBeforeNano[i] ?? balance.spentNano;
       const after = balance.spentNano;
       for (const threshold of budget.thresholds) {
@@ -548,6 +578,7 @@ class Engine implements ManagedBudgetEngine {
         alerts.push(this.fireOnce(budget, spec, 'exhausted', undefined, balance));
       }
     });
+    if (settled.length > 0) safe(this.options.onSettled, settled, this.clock());
     await Promise.all(alerts);
     return views.length > 0 ? tightestOf(views) : undefined;
   }
@@ -560,6 +591,9 @@ class Engine implements ManagedBudgetEngine {
     at: number | undefined,
     balance: LineBalance,
   ): Promise<void> {
+    // A trial running out is how a trial ends, not an incident: one alert per visitor would only
+    // flood the receivers (and cost a store call per rejected visitor).
+    if (budget.source === 'anonymous') return;
     try {
       const name = type === 'threshold' ? `threshold:${at}` : 'exhausted';
       const won = await this.store.claimOnce(spec.instance, spec.period, name, ttlSecondsFor(budget.period));

@@ -3,6 +3,7 @@
  * schema alone cannot: references between sections, downgrade maps, time zones.
  */
 import { createHash } from 'node:crypto';
+import { chainedDowngradeCycles } from '../budget/policy.js';
 import { pricePerMillionToPico, usdToNano } from '../money.js';
 import { parseClusterNode } from '../store/cluster-nodes.js';
 import type {
@@ -195,6 +196,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
     problems.push(...budgetProblems(budget, at, modelProviders, new Set(providers.keys())));
     budgets.push(compileBudget(budget, 'config'));
   });
+  problems.push(...chainedDowngradeCycles(file.budgets));
 
   const anon = file.anonymous;
   anon.models.forEach((model, i) => {

@@ -206,6 +206,27 @@ const budgetingSchema = z
   })
   .strict();
 
+/** Usage history (hourly rollups), the request ledger and the admin analytics read from them. */
+const historySchema = z
+  .object({
+    /** Hourly usage rollups are kept this long (forecasts read the current period, suggestions 30 days). */
+    rollup_retention_days: positiveInt.default(400),
+    /** One record per request, for invoice reconciliation, is kept this long. */
+    ledger_retention_days: positiveInt.default(90),
+    /** Finished requests are written in batches: at least this often ... */
+    flush_interval_ms: positiveInt.default(1000),
+    /** ... or as soon as this many are waiting. */
+    flush_max_records: positiveInt.default(500),
+    /** An hour below this spend is never an anomaly (quiet keys never page). */
+    anomaly_min_usd: nonNegativeUsd.default(1),
+    /** Robust z-score (median and MAD of the trailing week) at or past which an hour is an anomaly. */
+    anomaly_score: z
+      .number({ error: 'expected a positive number' })
+      .positive('expected a positive number')
+      .default(6),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
@@ -229,6 +250,7 @@ export const configSchema = z
       })
       .strict()
       .default({ webhooks: [], delivery: alertDeliverySchema.parse({}), history: 200 }),
+    history: historySchema.default(historySchema.parse({})),
     /** Cheaper alternatives per model, for savings suggestions. */
     alternatives: z.record(z.string(), z.array(z.string())).default({}),
   })
