@@ -23,7 +23,7 @@ export type ErrorCode =
 const STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
   invalid_json: 400,
-  unsupported_media_type: 415,
+  unsupported_media_type: 400,
   payload_too_large: 413,
   unauthorized: 401,
   forbidden_model: 403,

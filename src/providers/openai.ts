@@ -28,6 +28,9 @@ function checkStringOrArray(body: RequestBody, field: string): GatewayError | nu
   return null;
 }
 
+/** OpenAI's /v1/completions generates at most this many tokens when max_tokens is absent or null. */
+export const LEGACY_COMPLETIONS_DEFAULT_CAP = 16;
+
 function isStream(body: RequestBody): boolean {
   return body.stream === true;
 }
@@ -83,9 +86,10 @@ export const completionsAdapter: EndpointAdapter = {
       () => checkStreamFields(body),
     ),
   isStream,
-  // Absent max_tokens means OpenAI's legacy default of 16; we answer undefined and let the gateway
-  // decide (it sets an explicit cap, so the default never applies through the gateway).
-  requestedOutputCap: (body) => positiveIntegerOrUndefined(body.max_tokens),
+  // Absent max_tokens means the provider's default of 16: that is the request's cap. Answering it
+  // (not undefined) keeps the body as sent, so the client gets the 16 tokens it would have got
+  // without the gateway, and the reservation is for 16, not the model's maximum.
+  requestedOutputCap: (body) => positiveIntegerOrUndefined(body.max_tokens) ?? LEGACY_COMPLETIONS_DEFAULT_CAP,
   setOutputCap(body, cap) {
     body.max_tokens = cap;
   },

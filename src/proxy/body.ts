@@ -5,13 +5,16 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
 import type { RequestBody } from '../providers/types.js';
+import type { HeaderSource } from './identity.js';
 
 export async function readBodyBytes(
   incoming: IncomingMessage | undefined,
   request: Request,
   maxBytes: number,
 ): Promise<Buffer> {
-  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+  // From the Node request when there is one: reading request.headers would build a Headers object.
+  const length = incoming ? incoming.headers['content-length'] : request.headers.get('content-length');
+  const declared = Number(length ?? Number.NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
   if (!incoming) {
     const buffer = Buffer.from(await request.arrayBuffer());
@@ -20,10 +23,12 @@ export async function readBodyBytes(
   }
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
+  // Not destroyed on the way out: destroying the socket would lose the 413 answer. The rest of an
+  // oversized body is discarded unread, and the answer closes the connection.
+  for await (const chunk of incoming.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     total += chunk.length;
     if (total > maxBytes) {
-      incoming.destroy();
+      incoming.resume();
       throw tooLarge(maxBytes);
     }
     chunks.push(chunk);
@@ -35,10 +40,11 @@ function tooLarge(maxBytes: number): GatewayError {
   return new GatewayError(
     'payload_too_large',
     `Request body is larger than the gateway's limit of ${maxBytes} bytes.`,
+    { headers: { connection: 'close' } },
   );
 }
 
-export function requireJsonContentType(request: Request): void {
+export function requireJsonContentType(request: { headers: HeaderSource }): void {
   const type = request.headers.get('content-type');
   if (!type || !/^application\/([a-z.+-]*\+)?json\b/i.test(type.trim())) {
     throw new GatewayError(

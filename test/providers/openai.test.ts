@@ -274,7 +274,9 @@ describe('output caps', () => {
     expect(chat.requestedOutputCap({ max_tokens: 80 })).toBe(80);
     expect(chat.requestedOutputCap({})).toBeUndefined();
     expect(completions.requestedOutputCap({ max_tokens: 7 })).toBe(7);
-    expect(completions.requestedOutputCap({})).toBeUndefined();
+    // OpenAI's legacy default applies when max_tokens is absent or null.
+    expect(completions.requestedOutputCap({})).toBe(16);
+    expect(completions.requestedOutputCap({ max_tokens: null })).toBe(16);
     expect(responses.requestedOutputCap({ max_output_tokens: 9, max_tokens: 3 })).toBe(9);
     expect(embeddings.requestedOutputCap({ max_tokens: 3 })).toBeUndefined();
   });
