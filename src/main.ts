@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /**
- * CLI: `serve [--config FILE]`, `check-config [--config FILE]`, `mock-provider [options]`.
+ * CLI: `serve [--config FILE] [--no-watch]`, `check-config [--config FILE]`, `mock-provider [options]`.
+ * A serving gateway reloads its config on SIGHUP, on POST /admin/config/reload, and when the file
+ * changes (unless --no-watch).
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from './config/load.js';
@@ -22,13 +24,20 @@ async function serveCommand(args: string[]): Promise<void> {
     throw new ConfigError('PORT', [`PORT: expected a port number, got ${process.env.PORT}`]);
   const config = loadConfigFile(configPath);
   const logger = createLogger(config.server.logLevel);
-  const gateway = await startGateway({ configPath, host: process.env.HOST, port, logger });
+  const gateway = await startGateway({
+    configPath,
+    host: process.env.HOST,
+    port,
+    logger,
+    watchConfig: !args.includes('--no-watch'),
+  });
   logger.info({
     msg: `llm-budget-gateway listening on ${gateway.url}`,
     config: configPath,
     store: config.file.store.type,
   });
 
+  // reload() logs the outcome; an invalid file keeps the running config.
   process.on('SIGHUP', () => {
     gateway.reload();
   });

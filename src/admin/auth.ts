@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { RuntimeConfig } from '../config/runtime.js';
-import { GatewayError, errorResponse } from '../errors.js';
+import { errorResponse, GatewayError } from '../errors.js';
 
 /** Constant-time equality of two secrets of any length (hashing first equalises lengths). */
 export function secretEquals(given: string, expected: string): boolean {
@@ -20,7 +20,10 @@ export function adminAuth(config: () => RuntimeConfig): MiddlewareHandler {
     const expected = config().adminToken;
     const given = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim() ?? '';
     if (!expected || !given || !secretEquals(given, expected)) {
-      return errorResponse(new GatewayError('unauthorized', 'Admin API: missing or invalid admin token.'), 'openai');
+      return errorResponse(
+        new GatewayError('unauthorized', 'Admin API: missing or invalid admin token.'),
+        'openai',
+      );
     }
     await next();
   };

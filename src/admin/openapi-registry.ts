@@ -9,9 +9,13 @@ export interface AdminRouteDoc {
   /** OpenAPI path, e.g. /admin/budgets/{id}. */
   path: string;
   summary: string;
+  /** Path parameters (an object schema); undocumented `{name}`s in the path default to strings. */
+  params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
   response?: z.ZodType;
+  /** The success status; default 200 (201 for creations). */
+  status?: number;
   /** Other statuses this route answers, with a description. */
   errors?: Record<number, string>;
 }
