@@ -35,17 +35,15 @@ async function balanceAfterClose(dir: string) {
 }
 
 async function slowStream(s: Stack) {
-  const stream = await s
-    .openai()
-    .chat.completions.create(
-      {
-        model: 'gpt-4o-mini',
-        stream: true,
-        max_tokens: 40,
-        messages: [{ role: 'user', content: 'count slowly' }],
-      },
-      { headers: { 'x-mock-output-tokens': '40', 'x-mock-chunks': '20', 'x-mock-chunk-delay-ms': '40' } },
-    );
+  const stream = await s.openai().chat.completions.create(
+    {
+      model: 'gpt-4o-mini',
+      stream: true,
+      max_tokens: 40,
+      messages: [{ role: 'user', content: 'count slowly' }],
+    },
+    { headers: { 'x-mock-output-tokens': '40', 'x-mock-chunks': '20', 'x-mock-chunk-delay-ms': '40' } },
+  );
   let text = '';
   try {
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
