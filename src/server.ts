@@ -2,8 +2,10 @@
  * Builds the Hono app from its parts. Wiring only: behaviour lives in the modules it mounts.
  */
 import { Hono } from 'hono';
+import type { BurnRateSource } from './analytics/forecast.js';
 import type { BudgetEngine } from './budget/types.js';
 import type { RuntimeConfig } from './config/runtime.js';
+import { mountConsole } from './console/route.js';
 import { errorResponse, GatewayError } from './errors.js';
 import { adapters } from './providers/index.js';
 import type { KeyLookup } from './proxy/identity.js';
@@ -21,6 +23,8 @@ export interface AppDeps {
   pools: UpstreamPools;
   observe: RequestObserver;
   lookupKey?: KeyLookup;
+  /** Burn rates from the usage history (the analytics), for /v1/budget forecasts. */
+  burnRates?: BurnRateSource;
   clock?: () => number;
   /** Extra route groups (admin, metrics, self-service) mounted by the caller. */
   mount?: (app: Hono) => void;
@@ -38,6 +42,7 @@ export function buildApp(deps: AppDeps): Hono {
     pools: deps.pools,
     observe: deps.observe,
     lookupKey: deps.lookupKey,
+    burnRates: deps.burnRates,
     clock: deps.clock,
   };
   for (const adapter of adapters) app.post(adapter.path, createProxyHandler(adapter, proxyDeps));
@@ -54,6 +59,7 @@ export function buildApp(deps: AppDeps): Hono {
     return c.json({ status: ok ? 'ready' : 'store unavailable' }, ok ? 200 : 503);
   });
 
+  mountConsole(app);
   deps.mount?.(app);
 
   app.notFound((c) =>

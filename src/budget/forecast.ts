@@ -19,13 +19,17 @@ export function linearForecast(input: {
   periodEndMs: number | null;
   nowMs: number;
 }): Forecast {
+  const remaining = input.limitNano - input.spentNano;
+  // A prepaid budget has no period to average over (its "start" is the epoch): no burn rate, so
+  // nothing to project; an exhausted one is exhausted now.
+  if (input.periodEndMs === null) {
+    return { projectedNano: null, exhaustedAtMs: remaining <= 0 ? input.nowMs : null };
+  }
   const elapsed = Math.max(1, input.nowMs - input.periodStartMs);
   const rate = input.spentNano / elapsed; // nano per ms
-  const remaining = input.limitNano - input.spentNano;
   let exhaustedAtMs: number | null = null;
   if (remaining <= 0) exhaustedAtMs = input.nowMs;
   else if (rate > 0) exhaustedAtMs = Math.round(input.nowMs + remaining / rate);
-  if (input.periodEndMs === null) return { projectedNano: null, exhaustedAtMs };
   const projectedNano = Math.round(input.spentNano + rate * Math.max(0, input.periodEndMs - input.nowMs));
   if (exhaustedAtMs !== null && exhaustedAtMs > input.periodEndMs) exhaustedAtMs = null;
   return { projectedNano, exhaustedAtMs };

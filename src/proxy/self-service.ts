@@ -3,12 +3,15 @@
  * POST /v1/cost/estimate (a cost preview before sending). Same key, same error formats as the proxy.
  */
 import type { Context } from 'hono';
+import { type BurnRateSource, project } from '../analytics/forecast.js';
 import { linearForecast } from '../budget/forecast.js';
 import { periodOf } from '../budget/periods.js';
-import type { BudgetView } from '../budget/types.js';
+import type { BudgetView, Identity } from '../budget/types.js';
+import type { RuntimeConfig } from '../config/runtime.js';
 import { errorResponse, GatewayError } from '../errors.js';
 import { formatUsd, nanoToUsd } from '../money.js';
 import { adapterForPath } from '../providers/index.js';
+import type { EndpointAdapter, RequestBody } from '../providers/types.js';
 import { countPromptTokens } from '../tokens/estimate.js';
 import { parseJsonObject, readBodyBytes, requireJsonContentType } from './body.js';
 import { identify } from './identity.js';
@@ -16,16 +19,22 @@ import { clientIp, type ProxyDeps, resolveModel } from './pipeline.js';
 
 type NodeBindings = { incoming?: import('node:http').IncomingMessage };
 
-/** One budget as the self-service API shows it (DESIGN §2). */
-export function budgetJson(view: BudgetView, nowMs: number) {
+/**
+ * One budget as the self-service API shows it (DESIGN §2). The forecast uses the burn rate the
+ * analytics computed from hourly history in the background (read from memory), applied to the
+ * balance as it stands; linear over the elapsed period where there is none.
+ */
+export function budgetJson(view: BudgetView, nowMs: number, burnRates?: BurnRateSource) {
   const period = periodOf(view.budget.period, view.budget.timezone, nowMs);
-  const forecast = linearForecast({
+  const input = {
     spentNano: view.spentNano,
     limitNano: view.limitNano,
     periodStartMs: period.startMs,
     periodEndMs: period.endMs,
     nowMs,
-  });
+  };
+  const rate = burnRates?.rateOf(view.instance, view.line.period);
+  const forecast = rate ? project(input, rate.rateNanoPerHour) : linearForecast(input);
   return {
     id: view.budget.id,
     ...(view.instance !== view.budget.id ? { instance: view.instance } : {}),
@@ -57,7 +66,7 @@ export function budgetHandler(deps: ProxyDeps) {
       const identity = identify(config, c.req.raw.headers, clientIp(c, config), deps.lookupKey);
       const now = clock();
       const views = await deps.engine().budgetsFor(identity, now);
-      return c.json({ budgets: views.map((v) => budgetJson(v, now)) });
+      return c.json({ budgets: views.map((v) => budgetJson(v, now, deps.burnRates)) });
     } catch (error) {
       return fail(error, format);
     }
@@ -78,61 +87,82 @@ export function estimateHandler(deps: ProxyDeps) {
         config.server.maxBodyBytes,
       );
       const body = parseJsonObject(bytes);
-      const endpoint = body.endpoint ?? '/v1/chat/completions';
-      const adapter = typeof endpoint === 'string' ? adapterForPath(endpoint) : undefined;
-      if (!adapter) {
-        throw new GatewayError(
-          'invalid_request',
-          `endpoint: expected one of the proxy paths, got ${JSON.stringify(endpoint)}`,
-          {
-            param: 'endpoint',
-          },
-        );
-      }
+      const adapter = estimateAdapter(body);
       format = adapter.format;
-      delete body.endpoint;
-      const invalid = adapter.validate(body);
-      if (invalid) throw invalid;
-      if (identity.user === undefined && typeof body.user === 'string') identity.user = body.user;
-      const model = resolveModel(config, adapter, body.model as string, identity);
-      const now = clock();
-      const preview = await deps.engine().preview({
-        requestId: 'estimate',
-        identity,
-        model,
-        promptTokensFor: (m) => countPromptTokens(adapter.shape, body, m.upstreamModel),
-        requestedCap: adapter.requestedOutputCap(body),
-        outputless: adapter.shape === 'embeddings',
-        nowMs: now,
-      });
-      const budgets = preview.budgets.map((v) => budgetJson(v, now));
-      if (preview.ok) {
-        return c.json({
-          model: model.name,
-          served_model: preview.servedModel.name,
-          estimated_usd: nanoToUsd(preview.estimateNano),
-          estimated_cost: formatUsd(preview.estimateNano),
-          prompt_tokens: preview.promptTokens,
-          max_output_tokens: preview.outputCap ?? 0,
-          downgraded: preview.downgradedFrom !== undefined,
-          clamped: preview.clamped,
-          budgets,
-          allowed: true,
-          reason: null,
-        });
-      }
-      return c.json({
-        model: model.name,
-        served_model: preview.servedModel?.name ?? model.name,
-        estimated_usd: preview.estimateNano === undefined ? null : nanoToUsd(preview.estimateNano),
-        max_output_tokens: null,
-        budgets,
-        allowed: false,
-        reason: preview.error.message,
-        code: preview.error.code,
-      });
+      return c.json(await costPreview(deps, config, identity, adapter, body, clock()));
     } catch (error) {
       return fail(error, format);
     }
+  };
+}
+
+/** The adapter an estimate body names in `endpoint` (default chat completions); removes the field. */
+export function estimateAdapter(body: RequestBody): EndpointAdapter {
+  const endpoint = body.endpoint ?? '/v1/chat/completions';
+  const adapter = typeof endpoint === 'string' ? adapterForPath(endpoint) : undefined;
+  if (!adapter) {
+    throw new GatewayError(
+      'invalid_request',
+      `endpoint: expected one of the proxy paths, got ${JSON.stringify(endpoint)}`,
+      {
+        param: 'endpoint',
+      },
+    );
+  }
+  delete body.endpoint;
+  return adapter;
+}
+
+/**
+ * What a request would cost and whether it would pass, for `identity`, without reserving anything.
+ * Shared by POST /v1/cost/estimate (the caller's own key) and POST /admin/cost/estimate (any key).
+ * Throws a GatewayError for a malformed body, an unknown or forbidden model.
+ */
+export async function costPreview(
+  deps: Pick<ProxyDeps, 'engine' | 'burnRates'>,
+  config: RuntimeConfig,
+  identity: Identity,
+  adapter: EndpointAdapter,
+  body: RequestBody,
+  now: number,
+) {
+  const invalid = adapter.validate(body);
+  if (invalid) throw invalid;
+  if (identity.user === undefined && typeof body.user === 'string') identity.user = body.user;
+  const model = resolveModel(config, adapter, body.model as string, identity);
+  const preview = await deps.engine().preview({
+    requestId: 'estimate',
+    identity,
+    model,
+    promptTokensFor: (m) => countPromptTokens(adapter.shape, body, m.upstreamModel),
+    requestedCap: adapter.requestedOutputCap(body),
+    outputless: adapter.shape === 'embeddings',
+    nowMs: now,
+  });
+  const budgets = preview.budgets.map((v) => budgetJson(v, now, deps.burnRates));
+  if (preview.ok) {
+    return {
+      model: model.name,
+      served_model: preview.servedModel.name,
+      estimated_usd: nanoToUsd(preview.estimateNano),
+      estimated_cost: formatUsd(preview.estimateNano),
+      prompt_tokens: preview.promptTokens,
+      max_output_tokens: preview.outputCap ?? 0,
+      downgraded: preview.downgradedFrom !== undefined,
+      clamped: preview.clamped,
+      budgets,
+      allowed: true,
+      reason: null,
+    };
+  }
+  return {
+    model: model.name,
+    served_model: preview.servedModel?.name ?? model.name,
+    estimated_usd: preview.estimateNano === undefined ? null : nanoToUsd(preview.estimateNano),
+    max_output_tokens: null,
+    budgets,
+    allowed: false,
+    reason: preview.error.message,
+    code: preview.error.code,
   };
 }

@@ -1,0 +1,138 @@
+/**
+ * Feeds the usage history from finished requests, off the request path: record() only appends to
+ * an in-memory buffer; a timer (or a full batch) writes the buffer as one store call with the
+ * rollups already summed. A failed write keeps its batch for the next attempt (bounded: past
+ * maxBuffered records the oldest are dropped and counted), and a periodic prune applies retention.
+ */
+import type { RequestRecord } from '../proxy/record.js';
+import type { HistoryRetention, HistoryStore, LedgerEntry, PruneResult } from '../store/history.js';
+import { ledgerEntryOf, rollupsOf } from './records.js';
+
+export interface RecorderSettings {
+  flushIntervalMs: number;
+  /** A batch this large is written at once, without waiting for the timer. */
+  maxBatch: number;
+  retention: HistoryRetention;
+}
+
+export interface RecorderOptions {
+  store: HistoryStore;
+  settings: () => RecorderSettings;
+  clock?: () => number;
+  /** Records kept while the store is down; past it the oldest are dropped. Default 100 000. */
+  maxBuffered?: number;
+  /** How often retention is applied; 0 disables the timer (tests call prune()). Default one hour. */
+  pruneIntervalMs?: number;
+  onError?: (operation: 'write' | 'prune', error: unknown) => void;
+}
+
+export class Recorder {
+  private buffer: LedgerEntry[] = [];
+  private flushing: Promise<void> | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly pruneTimer: NodeJS.Timeout | undefined;
+  private readonly firstPrune: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private closed = false;
+  private droppedCount = 0;
+  private readonly clock: () => number;
+  private readonly maxBuffered: number;
+
+  constructor(private readonly options: RecorderOptions) {
+    this.clock = options.clock ?? Date.now;
+    this.maxBuffered = options.maxBuffered ?? 100_000;
+    this.schedule();
+    const pruneEvery = options.pruneIntervalMs ?? 3_600_000;
+    if (pruneEvery > 0) {
+      // Once soon after start (a restart after a long stop has a backlog), then periodically.
+      this.firstPrune = setTimeout(() => void this.prune().catch(() => {}), Math.min(pruneEvery, 30_000));
+      this.firstPrune.unref();
+      this.pruneTimer = setInterval(() => void this.prune().catch(() => {}), pruneEvery);
+      this.pruneTimer.unref();
+    }
+  }
+
+  /** Records still waiting to be written. */
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  /** Records dropped because the store stayed down while the buffer was full. */
+  get dropped(): number {
+    return this.droppedCount;
+  }
+
+  /** Called on the request path: a copy into the buffer, nothing else. */
+  record(record: RequestRecord): void {
+    if (this.closed) return;
+    this.buffer.push(ledgerEntryOf(record));
+    if (this.buffer.length > this.maxBuffered) {
+      const excess = this.buffer.length - this.maxBuffered;
+      this.buffer.splice(0, excess);
+      this.droppedCount += excess;
+    }
+    if (this.buffer.length >= this.options.settings().maxBatch && !this.immediate && !this.flushing) {
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        void this.flush().catch(() => {});
+      });
+    }
+  }
+
+  /** Writes everything buffered so far; rejects when the store fails (the records stay buffered). */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing.catch(() => {});
+    this.flushing = this.writeAll();
+    try {
+      await this.flushing;
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  async prune(nowMs = this.clock()): Promise<PruneResult> {
+    const { retention } = this.options.settings();
+    try {
+      return await this.options.store.prune(nowMs - retention.rollupMs, nowMs - retention.ledgerMs);
+    } catch (error) {
+      this.options.onError?.('prune', error);
+      throw error;
+    }
+  }
+
+  /** Stops the timers and writes what is buffered (best effort: a down store loses the buffer). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.flushTimer);
+    clearInterval(this.pruneTimer);
+    clearTimeout(this.firstPrune);
+    if (this.immediate) clearImmediate(this.immediate);
+    await this.flush().catch(() => {});
+  }
+
+  private async writeAll(): Promise<void> {
+    const { maxBatch, retention } = this.options.settings();
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.splice(0, Math.max(1, maxBatch));
+      try {
+        await this.options.store.write(rollupsOf(batch), batch, retention);
+      } catch (error) {
+        // Back to the front, in order; the next tick tries again.
+        this.buffer.unshift(...batch);
+        this.options.onError?.('write', error);
+        throw error;
+      }
+    }
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.flushTimer = setTimeout(() => {
+      void this.flush()
+        .catch(() => {})
+        .finally(() => this.schedule());
+    }, this.options.settings().flushIntervalMs);
+    this.flushTimer.unref();
+  }
+}

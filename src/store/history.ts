@@ -1,0 +1,116 @@
+/**
+ * Usage history: hourly rollups and the request ledger, beside the budget counters (the SQLite file
+ * or the Redis deployment) but behind their own interface, because nothing on the request path
+ * reads or writes them. The analytics recorder (src/analytics/recorder.ts) writes batches in the
+ * background; the admin analytics read them. Two implementations: sqlite-history.ts,
+ * redis-history.ts, one contract suite (test/analytics/history-store.test.ts).
+ *
+ * Nothing secret goes in: key ids (never key secrets), user and team names, models, counts, money.
+ */
+import type { Nano } from '../money.js';
+
+/** The dimensions a rollup row is keyed by; '' where the request had none. */
+export interface RollupDims {
+  /** Virtual key id ('anonymous' for trial users). */
+  key: string;
+  user: string;
+  team: string;
+  /** The model billed: the served model, else the requested one (rejected requests). */
+  model: string;
+  provider: string;
+  /** True for requests with fewer output tokens than SHORT_OUTPUT_TOKENS (savings suggestions). */
+  short: boolean;
+}
+
+/** Additive counters: a rollup row holds their sums. */
+export interface UsageCounters {
+  requests: number;
+  /** Requests answered with a status >= 400 (rejections included). */
+  errors: number;
+  inputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  costNano: Nano;
+}
+
+/** One hour of usage for one combination of dimensions. */
+export interface RollupRow extends RollupDims, UsageCounters {
+  /** Start of the UTC hour (ms since epoch) the requests started in. */
+  hourMs: number;
+}
+
+/** One proxied request, as the ledger keeps it (the invoice-reconciliation record). */
+export interface LedgerEntry {
+  /** When the request arrived (ms since epoch); its budget period and rollup hour follow from it. */
+  timeMs: number;
+  requestId: string;
+  endpoint: string;
+  keyId: string | null;
+  user: string | null;
+  team: string | null;
+  requestedModel: string | null;
+  servedModel: string | null;
+  provider: string | null;
+  stream: boolean;
+  status: number;
+  errorCode: string | null;
+  inputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  /** What the request was billed against its budgets, nano-USD (0 when rejected or released). */
+  costNano: Nano;
+  estimateNano: Nano;
+  /** Request to last byte, whole ms. */
+  latencyMs: number;
+  downgraded: boolean;
+  clamped: boolean;
+  settlement: 'usage' | 'counted' | 'reserved' | 'released' | 'none';
+}
+
+export interface HistoryRetention {
+  rollupMs: number;
+  ledgerMs: number;
+}
+
+export interface PruneResult {
+  /** Rollup hours (Redis) or rows (SQLite) removed. */
+  rollups: number;
+  /** Ledger hours (Redis) or entries (SQLite) removed. */
+  ledger: number;
+}
+
+export interface HistoryStore {
+  readonly kind: 'sqlite' | 'redis';
+  /**
+   * Adds `rollups` to the stored sums (rows with the same hour and dimensions add up, across
+   * instances too) and appends `ledger`. One transaction (SQLite) or one pipeline (Redis).
+   * `retention` bounds how long Redis keeps what is written (expiry as a safety net for prune).
+   */
+  write(
+    rollups: readonly RollupRow[],
+    ledger: readonly LedgerEntry[],
+    retention: HistoryRetention,
+  ): Promise<void>;
+  /** Rollup rows of the hours in [fromMs, toMs), hour by hour, oldest first. Read in pages. */
+  rollups(fromMs: number, toMs: number): AsyncIterable<RollupRow>;
+  /**
+   * Ledger entries with fromMs <= timeMs < toMs, oldest first (SQLite: by time; Redis: by hour,
+   * then in the order written). Read in pages, so an export streams with bounded memory.
+   */
+  ledger(fromMs: number, toMs: number): AsyncIterable<LedgerEntry>;
+  /** Start of the oldest hour with rollups (ms), or null when there is no history. */
+  firstHour(): Promise<number | null>;
+  /** Drops rollups of hours before `rollupsBeforeMs` and ledger entries before `ledgerBeforeMs`. */
+  prune(rollupsBeforeMs: number, ledgerBeforeMs: number): Promise<PruneResult>;
+  close(): Promise<void>;
+}
+
+export const HOUR_MS = 3_600_000;
+
+export function hourOf(timeMs: number): number {
+  return Math.floor(timeMs / HOUR_MS) * HOUR_MS;
+}

@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import { detectAnomaly, median, medianAbsoluteDeviation } from '../../src/analytics/anomaly.js';
+import { ewmaRate, forecastSpend } from '../../src/analytics/forecast.js';
+import { linearForecast } from '../../src/budget/forecast.js';
+
+const HOUR = 3_600_000;
+const USD = 1_000_000_000;
+const START = Date.UTC(2030, 2, 1); // a monthly period: March 2030
+const END = Date.UTC(2030, 3, 1);
+
+/** Sum of q^h for h = 0 .. n-1 (the EWMA weights in closed form). */
+function geometric(q: number, n: number): number {
+  return (1 - q ** n) / (1 - q);
+}
+const Q = 2 ** (-1 / 6); // six-hour half-life
+
+describe('forecast', () => {
+  it('steady burn: the rate is the hourly spend, projected to the period end', () => {
+    const now = START + 10 * HOUR + 30 * 60_000;
+    const f = forecastSpend({
+      spentNano: 10.5 * USD,
+      limitNano: 1000 * USD,
+      periodStartMs: START,
+      periodEndMs: END,
+      nowMs: now,
+      hourly: Array(10).fill(1 * USD),
+    });
+    expect(f.method).toBe('ewma');
+    expect(f.rateNanoPerHour).toBeCloseTo(USD, 3);
+    const hoursLeft = (END - now) / HOUR;
+    expect(f.projectedNano).toBe(Math.round(10.5 * USD + hoursLeft * USD));
+    // $1000 lasts past the end of March at $1/h (~709 hours left): no exhaustion this period.
+    expect(f.exhaustedAtMs).toBeNull();
+  });
+
+  it('steady burn that runs out: exhaustion at remaining / rate', () => {
+    const now = START + 10 * HOUR;
+    const f = forecastSpend({
+      spentNano: 10 * USD,
+      limitNano: 30 * USD,
+      periodStartMs: START,
+      periodEndMs: END,
+      nowMs: now,
+      hourly: Array(10).fill(2 * USD),
+    });
+    expect(f.rateNanoPerHour).toBeCloseTo(2 * USD, 3);
+    expect(f.exhaustedAtMs).toBe(now + 10 * HOUR);
+  });
+
+  it('a spike in the last hour raises the rate by its share of the weights', () => {
+    const hourly = [...Array(23).fill(1 * USD), 25 * USD];
+    const expected = USD + (24 * USD) / geometric(Q, 24);
+    expect(ewmaRate(hourly)).toBeCloseTo(expected, 0);
+    const f = forecastSpend({
+      spentNano: 48 * USD,
+      limitNano: 10_000 * USD,
+      periodStartMs: START,
+      periodEndMs: END,
+      nowMs: START + 24 * HOUR,
+      hourly,
+    });
+    expect(f.method).toBe('ewma');
+    expect(f.rateNanoPerHour).toBeCloseTo(expected, 0);
+    // The same spike twelve hours ago weighs a quarter as much (two half-lives).
+    const older = [...Array(11).fill(1 * USD), 25 * USD, ...Array(12).fill(1 * USD)];
+    expect(ewmaRate(older) - USD).toBeCloseTo((24 * USD * 0.25) / geometric(Q, 24), 0);
+  });
+
+  it('hours without spend before the first request count as zeros', () => {
+    // 336 quiet hours, then 10 hours at $3: rate = 3 * (sum of the 10 newest weights) / (all weights).
+    const hourly = [...Array(336).fill(0), ...Array(10).fill(3 * USD)];
+    expect(ewmaRate(hourly)).toBeCloseTo((3 * USD * geometric(Q, 10)) / geometric(Q, 346), 0);
+  });
+
+  it('an empty history falls back to the linear forecast', () => {
+    const input = {
+      spentNano: 5 * USD,
+      limitNano: 100 * USD,
+      periodStartMs: START,
+      periodEndMs: END,
+      nowMs: START + 50 * HOUR,
+      hourly: [],
+    };
+    const f = forecastSpend(input);
+    expect(f.method).toBe('linear');
+    expect(f.rateNanoPerHour).toBeCloseTo((5 * USD) / 50, 3);
+    const linear = linearForecast(input);
+    expect(f.projectedNano).toBe(linear.projectedNano);
+    expect(f.exhaustedAtMs).toBe(linear.exhaustedAtMs);
+  });
+
+  it('too few hours, or history that never saw the spend, fall back to linear', () => {
+    const base = { limitNano: 100 * USD, periodStartMs: START, periodEndMs: END, nowMs: START + 2 * HOUR };
+    expect(forecastSpend({ ...base, spentNano: 2 * USD, hourly: [USD, USD] }).method).toBe('linear');
+    expect(
+      forecastSpend({ ...base, nowMs: START + 5 * HOUR, spentNano: 2 * USD, hourly: [0, 0, 0, 0, 0] }).method,
+    ).toBe('linear');
+    // Zeros with nothing spent are a real quiet history: no burn, nothing projected.
+    const quiet = forecastSpend({ ...base, nowMs: START + 5 * HOUR, spentNano: 0, hourly: [0, 0, 0, 0, 0] });
+    expect(quiet).toMatchObject({
+      method: 'ewma',
+      rateNanoPerHour: 0,
+      projectedNano: 0,
+      exhaustedAtMs: null,
+    });
+  });
+
+  it('an exhausted line is exhausted now; a prepaid line has no projection', () => {
+    const now = START + 20 * HOUR;
+    const spent = forecastSpend({
+      spentNano: 100 * USD,
+      limitNano: 100 * USD,
+      periodStartMs: START,
+      periodEndMs: END,
+      nowMs: now,
+      hourly: Array(20).fill(5 * USD),
+    });
+    expect(spent.exhaustedAtMs).toBe(now);
+    const prepaid = forecastSpend({
+      spentNano: 40 * USD,
+      limitNano: 100 * USD,
+      periodStartMs: 0,
+      periodEndMs: null,
+      nowMs: now,
+      hourly: Array(168).fill(2 * USD),
+    });
+    expect(prepaid.projectedNano).toBeNull();
+    expect(prepaid.exhaustedAtMs).toBe(now + 30 * HOUR);
+  });
+});
+
+describe('anomaly score', () => {
+  const settings = { minVolumeNano: 1 * USD, threshold: 6 };
+
+  it('median and MAD', () => {
+    expect(median([])).toBe(0);
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(medianAbsoluteDeviation([1, 1, 2, 2, 4, 6, 9])).toBe(1);
+  });
+
+  it('a steady spender at its usual pace is not anomalous', () => {
+    const v = detectAnomaly({ lastHourNano: 2 * USD, baseline: Array(168).fill(2 * USD), ...settings });
+    expect(v).toMatchObject({ anomalous: false, reason: 'within_baseline', score: 0, medianNano: 2 * USD });
+  });
+
+  it('a spike against a flat baseline is scored on 10% of the median', () => {
+    const v = detectAnomaly({ lastHourNano: 40 * USD, baseline: Array(168).fill(2 * USD), ...settings });
+    expect(v.anomalous).toBe(true);
+    expect(v.score).toBeCloseTo((40 - 2) / 0.2, 6);
+  });
+
+  it('a noisy baseline is scored on 1.4826 * MAD', () => {
+    const baseline = Array.from({ length: 48 }, (_, i) => (i % 2 === 0 ? 1 : 3) * USD);
+    const high = detectAnomaly({ lastHourNano: 12 * USD, baseline, ...settings });
+    expect(high.madNano).toBe(USD);
+    expect(high.score).toBeCloseTo(10 / 1.4826, 6);
+    expect(high.anomalous).toBe(true);
+    const usual = detectAnomaly({ lastHourNano: 10 * USD, baseline, ...settings });
+    expect(usual.score).toBeCloseTo(8 / 1.4826, 6);
+    expect(usual.anomalous).toBe(false);
+  });
+
+  it('one odd hour in the baseline does not hide the next spike', () => {
+    const baseline = [...Array(100).fill(2 * USD), 500 * USD, ...Array(67).fill(2 * USD)];
+    expect(detectAnomaly({ lastHourNano: 40 * USD, baseline, ...settings }).anomalous).toBe(true);
+  });
+
+  it('a quiet key never pages: below the minimum volume nothing is anomalous', () => {
+    const zeros = Array(168).fill(0);
+    const quiet = detectAnomaly({ lastHourNano: 0.9 * USD, baseline: zeros, ...settings });
+    expect(quiet).toMatchObject({ anomalous: false, reason: 'low_volume' });
+    // A cent an hour going to 20 cents is a twenty-fold jump, and still no page.
+    const cents = detectAnomaly({
+      lastHourNano: 0.2 * USD,
+      baseline: Array(168).fill(0.01 * USD),
+      ...settings,
+    });
+    expect(cents.anomalous).toBe(false);
+    // From nothing, one minimum volume reaches the threshold exactly.
+    const volume = detectAnomaly({ lastHourNano: 1 * USD, baseline: zeros, ...settings });
+    expect(volume.score).toBeCloseTo(6, 9);
+    expect(volume.anomalous).toBe(true);
+  });
+
+  it('an empty or short history is never anomalous', () => {
+    expect(detectAnomaly({ lastHourNano: 1000 * USD, baseline: [], ...settings })).toMatchObject({
+      anomalous: false,
+      reason: 'short_history',
+    });
+    expect(detectAnomaly({ lastHourNano: 1000 * USD, baseline: Array(5).fill(0), ...settings }).reason).toBe(
+      'short_history',
+    );
+  });
+});
