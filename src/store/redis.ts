@@ -275,13 +275,20 @@ export class RedisStore implements BudgetStore {
   private async call<T>(command: () => Promise<T>): Promise<T> {
     if (this.closed) throw new StoreUnavailableError('redis store is closed');
     const deadline = Date.now() + this.timeoutMs;
+    // Once sent, a command that times out may still run on the server (Redis was busy, the answer
+    // slow): callers are told, so a reservation that lands late is released rather than orphaned.
+    let sent = false;
     try {
       if (this.client.status !== 'ready') await withDeadline(this.whenReady(), this.timeoutMs);
+      sent = true;
       return await withDeadline(command(), Math.max(1, deadline - Date.now()));
     } catch (err) {
-      if (err instanceof StoreUnavailableError) throw err;
       if (err instanceof ReplyError && /^(ERR|WRONGTYPE)/.test((err as Error).message)) throw err;
-      throw new StoreUnavailableError(`redis store unavailable: ${(err as Error).message}`, { cause: err });
+      const message =
+        err instanceof StoreUnavailableError
+          ? err.message
+          : `redis store unavailable: ${(err as Error).message}`;
+      throw new StoreUnavailableError(message, { cause: err, maybeApplied: sent });
     }
   }
 

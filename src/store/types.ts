@@ -116,8 +116,15 @@ export interface BudgetStore {
 
 /** Thrown by a store when it cannot answer within its timeout or is down. */
 export class StoreUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * The operation was sent and may still be applied (the answer did not come in time): a reserve
+   * may land after the caller gave up, so the caller releases its id once the store answers again.
+   */
+  readonly maybeApplied: boolean;
+
+  constructor(message: string, options?: { cause?: unknown; maybeApplied?: boolean }) {
     super(message, options);
     this.name = 'StoreUnavailableError';
+    this.maybeApplied = options?.maybeApplied ?? false;
   }
 }
