@@ -3,7 +3,8 @@
  * a summary of a "*" template budget (how many instances spent this period, their total, and the
  * top spenders), never one entry per user for the whole population.
  */
-import { cachedPeriodOf, type PeriodInfo, ttlSecondsFor } from '../budget/periods.js';
+import { lineAt } from '../budget/lines.js';
+import type { PeriodInfo } from '../budget/periods.js';
 import { isTemplate } from '../budget/snapshot.js';
 import type { RuntimeBudget } from '../config/runtime.js';
 import { nanoToUsd } from '../money.js';
@@ -20,20 +21,7 @@ export function lineFor(
   instance: string,
   nowMs: number,
 ): { spec: LineSpec; period: PeriodInfo } {
-  const period = cachedPeriodOf(budget.period, budget.timezone, nowMs);
-  return {
-    period,
-    spec: {
-      instance,
-      budgetId: budget.id,
-      period: period.id,
-      previousPeriod: budget.rolloverMaxNano > 0 ? period.previousId : null,
-      limitNano: budget.limitNano,
-      rolloverMaxNano: budget.rolloverMaxNano,
-      downgradeAtNano: -1,
-      ttlSeconds: ttlSecondsFor(budget.period),
-    },
-  };
+  return lineAt(budget, instance, nowMs);
 }
 
 export function balanceJson(balance: LineBalance) {

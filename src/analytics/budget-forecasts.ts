@@ -3,11 +3,12 @@
  * is spent, after resets and top-ups) and the burn rate from the hourly history.
  * Prepaid budgets have no period to average over: their rate comes from the last week.
  */
-import { type PeriodInfo, periodOf, ttlSecondsFor } from '../budget/periods.js';
+import { lineSpecOf } from '../budget/lines.js';
+import { type PeriodInfo, periodOf } from '../budget/periods.js';
 import type { RuntimeBudget, RuntimeConfig } from '../config/runtime.js';
 import type { Nano } from '../money.js';
 import { HOUR_MS, hourOf } from '../store/history.js';
-import type { BudgetStore, LineSpec } from '../store/types.js';
+import type { BudgetStore } from '../store/types.js';
 import { forecastSpend, type SpendForecast } from './forecast.js';
 import { type SpendHistory, trackedBudgets } from './spend-history.js';
 
@@ -30,19 +31,6 @@ export function isTemplate(budget: RuntimeBudget): boolean {
 export const PREPAID_WINDOW_HOURS = 7 * 24;
 /** Balances read per store call for template instances. */
 const BATCH = 500;
-
-export function lineSpecOf(budget: RuntimeBudget, instance: string, period: PeriodInfo): LineSpec {
-  return {
-    instance,
-    budgetId: budget.id,
-    period: period.id,
-    previousPeriod: budget.rolloverMaxNano > 0 ? period.previousId : null,
-    limitNano: budget.limitNano,
-    rolloverMaxNano: budget.rolloverMaxNano,
-    downgradeAtNano: -1,
-    ttlSeconds: ttlSecondsFor(budget.period),
-  };
-}
 
 /** The hours whose spend makes a line's burn rate: complete hours of the elapsed period. */
 export function rateWindow(period: PeriodInfo, nowMs: number): { fromMs: number; toMs: number } {

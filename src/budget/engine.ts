@@ -19,6 +19,7 @@ import {
 } from '../store/types.js';
 import { costOfUsage, type Usage } from '../usage.js';
 import { simulateReserve } from './fit.js';
+import { lineAt, lineSpecOf } from './lines.js';
 import { cachedPeriodOf, type PeriodInfo, ttlSecondsFor } from './periods.js';
 import { downgradeAtRatio, downgradeChain, thresholdNano } from './policy.js';
 import { RetryQueue, type RetryQueueOptions } from './retry.js';
@@ -364,16 +365,12 @@ class Engine implements ManagedBudgetEngine {
       // downgrade early, and the store's answer then refreshes the cache and the plan).
       const limitForRatio =
         this.cache.get(cacheKey(scoped.instance, period.id))?.limitNano ?? budget.limitNano;
-      const spec: LineSpec = {
-        instance: scoped.instance,
-        budgetId: budget.id,
-        period: period.id,
-        previousPeriod: budget.rolloverMaxNano > 0 ? period.previousId : null,
-        limitNano: budget.limitNano,
-        rolloverMaxNano: budget.rolloverMaxNano,
-        downgradeAtNano: downgradeAt === undefined ? -1 : thresholdNano(downgradeAt, limitForRatio),
-        ttlSeconds: ttlSecondsFor(budget.period),
-      };
+      const spec = lineSpecOf(
+        budget,
+        scoped.instance,
+        period,
+        downgradeAt === undefined ? -1 : thresholdNano(downgradeAt, limitForRatio),
+      );
       return { scoped, period, spec, downgradeAt };
     });
     return {
@@ -621,17 +618,7 @@ class Engine implements ManagedBudgetEngine {
     const usable = [...cfg.models.values()].filter((m) => !allowed || allowed.has(m.name));
     const lines = linesForIdentity(this.budgetsOf(cfg, identity), identity, usable).map((scoped) => {
       const budget = scoped.budget;
-      const period = cachedPeriodOf(budget.period, budget.timezone, nowMs);
-      const spec: LineSpec = {
-        instance: scoped.instance,
-        budgetId: budget.id,
-        period: period.id,
-        previousPeriod: budget.rolloverMaxNano > 0 ? period.previousId : null,
-        limitNano: budget.limitNano,
-        rolloverMaxNano: budget.rolloverMaxNano,
-        downgradeAtNano: -1,
-        ttlSeconds: ttlSecondsFor(budget.period),
-      };
+      const { spec, period } = lineAt(budget, scoped.instance, nowMs);
       return { scoped, period, spec, downgradeAt: undefined };
     });
     if (lines.length === 0) return [];

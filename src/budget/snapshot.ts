@@ -8,7 +8,8 @@ import type { RuntimeBudget, RuntimeConfig } from '../config/runtime.js';
 import type { Nano } from '../money.js';
 import type { BudgetStore, LineBalance, LineSpec } from '../store/types.js';
 import { linearForecast } from './forecast.js';
-import { cachedPeriodOf, type PeriodInfo, ttlSecondsFor } from './periods.js';
+import { lineAt } from './lines.js';
+import { cachedPeriodOf, type PeriodInfo } from './periods.js';
 
 export interface BudgetLineSnapshot {
   budgetId: string;
@@ -187,18 +188,7 @@ async function summarise(
 }
 
 function lineOf(budget: RuntimeBudget, instance: string, nowMs: number) {
-  const period = cachedPeriodOf(budget.period, budget.timezone, nowMs);
-  const spec: LineSpec = {
-    instance,
-    budgetId: budget.id,
-    period: period.id,
-    previousPeriod: budget.rolloverMaxNano > 0 ? period.previousId : null,
-    limitNano: budget.limitNano,
-    rolloverMaxNano: budget.rolloverMaxNano,
-    downgradeAtNano: -1,
-    ttlSeconds: ttlSecondsFor(budget.period),
-  };
-  return { budget, spec, period };
+  return { budget, ...lineAt(budget, instance, nowMs) };
 }
 
 function remainingRatio(balance: LineBalance): number {
