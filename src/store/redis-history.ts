@@ -10,7 +10,7 @@
  * about 200 bytes per ledger entry (size ledger_retention_days to the request volume).
  */
 import { randomUUID } from 'node:crypto';
-import { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import {
   type HistoryRetention,
   type HistoryStore,
@@ -21,11 +21,10 @@ import {
   type RollupRow,
 } from './history.js';
 import { HISTORY_WRITE_LUA } from './lua/history.js';
+import { connectRedis, type RedisTarget } from './redis-connection.js';
 import { StoreUnavailableError } from './types.js';
 
-export interface RedisHistoryOptions {
-  url?: string;
-  clusterNodes?: Array<{ host: string; port: number }>;
+export interface RedisHistoryOptions extends RedisTarget {
   prefix: string;
   /** Bound on one command; history work is in the background, so it may be generous. */
   timeoutMs: number;
@@ -55,28 +54,8 @@ export class RedisHistoryStore implements HistoryStore {
     this.tag = `{${options.prefix}}`;
     this.timeoutMs = options.timeoutMs;
     this.pageSize = options.pageSize ?? 1000;
-    const retry = (times: number) => Math.min(50 * times, 1000);
-    const common = {
-      enableAutoPipelining: true,
-      commandTimeout: options.timeoutMs,
-      maxRetriesPerRequest: 0,
-      // A batch whose reply was lost is retried by the recorder; the batch marker makes that safe.
-      autoResendUnfulfilledCommands: false,
-      connectTimeout: Math.max(options.timeoutMs, 1000),
-    };
-    const client = options.clusterNodes
-      ? new Cluster(options.clusterNodes, {
-          enableAutoPipelining: true,
-          enableOfflineQueue: false,
-          clusterRetryStrategy: retry,
-          redisOptions: common,
-        })
-      : new Redis(options.url ?? 'redis://127.0.0.1:6379', {
-          ...common,
-          enableOfflineQueue: false,
-          retryStrategy: retry,
-        });
-    client.on('error', () => {});
+    // A batch whose reply was lost is retried by the recorder; the batch marker makes that safe.
+    const client = connectRedis(options, options.timeoutMs);
     client.defineCommand('gwHistoryWrite', { lua: HISTORY_WRITE_LUA });
     this.client = client as Client;
   }

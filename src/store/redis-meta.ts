@@ -7,14 +7,13 @@
  * Instances subscribe to the channel and also poll the version (a message lost while a
  * subscriber reconnects must not leave an instance on old keys or budgets for long).
  */
-import { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { META_PUT_LUA, META_REMOVE_LUA, META_SNAPSHOT_LUA } from './lua/meta.js';
 import { type MetaKind, type MetaSnapshot, type MetaStore, type PutMode, parseRecord } from './meta.js';
+import { connectRedis, type RedisTarget } from './redis-connection.js';
 import { StoreUnavailableError } from './types.js';
 
-export interface RedisMetaStoreOptions {
-  url?: string;
-  clusterNodes?: Array<{ host: string; port: number }>;
+export interface RedisMetaStoreOptions extends RedisTarget {
   prefix: string;
   timeoutMs: number;
   pollIntervalMs?: number;
@@ -28,7 +27,6 @@ interface MetaCommands {
 
 type Client = (Redis | Cluster) & MetaCommands;
 
-const RECONNECT_MAX_DELAY_MS = 1000;
 
 export class RedisMetaStore implements MetaStore {
   readonly kind = 'redis' as const;
@@ -132,29 +130,7 @@ export class RedisMetaStore implements MetaStore {
 
   /** Commands fail fast like the budget store's; the subscriber queues until connected and resubscribes. */
   private connect(subscriber: boolean): Redis | Cluster {
-    const retry = (times: number) => Math.min(50 * times, RECONNECT_MAX_DELAY_MS);
-    const common = subscriber
-      ? { connectTimeout: Math.max(this.timeoutMs, 1000) }
-      : {
-          enableAutoPipelining: true,
-          commandTimeout: this.timeoutMs,
-          maxRetriesPerRequest: 0,
-          autoResendUnfulfilledCommands: false,
-          connectTimeout: Math.max(this.timeoutMs, 1000),
-        };
-    const client = this.options.clusterNodes
-      ? new Cluster(this.options.clusterNodes, {
-          enableOfflineQueue: subscriber,
-          clusterRetryStrategy: retry,
-          redisOptions: common,
-        })
-      : new Redis(this.options.url ?? 'redis://127.0.0.1:6379', {
-          ...common,
-          enableOfflineQueue: subscriber,
-          retryStrategy: retry,
-        });
-    client.on('error', () => {});
-    return client;
+    return connectRedis(this.options, this.timeoutMs, subscriber ? 'subscriber' : 'commands');
   }
 
   /** One shared wait for 'ready' (not a listener per caller during an outage). */

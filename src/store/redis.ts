@@ -12,7 +12,7 @@
  *   {p}:inst:<budgetId>:<period>   set of template instances seen (TTL from the line spec)
  *   {p}:claim:<instance>:<period>:<name>   once-per-period claims (SET NX, TTL)
  */
-import { Cluster, Redis, ReplyError } from 'ioredis';
+import { type Cluster, type Redis, ReplyError } from 'ioredis';
 import type { Nano } from '../money.js';
 import { BALANCES_LUA } from './lua/balances.js';
 import { CLAIM_LUA } from './lua/claim.js';
@@ -21,6 +21,7 @@ import { RESERVE_LUA } from './lua/reserve.js';
 import { RESET_LUA } from './lua/reset.js';
 import { SETTLE_LUA } from './lua/settle.js';
 import { TOPUP_LUA } from './lua/topup.js';
+import { connectRedis, type RedisTarget } from './redis-connection.js';
 import {
   type BudgetStore,
   type LineBalance,
@@ -31,11 +32,7 @@ import {
   StoreUnavailableError,
 } from './types.js';
 
-export interface RedisStoreOptions {
-  /** redis://host:port/db; used when clusterNodes is absent. Default redis://127.0.0.1:6379. */
-  url?: string;
-  /** Seed nodes of a Redis Cluster; when given, `url` is ignored. */
-  clusterNodes?: Array<{ host: string; port: number }>;
+export interface RedisStoreOptions extends RedisTarget {
   /** Key namespace, used as the hash tag: {prefix}. */
   prefix: string;
   /** Bound on every operation, waiting for a (re)connection included. */
@@ -59,7 +56,6 @@ type Client = (Redis | Cluster) & ScriptCommands;
 
 /** Reservations the reap script settles per call; reapExpired loops while batches come back full. */
 const REAP_BATCH = 500;
-const RECONNECT_MAX_DELAY_MS = 1000;
 
 export class RedisStore implements BudgetStore {
   readonly kind = 'redis' as const;
@@ -78,33 +74,7 @@ export class RedisStore implements BudgetStore {
     this.none = `${this.tag}:none`;
     this.leasesKey = `${this.tag}:leases`;
     this.resPrefix = `${this.tag}:res:`;
-    // Fail fast instead of queueing: no offline queue, no resend of commands in flight when the
-    // connection drops (a resent reserve could apply twice), and reconnect forever in the background.
-    const retry = (times: number) => Math.min(50 * times, RECONNECT_MAX_DELAY_MS);
-    const common = {
-      enableAutoPipelining: true,
-      commandTimeout: options.timeoutMs,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      connectTimeout: Math.max(options.timeoutMs, 1000),
-    };
-    const client = options.clusterNodes
-      ? new Cluster(options.clusterNodes, {
-          enableAutoPipelining: true,
-          enableOfflineQueue: false,
-          clusterRetryStrategy: retry,
-          retryDelayOnClusterDown: 100,
-          retryDelayOnTryAgain: 100,
-          maxRedirections: 4,
-          redisOptions: common,
-        })
-      : new Redis(options.url ?? 'redis://127.0.0.1:6379', {
-          ...common,
-          enableOfflineQueue: false,
-          retryStrategy: retry,
-        });
-    // Errors surface per operation; without a listener ioredis would print every reconnect failure.
-    client.on('error', () => {});
+    const client = connectRedis(options, options.timeoutMs);
     const scripts = {
       gwReserve: RESERVE_LUA,
       gwSettle: SETTLE_LUA,
