@@ -18,85 +18,48 @@ import {
   StoreUnavailableError,
 } from '../store/types.js';
 import { costOfUsage, type Usage } from '../usage.js';
+import type {
+  BudgetEngineOptions,
+  BudgetEvent,
+  EngineMetricsHooks,
+  ManagedBudgetEngine,
+  SettledLine,
+} from './engine-types.js';
+import {
+  attributes,
+  cacheKey,
+  committed,
+  findBudget,
+  resetOf,
+  tightestOf,
+  viewOf,
+  zeroBalance,
+} from './engine-views.js';
 import { simulateReserve } from './fit.js';
 import { lineAt, lineSpecOf } from './lines.js';
 import { cachedPeriodOf, type PeriodInfo, ttlSecondsFor } from './periods.js';
 import { downgradeAtRatio, downgradeChain, thresholdNano } from './policy.js';
-import { RetryQueue, type RetryQueueOptions } from './retry.js';
+import { RetryQueue } from './retry.js';
 import { linesFor, linesForIdentity, type ScopedLine } from './scopes.js';
 import type {
   Admission,
   AdmissionDenied,
   AdmissionGranted,
   AdmissionRequest,
-  BudgetEngine,
   BudgetView,
   Identity,
   Reservation,
   SettleOutcome,
 } from './types.js';
 
-export interface BudgetEvent {
-  type: 'threshold' | 'exhausted';
-  budgetId: string;
-  instance: string;
-  period: string;
-  /** The threshold ratio, for 'threshold' events. */
-  at?: number;
-  spentNano: Nano;
-  /** Effective limit (base + rollover + top-ups). */
-  limitNano: Nano;
-  timeMs: number;
-}
-
-/** One budget line as a settle left it, for watchers of balances (forecast alerts). */
-export interface SettledLine {
-  budget: RuntimeBudget;
-  line: LineSpec;
-  balance: LineBalance;
-}
-
-export type StoreOperation = 'reserve' | 'settle' | 'release' | 'balances' | 'reapExpired' | 'claimOnce';
-
-/** Optional callbacks for metrics; none of them may throw (errors are swallowed). */
-export interface EngineMetricsHooks {
-  onRejected?(reason: 'budget_exceeded' | 'forbidden_model' | 'store_unavailable'): void;
-  onDowngrade?(from: string, to: string): void;
-  /** Fit-to-budget lowered a cap. */
-  onClamped?(model: string): void;
-  /** Reservations whose lease expired, settled at their reserved amount (by any reaping path). */
-  onExpired?(count: number): void;
-  onStoreError?(operation: StoreOperation): void;
-  /** Spend not counted: a fail-open admission, or a queued settle/release that was given up on. */
-  onUnrecorded?(operation: 'reserve' | 'settle' | 'release'): void;
-  /** A settle or release waits in the retry queue for the store to come back. */
-  onRetryQueued?(operation: 'settle' | 'release'): void;
-}
-
-export interface BudgetEngineOptions {
-  config: () => RuntimeConfig;
-  store: BudgetStore;
-  /** Defaults to the config's store.on_unavailable, read at each request (reloads apply). */
-  onUnavailable?: 'reject' | 'allow';
-  clock?: () => number;
-  onEvent?: (event: BudgetEvent) => void;
-  /** Called after every settle with the lines' new balances; must be cheap (it runs before the response). */
-  onSettled?: (lines: SettledLine[], nowMs: number) => void;
-  metrics?: EngineMetricsHooks;
-  /** How often expired leases are reaped; 0 disables the background reaper. Default 5000. */
-  reapIntervalMs?: number;
-  retry?: RetryQueueOptions;
-}
-
-/** The engine, plus what operations and tests need beyond the pipeline's interface. */
-export interface ManagedBudgetEngine extends BudgetEngine {
-  /** Settles/releases waiting for the store. */
-  pendingRetries(): number;
-  /** Retries every queued settle/release now; returns how many are still pending. */
-  flushRetries(): Promise<number>;
-  /** One reaping pass now; returns how many expired reservations were settled. */
-  reapNow(): Promise<number>;
-}
+export type {
+  BudgetEngineOptions,
+  BudgetEvent,
+  EngineMetricsHooks,
+  ManagedBudgetEngine,
+  SettledLine,
+  StoreOperation,
+} from './engine-types.js';
 
 /** Output cap used when neither the client nor the model config gives one (the gateway sends it upstream). */
 export const FALLBACK_OUTPUT_CAP = 4096;
@@ -699,62 +662,4 @@ class Engine implements ManagedBudgetEngine {
       if (oldest !== undefined) this.cache.delete(oldest);
     }
   }
-}
-
-function cacheKey(instance: string, period: string): string {
-  return `${instance}\n${period}`;
-}
-
-function committed(balance: LineBalance): Nano {
-  return balance.spentNano + balance.reservedNano;
-}
-
-function zeroBalance(spec: LineSpec): LineBalance {
-  return { limitNano: spec.limitNano, spentNano: 0, reservedNano: 0 };
-}
-
-function attributes(identity: Identity, model: RuntimeModel) {
-  return {
-    keyId: identity.keyId,
-    user: identity.user,
-    team: identity.team,
-    tags: identity.tags,
-    model: model.name,
-    provider: model.provider.name,
-  };
-}
-
-function viewOf(
-  budget: RuntimeBudget,
-  spec: LineSpec,
-  balance: LineBalance,
-  resetsAtMs: number | null,
-): BudgetView {
-  return {
-    budget,
-    instance: spec.instance,
-    line: spec,
-    limitNano: balance.limitNano,
-    spentNano: balance.spentNano,
-    reservedNano: balance.reservedNano,
-    remainingNano: Math.max(0, balance.limitNano - committed(balance)),
-    resetsAtMs,
-  };
-}
-
-function tightestOf(views: readonly BudgetView[]): BudgetView | undefined {
-  let best: BudgetView | undefined;
-  for (const view of views) if (!best || view.remainingNano < best.remainingNano) best = view;
-  return best;
-}
-
-function findBudget(cfg: RuntimeConfig, budgetId: string): RuntimeBudget | undefined {
-  if (budgetId === cfg.anonymous.budget.id) return cfg.anonymous.budget;
-  return cfg.budgets.find((b) => b.id === budgetId);
-}
-
-/** The end of the reservation's period, when the reservation came without its metadata. */
-function resetOf(budget: RuntimeBudget, spec: LineSpec, nowMs: number): number | null {
-  const current = cachedPeriodOf(budget.period, budget.timezone, nowMs);
-  return current.id === spec.period ? current.endMs : null;
 }

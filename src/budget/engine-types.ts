@@ -1,0 +1,71 @@
+/**
+ * The budget engine's options, events and hooks: what its owner (gateway.ts) wires to alerts,
+ * metrics and forecasts.
+ */
+import type { RuntimeBudget, RuntimeConfig } from '../config/runtime.js';
+import type { Nano } from '../money.js';
+import type { BudgetStore, LineBalance, LineSpec } from '../store/types.js';
+import type { RetryQueueOptions } from './retry.js';
+import type { BudgetEngine } from './types.js';
+
+export interface BudgetEvent {
+  type: 'threshold' | 'exhausted';
+  budgetId: string;
+  instance: string;
+  period: string;
+  /** The threshold ratio, for 'threshold' events. */
+  at?: number;
+  spentNano: Nano;
+  /** Effective limit (base + rollover + top-ups). */
+  limitNano: Nano;
+  timeMs: number;
+}
+
+/** One budget line as a settle left it, for watchers of balances (forecast alerts). */
+export interface SettledLine {
+  budget: RuntimeBudget;
+  line: LineSpec;
+  balance: LineBalance;
+}
+
+export type StoreOperation = 'reserve' | 'settle' | 'release' | 'balances' | 'reapExpired' | 'claimOnce';
+
+/** Optional callbacks for metrics; none of them may throw (errors are swallowed). */
+export interface EngineMetricsHooks {
+  onRejected?(reason: 'budget_exceeded' | 'forbidden_model' | 'store_unavailable'): void;
+  onDowngrade?(from: string, to: string): void;
+  /** Fit-to-budget lowered a cap. */
+  onClamped?(model: string): void;
+  /** Reservations whose lease expired, settled at their reserved amount (by any reaping path). */
+  onExpired?(count: number): void;
+  onStoreError?(operation: StoreOperation): void;
+  /** Spend not counted: a fail-open admission, or a queued settle/release that was given up on. */
+  onUnrecorded?(operation: 'reserve' | 'settle' | 'release'): void;
+  /** A settle or release waits in the retry queue for the store to come back. */
+  onRetryQueued?(operation: 'settle' | 'release'): void;
+}
+
+export interface BudgetEngineOptions {
+  config: () => RuntimeConfig;
+  store: BudgetStore;
+  /** Defaults to the config's store.on_unavailable, read at each request (reloads apply). */
+  onUnavailable?: 'reject' | 'allow';
+  clock?: () => number;
+  onEvent?: (event: BudgetEvent) => void;
+  /** Called after every settle with the lines' new balances; must be cheap (it runs before the response). */
+  onSettled?: (lines: SettledLine[], nowMs: number) => void;
+  metrics?: EngineMetricsHooks;
+  /** How often expired leases are reaped; 0 disables the background reaper. Default 5000. */
+  reapIntervalMs?: number;
+  retry?: RetryQueueOptions;
+}
+
+/** The engine, plus what operations and tests need beyond the pipeline's interface. */
+export interface ManagedBudgetEngine extends BudgetEngine {
+  /** Settles/releases waiting for the store. */
+  pendingRetries(): number;
+  /** Retries every queued settle/release now; returns how many are still pending. */
+  flushRetries(): Promise<number>;
+  /** One reaping pass now; returns how many expired reservations were settled. */
+  reapNow(): Promise<number>;
+}
