@@ -5,19 +5,34 @@
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
+import { alertsRoutes } from './admin/alerts-routes.js';
+import { analyticsRoutes } from './admin/analytics-routes.js';
+import { budgetRoutes } from './admin/budgets.js';
+import { configRoutes } from './admin/config-routes.js';
+import { estimateRoutes } from './admin/estimate-routes.js';
+import { keyRoutes } from './admin/keys.js';
+import { openApiRoutes } from './admin/openapi.js';
+import { type AdminRouteGroup, mountAdmin } from './admin/router.js';
 import { AlertDispatcher, budgetEventAlert } from './alerts/dispatcher.js';
 import { ForecastWatch } from './alerts/forecast-watch.js';
+import { anomalyAlert } from './analytics/anomaly-alert.js';
+import { type Analytics, createAnalytics } from './analytics/service.js';
 import { type BudgetEvent, createBudgetEngine, type ManagedBudgetEngine } from './budget/engine.js';
 import { createBudgetSnapshots } from './budget/snapshot.js';
 import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
+import { ConfigRegistry, type ReloadResult } from './config/registry.js';
 import type { RuntimeConfig } from './config/runtime.js';
+import { type ConfigWatch, watchConfigFile } from './config/watch.js';
 import { createLogger, logRequest } from './logger.js';
 import { createMetrics, type Metrics, mountMetrics } from './metrics.js';
 import type { RequestObserver, RequestRecord } from './proxy/record.js';
 import { UpstreamPools } from './proxy/upstream.js';
 import { buildApp } from './server.js';
 import { createStore } from './store/factory.js';
+import { createHistoryStore } from './store/history-factory.js';
+import { createMetaStore } from './store/meta-factory.js';
 import type { BudgetStore } from './store/types.js';
+import { preloadEncoders } from './tokens/encoding.js';
 import { closeTokenWorkers } from './tokens/estimate.js';
 
 export interface GatewayOptions {
@@ -34,6 +49,8 @@ export interface GatewayOptions {
   onRecord?: RequestObserver;
   /** Called with every budget event (threshold crossed, exhausted). */
   onBudgetEvent?: (event: BudgetEvent) => void;
+  /** Reload when the config file changes (only with configPath). Default true. */
+  watchConfig?: boolean;
 }
 
 export interface Gateway {
@@ -46,10 +63,14 @@ export interface Gateway {
   readonly metrics: Metrics;
   /** Raises alerts (threshold, exhausted, forecast, anomaly) and delivers them to the webhooks. */
   readonly alerts: AlertDispatcher;
+  /** The merged config (file + API-made budgets and keys) and its refresh from the store. */
+  readonly registry: ConfigRegistry;
+  /** Usage history, request ledger, forecasts, anomalies (flush() and refresh() for tests). */
+  readonly analytics: Analytics;
   /** Stops the server: waits up to graceMs for in-flight requests, settles everything, releases resources. */
   close(graceMs?: number): Promise<void>;
   /** Re-reads the config; an invalid one keeps the running config and returns its problems. */
-  reload(): { ok: true } | { ok: false; problems: string[] };
+  reload(): ReloadResult;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -61,8 +82,26 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
   let current = read();
   const logger = options.logger ?? createLogger(current.server.logLevel);
+  preloadEncoders([...current.models.values()].map((model) => model.upstreamModel));
   const metrics = createMetrics();
   const store = metrics.instrumentStore(createStore(current));
+  // `current` is the merged config: the file plus the budgets and keys made through the admin API,
+  // kept in step by the registry (file reloads, metadata version changes). Requests read it from
+  // memory; the registry reads the store in the background.
+  const meta = createMetaStore(current);
+  const registry = new ConfigRegistry(
+    current,
+    meta,
+    {
+      warn: (msg, detail) => logger.warn({ msg, ...detail }),
+      info: (msg, detail) => logger.info({ msg, ...detail }),
+    },
+    (merged) => {
+      current = merged;
+    },
+  );
+  await registry.refresh();
+  registry.start();
   const alerts = new AlertDispatcher({
     config: () => current,
     logger,
@@ -88,8 +127,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     onSettled: (lines, nowMs) => forecasts.observe(lines, nowMs),
   });
+  // Usage history and the ledger: fed from every request record, written in the background.
+  const analytics = createAnalytics({
+    config: () => current,
+    store,
+    history: createHistoryStore(current),
+    clock: options.clock,
+    logger,
+    onAnomaly: (event) => alerts.emit(anomalyAlert(event)),
+  });
   metrics.watchBudgets({
-    snapshot: createBudgetSnapshots({ config: () => current, store, clock: options.clock }).current,
+    snapshot: createBudgetSnapshots({
+      config: () => current,
+      store,
+      clock: options.clock,
+      forecast: analytics.exhaustionForecaster,
+    }).current,
     pendingRetries: () => engine.pendingRetries(),
   });
   const settling = trackSettlements(engine);
@@ -97,6 +150,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const observe = (record: RequestRecord) => {
     metrics.observeRequest(record);
     logRequest(logger, record);
+    analytics.record(record);
     options.onRecord?.(record);
   };
   const app = buildApp({
@@ -105,8 +159,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     store: () => store,
     pools,
     observe,
+    burnRates: analytics,
     clock: options.clock,
-    mount: (app) => mountMetrics(app, metrics, () => current),
+    mount: (app) => {
+      mountMetrics(app, metrics, () => current);
+      mountAdmin(
+        app,
+        {
+          config: () => current,
+          clock: options.clock ?? Date.now,
+          engine: () => settling.engine,
+          store,
+          alerts,
+          registry,
+          meta,
+          reload: () => gateway.reload(),
+          analytics,
+          apiKeyById: (id) =>
+            [...current.keysByHash.values()].find((key) => key.id === id && key.source === 'api'),
+        },
+        adminRouteGroups,
+      );
+    },
   });
 
   const host = options.host ?? current.server.host;
@@ -116,7 +190,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
 
-  return {
+  let watch: ConfigWatch | undefined;
+  const gateway: Gateway = {
     url,
     port: boundPort,
     app,
@@ -125,12 +200,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     engine,
     metrics,
     alerts,
+    registry,
+    analytics,
     reload() {
       try {
-        current = read();
+        const next = read();
+        const warnings = restartWarnings(registry.fileConfig(), next);
+        registry.setFile(next);
         if (!options.logger) logger.level = current.server.logLevel;
-        logger.info({ msg: 'config reloaded' });
-        return { ok: true };
+        logger.info({ msg: 'config reloaded', ...(warnings.length > 0 ? { warnings } : {}) });
+        return { ok: true, warnings };
       } catch (error) {
         const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
         logger.error({ msg: 'config reload failed; keeping the running config', problems });
@@ -138,6 +217,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
     },
     async close(graceMs = 0) {
+      watch?.close();
+      registry.stop();
       // Stop accepting; in-flight requests (streams included) finish until the grace period ends,
       // then their connections are cut (the relay aborts upstream and bills the partial output).
       const http = server as unknown as { closeIdleConnections(): void; closeAllConnections(): void };
@@ -152,13 +233,40 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // Cut streams settle from their relay's cancel callback, a few ticks after the sockets close.
       await new Promise((resolve) => setTimeout(resolve, 20));
       await settling.drain();
+      await analytics.close();
       await engine.close();
       await alerts.close();
       await pools.close();
       await store.close();
+      await meta.close();
       await closeTokenWorkers();
     },
   };
+  if (options.configPath && options.watchConfig !== false) {
+    watch = watchConfigFile(options.configPath, () => gateway.reload());
+  }
+  return gateway;
+}
+
+/** Admin route groups, in mount order; each documents its routes for /admin/openapi.json. */
+const adminRouteGroups: AdminRouteGroup[] = [
+  budgetRoutes,
+  keyRoutes,
+  configRoutes,
+  alertsRoutes,
+  estimateRoutes,
+  analyticsRoutes,
+  openApiRoutes,
+];
+
+/** What a reload cannot change in a running process. */
+function restartWarnings(before: RuntimeConfig, after: RuntimeConfig): string[] {
+  const warnings: string[] = [];
+  if (JSON.stringify(before.file.store) !== JSON.stringify(after.file.store))
+    warnings.push('store: changes apply after a restart; the running store stays');
+  if (before.server.host !== after.server.host || before.server.port !== after.server.port)
+    warnings.push('server.host/port: changes apply after a restart');
+  return warnings;
 }
 
 function listen(app: Hono, hostname: string, port: number, config: RuntimeConfig): Promise<ServerType> {

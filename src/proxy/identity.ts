@@ -9,7 +9,12 @@ import { ANONYMOUS_KEY_ID } from '../config/compile.js';
 import type { RuntimeConfig, RuntimeKey } from '../config/runtime.js';
 import { GatewayError } from '../errors.js';
 
-export function presentedKey(headers: Headers): string | undefined {
+/** What identification reads from a request's headers: a Headers object, or the proxy's plain record. */
+export interface HeaderSource {
+  get(name: string): string | null;
+}
+
+export function presentedKey(headers: HeaderSource): string | undefined {
   const auth = headers.get('authorization');
   if (auth) {
     const match = /^Bearer\s+(.+)$/i.exec(auth.trim());
@@ -22,13 +27,38 @@ export function presentedKey(headers: Headers): string | undefined {
 /** Extra keys beyond config (API-created, from the store); null when none are known. */
 export type KeyLookup = (hash: string) => RuntimeKey | undefined;
 
+/**
+ * Hashes of keys presented recently: the same few keys arrive on every request, and a hash does
+ * not depend on the config, so reloads need nothing. Bounded; cleared when full.
+ */
+const recentHashes = new Map<string, string>();
+const RECENT_HASHES_MAX = 1024;
+
 export function keyHash(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  let hash = recentHashes.get(key);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(key).digest('hex');
+    if (recentHashes.size >= RECENT_HASHES_MAX) recentHashes.clear();
+    recentHashes.set(key, hash);
+  }
+  return hash;
+}
+
+/** Who a known key is; `requestUser` (x-gateway-user) applies when the key has no user of its own. */
+export function identityOfKey(key: RuntimeKey, requestUser?: string): Identity {
+  return {
+    keyId: key.id,
+    user: key.user ?? requestUser,
+    team: key.team,
+    tags: key.tags,
+    allowedModels: key.models,
+    anonymous: false,
+  };
 }
 
 export function identify(
   config: RuntimeConfig,
-  headers: Headers,
+  headers: HeaderSource,
   clientIp: string | undefined,
   lookupExtra?: KeyLookup,
 ): Identity {
@@ -38,14 +68,7 @@ export function identify(
     const found = config.keysByHash.get(hash) ?? lookupExtra?.(hash);
     if (!found)
       throw new GatewayError('unauthorized', 'Invalid API key: the gateway does not know this key.');
-    return {
-      keyId: found.id,
-      user: found.user ?? headers.get('x-gateway-user') ?? undefined,
-      team: found.team,
-      tags: found.tags,
-      allowedModels: found.models,
-      anonymous: false,
-    };
+    return identityOfKey(found, headers.get('x-gateway-user') ?? undefined);
   }
   const anon = config.anonymous;
   if (!anon.enabled) {

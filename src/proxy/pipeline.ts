@@ -3,20 +3,33 @@
  * Everything format-specific is behind the endpoint adapter; everything about money is behind the
  * budget engine. Each request runs on the config snapshot it started with.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { Dispatcher } from 'undici';
+import type { BurnRateSource } from '../analytics/forecast.js';
 import type { AdmissionGranted, BudgetEngine, Identity } from '../budget/types.js';
 import type { RuntimeConfig, RuntimeModel } from '../config/runtime.js';
 import { type ApiFormat, errorResponse, GatewayError } from '../errors.js';
-import { responseHeadersForClient, upstreamHeaders } from '../providers/index.js';
+import {
+  clientHeaderRecord,
+  type HeaderRecord,
+  headerRecordFromHeaders,
+  headerRecordFromRaw,
+  upstreamHeaderRecord,
+} from '../providers/headers.js';
 import type { EndpointAdapter, RequestBody } from '../providers/types.js';
 import { countPromptTokens } from '../tokens/estimate.js';
-import { costOfUsage, type Usage } from '../usage.js';
+import type { Usage } from '../usage.js';
 import { parseJsonObject, readBodyBytes, requireJsonContentType } from './body.js';
-import { admissionHeaders, budgetHeaders, costHeader, estimateHeader } from './gateway-headers.js';
-import { identify, type KeyLookup } from './identity.js';
+import {
+  admissionHeaders,
+  afterRelease,
+  budgetHeaders,
+  costHeader,
+  estimateHeader,
+} from './gateway-headers.js';
+import { type HeaderSource, identify, type KeyLookup } from './identity.js';
 import type { RequestObserver, RequestRecord } from './record.js';
 import { relayStream } from './stream-relay.js';
 import { type UpstreamPools, upstreamPath } from './upstream.js';
@@ -24,6 +37,8 @@ import { type UpstreamPools, upstreamPath } from './upstream.js';
 export interface ProxyDeps {
   config(): RuntimeConfig;
   engine(): BudgetEngine;
+  /** Burn rates from the usage history, for the forecasts in /v1/budget (read from memory). */
+  burnRates?: BurnRateSource;
   pools: UpstreamPools;
   observe: RequestObserver;
   lookupKey?: KeyLookup;
@@ -32,12 +47,37 @@ export interface ProxyDeps {
 
 type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse };
 
+/** Recorded for a request whose client left before an answer (nobody reads the response). */
+const CLIENT_CLOSED_STATUS = 499;
+
 export function clientIp(c: Context, config: RuntimeConfig): string | undefined {
   if (config.server.trustProxy) {
     const forwarded = c.req.header('x-forwarded-for');
     if (forwarded) return forwarded.split(',')[0]?.trim();
   }
   return (c.env as NodeBindings | undefined)?.incoming?.socket?.remoteAddress;
+}
+
+/**
+ * Request ids: req_ + 32 hex digits, a random per-process prefix and a counter. Unique across
+ * instances (64 random bits each) and in a process, at a fraction of a random UUID's cost.
+ */
+const REQUEST_ID_PREFIX = `req_${randomBytes(8).toString('hex')}`;
+let requestSeq = 0;
+
+export function nextRequestId(): string {
+  requestSeq += 1;
+  return REQUEST_ID_PREFIX + requestSeq.toString(16).padStart(16, '0');
+}
+
+/** The client's request headers, read once as a plain object (see providers/headers.ts). */
+function clientHeadersOf(c: Context): HeaderRecord {
+  const incoming = (c.env as NodeBindings | undefined)?.incoming;
+  return incoming ? headerRecordFromRaw(incoming.rawHeaders) : headerRecordFromHeaders(c.req.raw.headers);
+}
+
+function headerSource(headers: HeaderRecord): HeaderSource {
+  return { get: (name) => headers[name] ?? null };
 }
 
 /** Per-request state that the record is built from. */
@@ -99,17 +139,19 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
   return async (c: Context): Promise<Response> => {
     const config = deps.config();
     const engine = deps.engine();
-    const requestId = `req_${randomUUID().replaceAll('-', '')}`;
+    const requestId = nextRequestId();
     const state = new RequestState(requestId, adapter.path, clock());
     const format: ApiFormat = adapter.format;
     let admission: AdmissionGranted | undefined;
     try {
-      const identity = identify(config, c.req.raw.headers, clientIp(c, config), deps.lookupKey);
+      const clientHeaders = clientHeadersOf(c);
+      const headerReader = headerSource(clientHeaders);
+      const identity = identify(config, headerReader, clientIp(c, config), deps.lookupKey);
       state.record.keyId = identity.keyId;
       state.record.anonymous = identity.anonymous;
       state.record.team = identity.team ?? null;
 
-      requireJsonContentType(c.req.raw);
+      requireJsonContentType({ headers: headerReader });
       const bindings = c.env as NodeBindings | undefined;
       const bytes = await readBodyBytes(bindings?.incoming, c.req.raw, config.server.maxBodyBytes);
       const body = parseJsonObject(bytes);
@@ -149,9 +191,15 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
       state.record.downgraded = granted.downgradedFrom !== undefined;
       state.record.clamped = granted.clamped;
 
-      return await forward(c, adapter, deps, config, state, body, bytes, granted, stream);
+      return await forward(c, clientHeaders, adapter, deps, config, state, body, bytes, granted, stream);
     } catch (error) {
       if (admission) await engine.release(admission.reservation);
+      if (error instanceof ClientGone) {
+        state.record.status = CLIENT_CLOSED_STATUS;
+        state.record.settlement = admission ? 'released' : 'none';
+        state.finish(deps.observe);
+        return new Response(null, { status: CLIENT_CLOSED_STATUS });
+      }
       const gatewayError = asGatewayError(error);
       state.record.status = gatewayError.status;
       state.record.errorCode = gatewayError.code;
@@ -180,7 +228,11 @@ export function resolveModel(
     );
   }
   if (identity.allowedModels && !identity.allowedModels.has(name)) {
-    throw new GatewayError('forbidden_model', `This key may not use the model ${name}.`, { param: 'model' });
+    // Trial users have no key; tell them what the trial does offer.
+    const message = identity.anonymous
+      ? `The model ${name} is not allowed for trial users; the trial offers ${[...identity.allowedModels].join(', ')}.`
+      : `This key may not use the model ${name}.`;
+    throw new GatewayError('forbidden_model', message, { param: 'model' });
   }
   if (model.provider.kind !== adapter.provider) {
     throw new GatewayError(
@@ -225,6 +277,7 @@ function upstreamBody(
 
 async function forward(
   c: Context,
+  clientHeaders: HeaderRecord,
   adapter: EndpointAdapter,
   deps: ProxyDeps,
   config: RuntimeConfig,
@@ -248,7 +301,7 @@ async function forward(
   const timeout = setTimeout(() => abort.abort(new Error('request timeout')), config.server.requestTimeoutMs);
   timeout.unref();
   const outgoing = (c.env as NodeBindings | undefined)?.outgoing;
-  const onClientGone = () => abort.abort(new Error('client closed the connection'));
+  const onClientGone = () => abort.abort(new ClientGone());
   outgoing?.once('close', onClientGone);
   const detach = () => {
     clearTimeout(timeout);
@@ -261,9 +314,7 @@ async function forward(
     upstream = await deps.pools.pool(provider).request({
       method: 'POST',
       path: upstreamPath(provider, adapter.path),
-      headers: headersRecord(
-        upstreamHeaders(provider.kind, provider.apiKey, c.req.raw.headers, provider.headers),
-      ),
+      headers: upstreamHeaderRecord(provider.kind, provider.apiKey, clientHeaders, provider.headers),
       body: bytes,
       signal: abort.signal,
     });
@@ -273,7 +324,9 @@ async function forward(
   }
   state.record.upstreamTtfbMs = performance.now() - state.upstreamStartedAt;
 
-  const headers = responseHeadersForClient(toHeaders(upstream.headers));
+  const headers = clientHeaderRecord(upstream.headers);
+  // What @hono/node-server answers for a Headers object without one; a plain object gets no default.
+  headers['content-type'] ??= 'text/plain; charset=UTF-8';
   admissionHeaders(headers, state.record.requestId, admission);
 
   if (upstream.statusCode >= 400) {
@@ -284,7 +337,7 @@ async function forward(
     state.record.status = upstream.statusCode;
     state.record.errorCode = 'provider_error';
     state.record.settlement = 'released';
-    budgetHeaders(headers, admission.tightest);
+    budgetHeaders(headers, afterRelease(admission.tightest, admission.reservation));
     state.finish(deps.observe);
     return new Response(errorBytes, { status: upstream.statusCode, headers });
   }
@@ -365,7 +418,18 @@ async function settleNonStream(
   return result;
 }
 
-function upstreamError(error: unknown, provider: string, signal: AbortSignal): GatewayError {
+/**
+ * The client hung up before the provider answered. Not a provider failure: the record says 499 (the
+ * usual "client closed request") with no error code, so it is not counted as an upstream error.
+ */
+class ClientGone extends Error {
+  constructor() {
+    super('client closed the connection');
+  }
+}
+
+function upstreamError(error: unknown, provider: string, signal: AbortSignal): Error {
+  if (signal.reason instanceof ClientGone) return signal.reason;
   const code = (error as { code?: string })?.code;
   if (
     code === 'UND_ERR_HEADERS_TIMEOUT' ||
@@ -381,24 +445,6 @@ function upstreamError(error: unknown, provider: string, signal: AbortSignal): G
     );
   }
   return new GatewayError('provider_unreachable', `The provider ${provider} could not be reached.`);
-}
-
-function toHeaders(raw: Record<string, string | string[] | undefined>): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(raw)) {
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else headers.set(name, value);
-  }
-  return headers;
-}
-
-function headersRecord(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  headers.forEach((value, name) => {
-    out[name] = value;
-  });
-  return out;
 }
 
 export const _internal = { upstreamBody, resolveModel };

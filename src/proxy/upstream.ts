@@ -14,8 +14,18 @@ interface PoolEntry {
 
 export class UpstreamPools {
   private readonly pools = new Map<string, PoolEntry>();
+  /** The pool last answered for a provider object: a reload makes new objects, so it is re-checked then. */
+  private readonly resolved = new WeakMap<RuntimeProvider, Pool>();
 
   pool(provider: RuntimeProvider): Pool {
+    const known = this.resolved.get(provider);
+    if (known && this.pools.get(provider.name)?.pool === known) return known;
+    const pool = this.poolFor(provider);
+    this.resolved.set(provider, pool);
+    return pool;
+  }
+
+  private poolFor(provider: RuntimeProvider): Pool {
     const origin = new URL(provider.baseUrl).origin;
     const t = provider.timeouts;
     const signature = `${origin}|${provider.connections}|${t.connectMs}|${t.headersMs}|${t.bodyMs}`;
@@ -45,8 +55,14 @@ export class UpstreamPools {
  * The path on the provider for a client path. OpenAI base URLs end in /v1 (as the SDK's do), so the
  * client's /v1 prefix is replaced by the base path; Anthropic base URLs are the bare origin.
  */
+const basePaths = new WeakMap<RuntimeProvider, string>();
+
 export function upstreamPath(provider: RuntimeProvider, clientPath: string): string {
-  const basePath = new URL(provider.baseUrl).pathname.replace(/\/+$/, '');
+  let basePath = basePaths.get(provider);
+  if (basePath === undefined) {
+    basePath = new URL(provider.baseUrl).pathname.replace(/\/+$/, '');
+    basePaths.set(provider, basePath);
+  }
   if (provider.kind === 'openai') return basePath + clientPath.replace(/^\/v1/, '');
   return basePath + clientPath;
 }

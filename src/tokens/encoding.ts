@@ -19,6 +19,14 @@ export function encoder(name: EncodingName): Tiktoken {
   return enc;
 }
 
+/**
+ * Loads the encoders these models use now, at start-up: loading o200k_base takes ~0.3 s of CPU,
+ * which would otherwise land on the first request (and stall every request in flight with it).
+ */
+export function preloadEncoders(models: Iterable<string>): void {
+  for (const model of models) encoder(encodingForModel(model));
+}
+
 /** Claude's tokenizer yields more tokens than o200k_base on typical text; estimates are scaled up by this. */
 export const CLAUDE_MARGIN = 1.25;
 
@@ -65,7 +73,7 @@ const LONG_RUN = new RegExp(
  * what makes the off-thread count equal to the synchronous one.
  */
 export function tokenizerSegments(text: string): string[] {
-  if (text.length <= MAX_RUN_CHARS) return [text];
+  if (text.length <= MAX_RUN_CHARS || asciiWithoutLongRun(text)) return [text];
   LONG_RUN.lastIndex = 0;
   let match = LONG_RUN.exec(text);
   if (!match) return [text];
@@ -89,6 +97,45 @@ export function tokenizerSegments(text: string): string[] {
   }
   if (from < text.length) segments.push(text.slice(from));
   return segments;
+}
+
+/** Character classes of LONG_RUN, for ASCII: letters, other non-space non-digits, white space. */
+const LETTER = 1;
+const OTHER = 2;
+const SPACE = 3;
+const ASCII_CLASS = new Uint8Array(128);
+for (let code = 0; code < 128; code++) {
+  const char = String.fromCharCode(code);
+  ASCII_CLASS[code] = /\p{L}/u.test(char)
+    ? LETTER
+    : /\s/u.test(char)
+      ? SPACE
+      : /\p{N}/u.test(char)
+        ? 0
+        : OTHER;
+}
+
+/**
+ * True when the text is all ASCII and has no run LONG_RUN would match: then it is one piece, as
+ * the regex would say, found ~10x faster (a 200k-character prompt: ~0.3 ms instead of ~3.5 ms on
+ * the main thread). Any other text goes through the regex.
+ */
+function asciiWithoutLongRun(text: string): boolean {
+  let runClass = 0;
+  let runLength = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 128) return false;
+    const kind = ASCII_CLASS[code]!;
+    if (kind === runClass && kind !== 0) {
+      runLength += 1;
+      if (runLength > MAX_RUN_CHARS) return false;
+    } else {
+      runClass = kind;
+      runLength = 1;
+    }
+  }
+  return true;
 }
 
 /** Tokens of one already-segmented piece. */

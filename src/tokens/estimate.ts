@@ -3,7 +3,8 @@
  * the model's tokenizer. The per-shape rules live in shapes/; media costs in media.ts.
  */
 import type { ApiShape, RequestBody } from '../providers/types.js';
-import { countSegment, tokenizerSegments } from './encoding.js';
+import { cachedCount, countTextTokens } from './count-cache.js';
+import { tokenizerSegments } from './encoding.js';
 import { PromptParts } from './prompt.js';
 import { collectChat } from './shapes/chat.js';
 import { collectCompletions, collectEmbeddings } from './shapes/inputs.js';
@@ -38,29 +39,41 @@ export function collectPrompt(shape: ApiShape, body: RequestBody, model: string)
   return parts;
 }
 
-function countSync(parts: PromptParts): number {
+function countSync(texts: readonly string[], encoding: PromptParts['encoding']): number {
   let tokens = 0;
-  for (const text of parts.texts) {
-    for (const segment of tokenizerSegments(text)) tokens += countSegment(segment, parts.encoding);
-  }
+  for (const text of texts) tokens += countTextTokens(text, encoding);
   return tokens;
 }
 
 /** Worst-case prompt tokens a provider will bill for this request body, as this model's tokenizer counts them. Synchronous. */
 export function promptTokens(shape: ApiShape, body: RequestBody, model: string): number {
   const parts = collectPrompt(shape, body, model);
-  return parts.total(countSync(parts));
+  return parts.total(countSync(parts.texts, parts.encoding));
 }
 
 /** Same result, but large prompts are counted off the main thread (a worker) so the event loop never stalls. */
 export async function countPromptTokens(shape: ApiShape, body: RequestBody, model: string): Promise<number> {
   const parts = collectPrompt(shape, body, model);
-  if (parts.chars <= WORKER_THRESHOLD_CHARS) return parts.total(countSync(parts));
-  const segments = parts.texts.flatMap(tokenizerSegments);
+  if (parts.chars <= WORKER_THRESHOLD_CHARS) return parts.total(countSync(parts.texts, parts.encoding));
+  // Texts counted recently (the system prompt, earlier turns) are known; only the rest is counted,
+  // on the main thread when little is left, else in a worker.
+  let known = 0;
+  const unknown: string[] = [];
+  let unknownChars = 0;
+  for (const text of parts.texts) {
+    const cached = cachedCount(text, parts.encoding);
+    if (cached !== undefined) known += cached;
+    else {
+      unknown.push(text);
+      unknownChars += text.length;
+    }
+  }
+  if (unknownChars <= WORKER_THRESHOLD_CHARS) return parts.total(known + countSync(unknown, parts.encoding));
+  const segments = unknown.flatMap(tokenizerSegments);
   try {
-    return parts.total(await countSegmentsInWorker(segments, parts.encoding));
+    return parts.total(known + (await countSegmentsInWorker(segments, parts.encoding)));
   } catch {
     // Correctness first: a failed worker must not fail the request, only make it slower.
-    return parts.total(countSync(parts));
+    return parts.total(known + countSync(unknown, parts.encoding));
   }
 }

@@ -23,6 +23,8 @@ interface Pending {
 interface Slot {
   worker: Worker;
   pending: Map<number, Pending>;
+  /** Ends an idle worker (see IDLE_MS); cleared while it has work. */
+  idleTimer?: NodeJS.Timeout;
 }
 
 const WORKER_SOURCE = (tiktokenPath: string): string => `
@@ -49,6 +51,19 @@ parentPort.on('message', (msg) => {
 
 /** One worker on a 2-core box (the main thread needs the other core); at most 2 otherwise. */
 const POOL_SIZE = Math.max(1, Math.min(2, availableParallelism() - 1));
+
+/**
+ * A worker with nothing to count for this long exits, giving back its memory: its own tiktoken
+ * (~60-80 MB resident). Large prompts are the exception, so most of the time no worker runs; the
+ * next one pays the cold start (~0.3 s, counted off the main thread all the same).
+ */
+export const IDLE_MS = 30_000;
+let idleMs = IDLE_MS;
+
+/** For tests: how long an idle worker lives. */
+export function setTokenWorkerIdleMs(ms: number): void {
+  idleMs = ms;
+}
 
 const slots: Slot[] = [];
 let nextId = 1;
@@ -79,7 +94,11 @@ function startSlot(): Slot {
     answered = true;
     startupFailures = 0;
     slot.pending.delete(msg.id);
-    if (slot.pending.size === 0) worker.unref();
+    if (slot.pending.size === 0) {
+      worker.unref();
+      slot.idleTimer = setTimeout(() => retire(slot), idleMs);
+      slot.idleTimer.unref();
+    }
     if (typeof msg.tokens === 'number') waiter.resolve(msg.tokens);
     else waiter.reject(new Error(msg.error ?? 'token worker failed'));
   });
@@ -95,6 +114,14 @@ function startSlot(): Slot {
   worker.on('exit', (code) => fail(new Error(`token worker exited with code ${code}`)));
   slots.push(slot);
   return slot;
+}
+
+/** Ends an idle worker; the exit handler takes it out of the pool. */
+function retire(slot: Slot): void {
+  if (slot.pending.size > 0) return;
+  const index = slots.indexOf(slot);
+  if (index >= 0) slots.splice(index, 1);
+  void slot.worker.terminate();
 }
 
 /** The least busy worker, starting one while the pool is below its size. */
@@ -120,6 +147,7 @@ export function countSegmentsInWorker(segments: string[], encoding: EncodingName
       return;
     }
     const id = nextId++;
+    clearTimeout(slot.idleTimer);
     slot.pending.set(id, { resolve, reject });
     slot.worker.ref();
     slot.worker.postMessage({ id, encoding, segments });
@@ -129,6 +157,7 @@ export function countSegmentsInWorker(segments: string[], encoding: EncodingName
 /** Stops the token workers (clean shutdown, tests). Pending counts reject; callers fall back. */
 export async function closeTokenWorkers(): Promise<void> {
   const stopping = slots.splice(0, slots.length);
+  for (const slot of stopping) clearTimeout(slot.idleTimer);
   closing = true;
   try {
     await Promise.all(stopping.map((slot) => slot.worker.terminate()));
