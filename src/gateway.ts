@@ -161,6 +161,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     observe,
     burnRates: analytics,
     clock: options.clock,
+    onFallback: (from, to, reason) => metrics.fallbacks.inc({ from, to, reason }),
     mount: (app) => {
       mountMetrics(app, metrics, () => current);
       mountAdmin(

@@ -146,6 +146,12 @@ export function createMetrics() {
       this.set(budgetSource?.pendingRetries() ?? 0);
     },
   });
+  const fallbacks = new client.Counter({
+    name: `${p}fallbacks_total`,
+    help: 'Requests moved to a fallback model because the provider failed before answering',
+    labelNames: ['from', 'to', 'reason'],
+    registers,
+  });
   const alerts = new client.Counter({
     name: `${p}alerts_total`,
     help: 'Alert events raised, by type',
@@ -332,6 +338,7 @@ export function createMetrics() {
     pendingSettles,
     alerts,
     alertDeliveries,
+    fallbacks,
     downgrades,
     rejections,
   };

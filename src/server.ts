@@ -26,6 +26,7 @@ export interface AppDeps {
   /** Burn rates from the usage history (the analytics), for /v1/budget forecasts. */
   burnRates?: BurnRateSource;
   clock?: () => number;
+  onFallback?: ProxyDeps['onFallback'];
   /** Extra route groups (admin, metrics, self-service) mounted by the caller. */
   mount?: (app: Hono) => void;
 }
@@ -44,6 +45,7 @@ export function buildApp(deps: AppDeps): Hono {
     lookupKey: deps.lookupKey,
     burnRates: deps.burnRates,
     clock: deps.clock,
+    onFallback: deps.onFallback,
   };
   for (const adapter of adapters) app.post(adapter.path, createProxyHandler(adapter, proxyDeps));
   app.get('/v1/models', modelsHandler(deps));

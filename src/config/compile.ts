@@ -219,6 +219,22 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
     });
   }
 
+  const fallbacks = new Map<string, string[]>();
+  for (const [from, chain] of Object.entries(file.fallbacks)) {
+    const source = models.get(from);
+    if (!source) problems.push(`fallbacks.${from}: unknown model ${from}`);
+    chain.forEach((to, i) => {
+      const target = models.get(to);
+      if (!target) problems.push(`fallbacks.${from}[${i}]: unknown model ${to}`);
+      else if (source && target.provider.kind !== source.provider.kind) {
+        problems.push(
+          `fallbacks.${from}[${i}]: ${to} speaks the ${target.provider.kind} API, ${from} the ${source.provider.kind} API`,
+        );
+      } else if (to === from) problems.push(`fallbacks.${from}[${i}]: a model cannot fall back to itself`);
+    });
+    fallbacks.set(from, chain);
+  }
+
   problems.push(...storeProblems(file.store));
 
   const config: RuntimeConfig = {
@@ -257,6 +273,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
       models: new Set(anon.models),
       upgradeMessage: anon.upgrade_message,
     },
+    fallbacks,
     budgeting: {
       minOutputTokens: file.budgeting.min_output_tokens,
       leaseMs: file.server.request_timeout_ms + file.budgeting.lease_margin_ms,

@@ -92,4 +92,6 @@ export interface RuntimeConfig {
     upgradeMessage: string;
   };
   budgeting: { minOutputTokens: number; leaseMs: number };
+  /** Models to try, in order, when a model's provider fails before answering (same API kind). */
+  fallbacks: ReadonlyMap<string, readonly string[]>;
 }

@@ -251,6 +251,11 @@ export const configSchema = z
       .strict()
       .default({ webhooks: [], delivery: alertDeliverySchema.parse({}), history: 200 }),
     history: historySchema.default(historySchema.parse({})),
+    /**
+     * Provider fallback: model -> models to try, in order, when its provider answers 429 or 5xx or
+     * times out before the first byte. Each fallback is budget-checked at its own price.
+     */
+    fallbacks: z.record(z.string(), z.array(z.string())).default({}),
     /** Cheaper alternatives per model, for savings suggestions. */
     alternatives: z.record(z.string(), z.array(z.string())).default({}),
   })

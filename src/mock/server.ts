@@ -11,6 +11,7 @@
  *   x-mock-cache-write-tokens: N  report N prompt tokens as cache writes (Anthropic)
  *   x-mock-reasoning-tokens: N    report N reasoning tokens, on top of the text (within the cap)
  *   x-mock-fail: MODE[,MODE]      status:CODE | broken-stream:N | slow-first-byte:MS | hang | garbage-sse
+ *   x-mock-fail-model: NAME       apply x-mock-fail only to requests whose body names this model
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -166,6 +167,9 @@ async function serve(
     if (typeof body.model === 'string') record.model = body.model;
     record.stream = body.stream === true;
   }
+  // x-mock-fail-model: the failure applies only to requests for that model (fallback tests).
+  const failModel = req.headers['x-mock-fail-model'];
+  if (typeof failModel === 'string' && failModel !== body.model) plan.fail = {};
   if (planProblem !== undefined) {
     ex.sendError(
       format === 'anthropic'

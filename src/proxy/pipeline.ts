@@ -43,6 +43,8 @@ export interface ProxyDeps {
   observe: RequestObserver;
   lookupKey?: KeyLookup;
   clock?: () => number;
+  /** A provider failed before answering and the request moved to a fallback model. */
+  onFallback?(from: string, to: string, reason: string): void;
 }
 
 type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse };
@@ -168,30 +170,65 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
       state.record.requestedModel = model.name;
 
       const tokenCounts = new Map<string, Promise<number>>();
-      const granted = await engine.admit({
-        requestId,
-        identity,
-        model,
-        promptTokensFor: (m: RuntimeModel) => {
-          const known = tokenCounts.get(m.name);
-          if (known) return known;
-          const count = countPromptTokens(adapter.shape, body, m.upstreamModel);
-          tokenCounts.set(m.name, count);
-          return count;
-        },
-        requestedCap: adapter.requestedOutputCap(body),
-        outputless: adapter.shape === 'embeddings',
-        nowMs: state.record.timeMs,
-      });
-      if (!granted.ok) throw granted.error;
-      admission = granted;
-      state.record.servedModel = granted.servedModel.name;
-      state.record.provider = granted.servedModel.provider.name;
-      state.record.estimateNano = granted.estimateNano;
-      state.record.downgraded = granted.downgradedFrom !== undefined;
-      state.record.clamped = granted.clamped;
+      // Read before forward() rewrites the body: a fallback is admitted on the client's own cap.
+      const requestedCap = adapter.requestedOutputCap(body);
+      const admit = async (candidate: RuntimeModel): Promise<AdmissionGranted> => {
+        const granted = await engine.admit({
+          requestId,
+          identity,
+          model: candidate,
+          promptTokensFor: (m: RuntimeModel) => {
+            const known = tokenCounts.get(m.name);
+            if (known) return known;
+            const count = countPromptTokens(adapter.shape, body, m.upstreamModel);
+            tokenCounts.set(m.name, count);
+            return count;
+          },
+          requestedCap,
+          outputless: adapter.shape === 'embeddings',
+          nowMs: state.record.timeMs,
+        });
+        if (!granted.ok) throw granted.error;
+        state.record.servedModel = granted.servedModel.name;
+        state.record.provider = granted.servedModel.provider.name;
+        state.record.estimateNano = granted.estimateNano;
+        state.record.downgraded = granted.downgradedFrom !== undefined;
+        state.record.clamped = granted.clamped;
+        return granted;
+      };
+      admission = await admit(model);
 
-      return await forward(c, clientHeaders, adapter, deps, config, state, body, bytes, granted, stream);
+      const fallbacks = fallbackModels(config, adapter, model.name, identity);
+      let fallbackFrom: string | undefined;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const canFallBack = attempt < fallbacks.length;
+          const route = { canFallBack, fallbackFrom };
+          return await forward(
+            c,
+            clientHeaders,
+            adapter,
+            deps,
+            config,
+            state,
+            body,
+            bytes,
+            admission,
+            stream,
+            route,
+          );
+        } catch (error) {
+          if (!(error instanceof FallBack)) throw error;
+          // The provider billed nothing; the fallback is checked against the budgets at its own price.
+          await engine.release(admission.reservation);
+          const from = admission.servedModel.name;
+          admission = undefined;
+          const next = fallbacks[attempt] as RuntimeModel;
+          admission = await admit(next);
+          deps.onFallback?.(from, admission.servedModel.name, error.reason);
+          fallbackFrom = from;
+        }
+      }
     } catch (error) {
       if (admission) await engine.release(admission.reservation);
       if (error instanceof ClientGone) {
@@ -263,7 +300,10 @@ function upstreamBody(
     body.model = served.upstreamModel;
     changed = true;
   }
-  if (admission.capChanged && admission.outputCap !== undefined) {
+  // The cap goes in the served model's field: a fallback or downgrade to an o-series model takes
+  // max_completion_tokens where the client wrote max_tokens.
+  const misplacedCap = adapter.shape === 'chat' && body[served.capField] === undefined;
+  if ((admission.capChanged || misplacedCap) && admission.outputCap !== undefined) {
     adapter.setOutputCap(body, admission.outputCap, served.capField);
     changed = true;
   }
@@ -286,6 +326,7 @@ async function forward(
   original: Buffer,
   admission: AdmissionGranted,
   stream: boolean,
+  route: { canFallBack: boolean; fallbackFrom: string | undefined },
 ): Promise<Response> {
   const engine = deps.engine();
   const served = admission.servedModel;
@@ -320,7 +361,14 @@ async function forward(
     });
   } catch (error) {
     detach();
-    throw upstreamError(error, provider.name, abort.signal);
+    const failure = upstreamError(error, provider.name, abort.signal);
+    if (route.canFallBack && failure instanceof GatewayError) throw new FallBack(failure.code);
+    throw failure;
+  }
+  if (route.canFallBack && (upstream.statusCode === 429 || upstream.statusCode >= 500)) {
+    await upstream.body.dump().catch(() => {});
+    detach();
+    throw new FallBack(`status_${upstream.statusCode}`);
   }
   state.record.upstreamTtfbMs = performance.now() - state.upstreamStartedAt;
 
@@ -328,6 +376,7 @@ async function forward(
   // What @hono/node-server answers for a Headers object without one; a plain object gets no default.
   headers['content-type'] ??= 'text/plain; charset=UTF-8';
   admissionHeaders(headers, state.record.requestId, admission);
+  if (route.fallbackFrom) headers['x-gateway-fallback-from'] = route.fallbackFrom;
 
   if (upstream.statusCode >= 400) {
     // The provider refused the request: it billed nothing, so nothing is spent.
@@ -416,6 +465,32 @@ async function settleNonStream(
   state.setUsage(reservedUsage, result.costNano);
   state.record.settlement = 'reserved';
   return result;
+}
+
+/** The provider failed before answering (429, 5xx, timeout, unreachable) and a fallback remains. */
+class FallBack extends Error {
+  constructor(readonly reason: string) {
+    super(`provider failed: ${reason}`);
+  }
+}
+
+/** The configured fallbacks of a model that this caller may use (same API: config checks the kind). */
+function fallbackModels(
+  config: RuntimeConfig,
+  adapter: EndpointAdapter,
+  name: string,
+  identity: Identity,
+): RuntimeModel[] {
+  const chain = config.fallbacks.get(name);
+  if (!chain) return [];
+  const out: RuntimeModel[] = [];
+  for (const candidate of chain) {
+    const model = config.models.get(candidate);
+    if (!model || model.provider.kind !== adapter.provider) continue;
+    if (identity.allowedModels && !identity.allowedModels.has(candidate)) continue;
+    out.push(model);
+  }
+  return out;
 }
 
 /**

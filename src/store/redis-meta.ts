@@ -27,7 +27,6 @@ interface MetaCommands {
 
 type Client = (Redis | Cluster) & MetaCommands;
 
-
 export class RedisMetaStore implements MetaStore {
   readonly kind = 'redis' as const;
   readonly pollIntervalMs: number;

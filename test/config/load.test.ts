@@ -124,6 +124,34 @@ budgets:
     );
   });
 
+  it('checks fallbacks: known models of the same API', () => {
+    const problems = problemsOf(
+      `${BASE}
+providers:
+  anthropic: { kind: anthropic, base_url: "http://127.0.0.1:9", api_key: k }
+`.replace('providers:\n  openai', 'providers:\n  openai'),
+    );
+    expect(problems.length).toBeGreaterThan(0); // duplicate providers key is a YAML problem
+    const text = `
+providers:
+  openai: { kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: k }
+  anthropic: { kind: anthropic, base_url: "http://127.0.0.1:9", api_key: k }
+models:
+  gpt-4o: { provider: openai, input: 2.5, output: 10 }
+  gpt-4o-mini: { provider: openai, input: 0.15, output: 0.6 }
+  claude-haiku-4-5: { provider: anthropic, input: 1, output: 5 }
+fallbacks:
+  gpt-4o: [gpt-4o-mini, claude-haiku-4-5, gpt-9, gpt-4o]
+  nope: [gpt-4o]
+`;
+    expect(problemsOf(text)).toEqual([
+      'fallbacks.gpt-4o[1]: claude-haiku-4-5 speaks the anthropic API, gpt-4o the openai API',
+      'fallbacks.gpt-4o[2]: unknown model gpt-9',
+      'fallbacks.gpt-4o[3]: a model cannot fall back to itself',
+      'fallbacks.nope: unknown model nope',
+    ]);
+  });
+
   it('requires store.url for the redis store', () => {
     expect(problemsOf(`store: { type: redis }\n${BASE}`)).toContain(
       'store.url: required when store.type is redis (e.g. redis://127.0.0.1:6379)',

@@ -29,6 +29,11 @@ export interface StackOptions {
   mockProvider?: MockProvider;
   clock?: () => number;
   serverYaml?: string;
+  /** In providersYaml, this text is replaced by the mock's URL. */
+  mockUrlPlaceholder?: string;
+  /** Extra lines inside `providers:` and `models:` (indented two spaces). */
+  providersYaml?: string;
+  modelsYaml?: string;
 }
 
 export interface Stack {
@@ -54,6 +59,7 @@ admin: { token: "${ADMIN_TOKEN}" }
 providers:
   openai: { kind: openai, base_url: "${mockUrl}/v1", api_key: "${OPENAI_UPSTREAM_KEY}" }
   anthropic: { kind: anthropic, base_url: "${mockUrl}", api_key: "${ANTHROPIC_UPSTREAM_KEY}" }
+${options.mockUrlPlaceholder ? (options.providersYaml ?? '').replaceAll(options.mockUrlPlaceholder, mockUrl) : (options.providersYaml ?? '')}
 models:
   gpt-4o: { provider: openai, input: 2.50, output: 10.00, cached_input: 1.25, max_output_tokens: 16384 }
   gpt-4o-mini: { provider: openai, input: 0.15, output: 0.60, cached_input: 0.075, max_output_tokens: 16384 }
@@ -61,6 +67,7 @@ models:
   claude-sonnet-4-5: { provider: anthropic, input: 3.00, output: 15.00, cache_read: 0.30, cache_write: 3.75, max_output_tokens: 64000 }
   claude-haiku-4-5: { provider: anthropic, input: 1.00, output: 5.00, cache_read: 0.10, cache_write: 1.25, max_output_tokens: 64000 }
   text-embedding-3-small: { provider: openai, input: 0.02 }
+${options.modelsYaml ?? ''}
 ${
   options.keysYaml ??
   `keys:
