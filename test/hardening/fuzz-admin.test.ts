@@ -64,7 +64,15 @@ const keyLike = fc.record(
   { requiredKeys: [] },
 );
 
+/** Valid budgets under fresh ids, so the stored side of the property is always explored too. */
+const validBudget = fc.record({
+  id: fc.stringMatching(/^[a-z]{8}$/),
+  scope: fc.constantFrom('global', { team: 'web' }, { user: '*' }),
+  limit_usd: fc.integer({ min: 1, max: 1000 }),
+});
+
 const writes = fc.oneof(
+  fc.tuple(fc.constant('POST'), fc.constant('/admin/budgets'), validBudget as fc.Arbitrary<unknown>),
   fc.tuple(fc.constant('POST'), fc.constant('/admin/budgets'), budgetLike as fc.Arbitrary<unknown>),
   fc.tuple(
     fc.constant('PUT'),
