@@ -5,6 +5,18 @@
 import { GatewayError } from '../errors.js';
 import type { RequestBody } from './types.js';
 
+/**
+ * Most messages, input items or prompts one request may carry: above what any provider accepts,
+ * and refused before a token is counted, so a body of a million tiny items costs nothing.
+ */
+export const MAX_LIST_ITEMS = 10_000;
+
+/** A 400 naming the field when a list is longer than MAX_LIST_ITEMS; null otherwise. */
+export function checkListLength(field: string, value: unknown): GatewayError | null {
+  if (!Array.isArray(value) || value.length <= MAX_LIST_ITEMS) return null;
+  return invalid(field, `Invalid '${field}': at most ${MAX_LIST_ITEMS} items, got ${value.length}.`);
+}
+
 export function invalid(param: string, message: string): GatewayError {
   return new GatewayError('invalid_request', message, { param });
 }
@@ -71,6 +83,8 @@ export function checkMessages(body: RequestBody): GatewayError | null {
   if (messages.length === 0) {
     return invalid('messages', "Invalid 'messages': expected a non-empty array.");
   }
+  const tooLong = checkListLength('messages', messages);
+  if (tooLong) return tooLong;
   for (let i = 0; i < messages.length; i++) {
     const message: unknown = messages[i];
     if (!isObject(message)) {

@@ -4,6 +4,7 @@
  */
 import type { GatewayError } from '../errors.js';
 import {
+  checkListLength,
   checkMessages,
   checkModel,
   checkPositiveInteger,
@@ -25,7 +26,7 @@ function checkStringOrArray(body: RequestBody, field: string): GatewayError | nu
   if (typeof value !== 'string' && !Array.isArray(value)) {
     return invalid(field, `Invalid '${field}': expected a string or an array.`);
   }
-  return null;
+  return checkListLength(field, value);
 }
 
 /** OpenAI's /v1/completions generates at most this many tokens when max_tokens is absent or null. */
@@ -138,6 +139,7 @@ export const responsesAdapter: EndpointAdapter = {
         isAbsent(body.input) || typeof body.input === 'string' || Array.isArray(body.input)
           ? null
           : invalid('input', "Invalid 'input': expected a string or an array."),
+      () => checkListLength('input', body.input),
       () => checkPositiveInteger(body, 'max_output_tokens'),
       () => checkStreamFields(body),
     ),

@@ -267,3 +267,44 @@ describe('bad input never breaks the gateway or moves a budget', () => {
     expect(stack.mock.served.length).toBe(servedBefore);
   });
 });
+
+describe('list limits', () => {
+  let big: Stack;
+  beforeAll(async () => {
+    big = await startStack();
+  });
+  afterAll(async () => big?.close());
+
+  it.each([
+    [
+      '/v1/chat/completions',
+      'messages',
+      { model: 'gpt-4o-mini', messages: Array(10_001).fill({ role: 'user', content: 'x' }) },
+    ],
+    [
+      '/v1/messages',
+      'messages',
+      {
+        model: 'claude-haiku-4-5',
+        max_tokens: 5,
+        messages: Array(10_001).fill({ role: 'user', content: 'x' }),
+      },
+    ],
+    ['/v1/embeddings', 'input', { model: 'text-embedding-3-small', input: Array(10_001).fill('x') }],
+    [
+      '/v1/responses',
+      'input',
+      { model: 'gpt-4o-mini', input: Array(10_001).fill({ role: 'user', content: 'x' }) },
+    ],
+  ])('%s refuses more than 10,000 %s items before counting tokens', async (path, field, body) => {
+    const servedBefore = big.mock.served.length;
+    const res = await fetch(`${big.gateway.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain(`Invalid '${field}': at most 10000 items, got 10001.`);
+    expect(big.mock.served.length).toBe(servedBefore);
+  });
+});
