@@ -58,6 +58,27 @@ function safeStringify(value: unknown): string {
   }
 }
 
+/**
+ * Message content as every API allows it: absent, a plain string, or a list of parts (each counted
+ * by `addPart`); anything else is counted as its JSON.
+ */
+export function addContentList(
+  parts: PromptParts,
+  content: unknown,
+  addPart: (parts: PromptParts, part: unknown) => void,
+): void {
+  if (content === undefined || content === null) return;
+  if (typeof content === 'string') {
+    parts.text(content);
+    return;
+  }
+  if (!Array.isArray(content)) {
+    parts.json(content);
+    return;
+  }
+  for (const part of content) addPart(parts, part);
+}
+
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

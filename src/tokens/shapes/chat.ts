@@ -5,7 +5,7 @@
  * message are tokenized.
  */
 import { addInlineFile, addReferencedFile, audioTokens, imageTokens } from '../media.js';
-import { arr, isRecord, type PromptParts, str } from '../prompt.js';
+import { addContentList, arr, isRecord, type PromptParts, str } from '../prompt.js';
 import { addToolDefinitions } from './tools.js';
 
 export const TOKENS_PER_MESSAGE = 3;
@@ -73,16 +73,7 @@ function addFunction(parts: PromptParts, fn: Record<string, unknown>): void {
 }
 
 export function addContent(parts: PromptParts, content: unknown): void {
-  if (content === undefined || content === null) return;
-  if (typeof content === 'string') {
-    parts.text(content);
-    return;
-  }
-  if (!Array.isArray(content)) {
-    parts.json(content);
-    return;
-  }
-  for (const part of content) addContentPart(parts, part);
+  addContentList(parts, content, addContentPart);
 }
 
 function addContentPart(parts: PromptParts, part: unknown): void {

@@ -5,7 +5,7 @@
  * affects output and is ignored.
  */
 import { addInlineFile, addReferencedFile, CLAUDE_IMAGE_TOKENS } from '../media.js';
-import { arr, isRecord, type PromptParts, str } from '../prompt.js';
+import { addContentList, arr, isRecord, type PromptParts, str } from '../prompt.js';
 import { REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOKENS_PER_TOOL_CALL } from './chat.js';
 import { addFunctionDefinition } from './tools.js';
 
@@ -40,16 +40,7 @@ export function collectMessages(parts: PromptParts, body: Record<string, unknown
 }
 
 function addBlocks(parts: PromptParts, content: unknown): void {
-  if (content === undefined || content === null) return;
-  if (typeof content === 'string') {
-    parts.text(content);
-    return;
-  }
-  if (!Array.isArray(content)) {
-    parts.json(content);
-    return;
-  }
-  for (const block of content) addBlock(parts, block);
+  addContentList(parts, content, addBlock);
 }
 
 function addBlock(parts: PromptParts, block: unknown): void {

@@ -6,7 +6,7 @@
  * step bills those from the provider's usage.
  */
 import { addInlineFile, addReferencedFile, audioTokens, imageTokens } from '../media.js';
-import { arr, isRecord, type PromptParts, str } from '../prompt.js';
+import { addContentList, arr, isRecord, type PromptParts, str } from '../prompt.js';
 import {
   REPLY_PRIMING_TOKENS,
   RESPONSE_FORMAT_OVERHEAD,
@@ -85,16 +85,7 @@ function addItem(parts: PromptParts, item: unknown): void {
 }
 
 function addParts(parts: PromptParts, content: unknown): void {
-  if (content === undefined || content === null) return;
-  if (typeof content === 'string') {
-    parts.text(content);
-    return;
-  }
-  if (!Array.isArray(content)) {
-    parts.json(content);
-    return;
-  }
-  for (const part of content) addPart(parts, part);
+  addContentList(parts, content, addPart);
 }
 
 function addPart(parts: PromptParts, part: unknown): void {
