@@ -12,17 +12,7 @@ import {
   promptTokens,
   WORKER_THRESHOLD_CHARS,
 } from '../src/tokens/estimate.js';
-
-const PIECES = [
-  'The gateway estimates the worst-case cost of every request before it reaches the provider, ',
-  'reserving that amount against each budget the request falls under. ',
-  'When the response arrives, the reservation is replaced by the actual cost.\n\n',
-  'export function settle(reservation: Reservation, usage: Usage): bigint {\n',
-  '  const cost = usage.inputTokens * price.input + usage.outputTokens * price.output;\n',
-  '  return cost > reservation.amount ? cost : reservation.amount; // never negative\n}\n',
-  'Budgets reset on calendar boundaries in their own timezone (e.g. Europe/Berlin), ',
-  'and thresholds such as 80% can downgrade gpt-4o to gpt-4o-mini automatically.\n',
-];
+import { PIECES } from './bench/workload.js';
 
 function text(chars: number): string {
   let out = '';

@@ -11,7 +11,8 @@ export const MODEL = 'gpt-4o-mini';
 /** Sent on every request so the per-user `"*"` budget applies (the users scenario varies it). */
 export const BENCH_USER = 'bench-user';
 
-const PIECES = [
+/** English and code, as prompts mix them; shared with scripts/bench-tokens.ts. */
+export const PIECES = [
   'The gateway estimates the worst-case cost of every request before it reaches the provider, ',
   'reserving that amount against each budget the request falls under. ',
   'When the response arrives, the reservation is replaced by the actual cost.\n\n',
