@@ -3,7 +3,6 @@
  * Everything format-specific is behind the endpoint adapter; everything about money is behind the
  * budget engine. Each request runs on the config snapshot it started with.
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { Dispatcher } from 'undici';
@@ -30,9 +29,11 @@ import {
   estimateHeader,
 } from './gateway-headers.js';
 import { type HeaderSource, identify, type KeyLookup } from './identity.js';
-import type { RequestObserver, RequestRecord } from './record.js';
+import type { RequestObserver } from './record.js';
+import { nextRequestId, RequestState } from './request-state.js';
 import { relayStream } from './stream-relay.js';
 import { type UpstreamPools, upstreamPath } from './upstream.js';
+import { ClientGone, FallBack, fallbackModels, upstreamError } from './upstream-failures.js';
 
 export interface ProxyDeps {
   config(): RuntimeConfig;
@@ -60,18 +61,6 @@ export function clientIp(c: Context, config: RuntimeConfig): string | undefined 
   return (c.env as NodeBindings | undefined)?.incoming?.socket?.remoteAddress;
 }
 
-/**
- * Request ids: req_ + 32 hex digits, a random per-process prefix and a counter. Unique across
- * instances (64 random bits each) and in a process, at a fraction of a random UUID's cost.
- */
-const REQUEST_ID_PREFIX = `req_${randomBytes(8).toString('hex')}`;
-let requestSeq = 0;
-
-export function nextRequestId(): string {
-  requestSeq += 1;
-  return REQUEST_ID_PREFIX + requestSeq.toString(16).padStart(16, '0');
-}
-
 /** The client's request headers, read once as a plain object (see providers/headers.ts). */
 function clientHeadersOf(c: Context): HeaderRecord {
   const incoming = (c.env as NodeBindings | undefined)?.incoming;
@@ -80,60 +69,6 @@ function clientHeadersOf(c: Context): HeaderRecord {
 
 function headerSource(headers: HeaderRecord): HeaderSource {
   return { get: (name) => headers[name] ?? null };
-}
-
-/** Per-request state that the record is built from. */
-class RequestState {
-  readonly startedAt = performance.now();
-  readonly record: RequestRecord;
-  upstreamStartedAt = 0;
-
-  constructor(requestId: string, endpoint: string, nowMs: number) {
-    this.record = {
-      timeMs: nowMs,
-      requestId,
-      endpoint,
-      keyId: null,
-      user: null,
-      team: null,
-      anonymous: false,
-      requestedModel: null,
-      servedModel: null,
-      provider: null,
-      stream: false,
-      status: 0,
-      errorCode: null,
-      inputTokens: 0,
-      cachedInputTokens: 0,
-      cacheWriteTokens: 0,
-      outputTokens: 0,
-      reasoningTokens: 0,
-      costNano: 0,
-      estimateNano: 0,
-      latencyMs: 0,
-      upstreamMs: 0,
-      upstreamTtfbMs: null,
-      downgraded: false,
-      clamped: false,
-      settlement: 'none',
-    };
-  }
-
-  setUsage(usage: Usage, costNano: number): void {
-    this.record.inputTokens = usage.inputTokens;
-    this.record.cachedInputTokens = usage.cachedInputTokens;
-    this.record.cacheWriteTokens = usage.cacheWriteTokens;
-    this.record.outputTokens = usage.outputTokens;
-    this.record.reasoningTokens = usage.reasoningTokens;
-    this.record.costNano = costNano;
-  }
-
-  finish(observe: RequestObserver): void {
-    const end = performance.now();
-    this.record.latencyMs = end - this.startedAt;
-    if (this.upstreamStartedAt > 0) this.record.upstreamMs = end - this.upstreamStartedAt;
-    observe(this.record);
-  }
 }
 
 export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
@@ -466,60 +401,3 @@ async function settleNonStream(
   state.record.settlement = 'reserved';
   return result;
 }
-
-/** The provider failed before answering (429, 5xx, timeout, unreachable) and a fallback remains. */
-class FallBack extends Error {
-  constructor(readonly reason: string) {
-    super(`provider failed: ${reason}`);
-  }
-}
-
-/** The configured fallbacks of a model that this caller may use (same API: config checks the kind). */
-function fallbackModels(
-  config: RuntimeConfig,
-  adapter: EndpointAdapter,
-  name: string,
-  identity: Identity,
-): RuntimeModel[] {
-  const chain = config.fallbacks.get(name);
-  if (!chain) return [];
-  const out: RuntimeModel[] = [];
-  for (const candidate of chain) {
-    const model = config.models.get(candidate);
-    if (!model || model.provider.kind !== adapter.provider) continue;
-    if (identity.allowedModels && !identity.allowedModels.has(candidate)) continue;
-    out.push(model);
-  }
-  return out;
-}
-
-/**
- * The client hung up before the provider answered. Not a provider failure: the record says 499 (the
- * usual "client closed request") with no error code, so it is not counted as an upstream error.
- */
-class ClientGone extends Error {
-  constructor() {
-    super('client closed the connection');
-  }
-}
-
-function upstreamError(error: unknown, provider: string, signal: AbortSignal): Error {
-  if (signal.reason instanceof ClientGone) return signal.reason;
-  const code = (error as { code?: string })?.code;
-  if (
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT' ||
-    code === 'UND_ERR_CONNECT_TIMEOUT'
-  ) {
-    return new GatewayError('provider_timeout', `The provider ${provider} did not answer in time.`);
-  }
-  if (signal.aborted) {
-    return new GatewayError(
-      'provider_timeout',
-      `The request to ${provider} was aborted: ${String(signal.reason)}`,
-    );
-  }
-  return new GatewayError('provider_unreachable', `The provider ${provider} could not be reached.`);
-}
-
-export const _internal = { upstreamBody, resolveModel };

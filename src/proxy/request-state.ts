@@ -1,0 +1,73 @@
+/**
+ * A proxied request's bookkeeping: its id and the record (ledger, log line, metrics) filled in as it
+ * goes through the pipeline and emitted once when it ends.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Usage } from '../usage.js';
+import type { RequestObserver, RequestRecord } from './record.js';
+
+/**
+ * Request ids: req_ + 32 hex digits, a random per-process prefix and a counter. Unique across
+ * instances (64 random bits each) and in a process, at a fraction of a random UUID's cost.
+ */
+const REQUEST_ID_PREFIX = `req_${randomBytes(8).toString('hex')}`;
+let requestSeq = 0;
+
+export function nextRequestId(): string {
+  requestSeq += 1;
+  return REQUEST_ID_PREFIX + requestSeq.toString(16).padStart(16, '0');
+}
+
+/** Per-request state that the record is built from. */
+export class RequestState {
+  readonly startedAt = performance.now();
+  readonly record: RequestRecord;
+  upstreamStartedAt = 0;
+
+  constructor(requestId: string, endpoint: string, nowMs: number) {
+    this.record = {
+      timeMs: nowMs,
+      requestId,
+      endpoint,
+      keyId: null,
+      user: null,
+      team: null,
+      anonymous: false,
+      requestedModel: null,
+      servedModel: null,
+      provider: null,
+      stream: false,
+      status: 0,
+      errorCode: null,
+      inputTokens: 0,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      outputTokens: 0,
+      reasoningTokens: 0,
+      costNano: 0,
+      estimateNano: 0,
+      latencyMs: 0,
+      upstreamMs: 0,
+      upstreamTtfbMs: null,
+      downgraded: false,
+      clamped: false,
+      settlement: 'none',
+    };
+  }
+
+  setUsage(usage: Usage, costNano: number): void {
+    this.record.inputTokens = usage.inputTokens;
+    this.record.cachedInputTokens = usage.cachedInputTokens;
+    this.record.cacheWriteTokens = usage.cacheWriteTokens;
+    this.record.outputTokens = usage.outputTokens;
+    this.record.reasoningTokens = usage.reasoningTokens;
+    this.record.costNano = costNano;
+  }
+
+  finish(observe: RequestObserver): void {
+    const end = performance.now();
+    this.record.latencyMs = end - this.startedAt;
+    if (this.upstreamStartedAt > 0) this.record.upstreamMs = end - this.upstreamStartedAt;
+    observe(this.record);
+  }
+}
