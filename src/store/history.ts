@@ -7,7 +7,9 @@
  *
  * Nothing secret goes in: key ids (never key secrets), user and team names, models, counts, money.
  */
+
 import type { Nano } from '../money.js';
+import type { RequestRecord } from '../proxy/record.js';
 
 /** The dimensions a rollup row is keyed by; '' where the request had none. */
 export interface RollupDims {
@@ -41,35 +43,12 @@ export interface RollupRow extends RollupDims, UsageCounters {
   hourMs: number;
 }
 
-/** One proxied request, as the ledger keeps it (the invoice-reconciliation record). */
-export interface LedgerEntry {
-  /** When the request arrived (ms since epoch); its budget period and rollup hour follow from it. */
-  timeMs: number;
-  requestId: string;
-  endpoint: string;
-  keyId: string | null;
-  user: string | null;
-  team: string | null;
-  requestedModel: string | null;
-  servedModel: string | null;
-  provider: string | null;
-  stream: boolean;
-  status: number;
-  errorCode: string | null;
-  inputTokens: number;
-  cachedInputTokens: number;
-  cacheWriteTokens: number;
-  outputTokens: number;
-  reasoningTokens: number;
-  /** What the request was billed against its budgets, nano-USD (0 when rejected or released). */
-  costNano: Nano;
-  estimateNano: Nano;
-  /** Request to last byte, whole ms. */
-  latencyMs: number;
-  downgraded: boolean;
-  clamped: boolean;
-  settlement: 'usage' | 'counted' | 'reserved' | 'released' | 'none';
-}
+/**
+ * One proxied request, as the ledger keeps it (the invoice-reconciliation record): the request
+ * record less what only live metrics need (anonymous flag, upstream timings). `latencyMs` is
+ * stored in whole ms; `costNano` is what the request was billed (0 when rejected or released).
+ */
+export type LedgerEntry = Omit<RequestRecord, 'anonymous' | 'upstreamMs' | 'upstreamTtfbMs'>;
 
 export interface HistoryRetention {
   rollupMs: number;
