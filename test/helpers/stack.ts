@@ -29,6 +29,8 @@ export interface StackOptions {
   mockProvider?: MockProvider;
   clock?: () => number;
   serverYaml?: string;
+  /** Rewrites the whole config text before the gateway starts (e.g. to change a provider in place). */
+  editConfig?: (yaml: string) => string;
   /** In providersYaml, this text is replaced by the mock's URL. */
   mockUrlPlaceholder?: string;
   /** Extra lines inside `providers:` and `models:` (indented two spaces). */
@@ -89,7 +91,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }));
   const records: RequestRecord[] = [];
   const gateway = await startGateway({
-    configText: baseConfigYaml(mock.url, options, dir),
+    configText: (options.editConfig ?? ((yaml: string) => yaml))(baseConfigYaml(mock.url, options, dir)),
     env: {},
     clock: options.clock,
     onRecord: (record) => records.push(record),

@@ -1,28 +1,9 @@
-/**
- * What the proxy tests compare against: the prices of the stack's base config, written out here
- * again (not read back from the gateway) so a pricing bug in the gateway cannot hide itself, and
- * the cost of what the mock provider reported, computed independently of the gateway's code path.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Anthropic from '@anthropic-ai/sdk';
-import OpenAI from 'openai';
 import { expect } from 'vitest';
-import { startGateway } from '../../src/gateway.js';
-import { type ReportedUsage, type ServedRecord, startMockProvider } from '../../src/mock/server.js';
+import type { ReportedUsage, ServedRecord } from '../../src/mock/server.js';
 import { formatUsd, type Nano, pricePerMillionToPico } from '../../src/money.js';
 import type { RequestRecord } from '../../src/proxy/record.js';
 import { costOfUsage, type ModelPrice, type Usage } from '../../src/usage.js';
-import {
-  ANTHROPIC_UPSTREAM_KEY,
-  baseConfigYaml,
-  eventually,
-  OPENAI_UPSTREAM_KEY,
-  type Stack,
-  type StackOptions,
-  TEST_KEY,
-} from '../helpers/stack.js';
+import { eventually, type Stack, type StackOptions, startStack, TEST_KEY } from '../helpers/stack.js';
 
 /** USD per million tokens, as in test/helpers/stack.ts baseConfigYaml. */
 const PRICES_PER_MILLION: Record<string, { input: number; output: number; cached: number; write: number }> = {
@@ -111,37 +92,8 @@ export const GLOBAL_BUDGET_YAML = `budgets:
  * A stack whose config text is edited before the gateway starts (startStack can only append, and
  * extra providers or models must go inside the existing maps).
  */
-export async function startEditedStack(
-  edit: (yaml: string) => string,
-  options: StackOptions = {},
-): Promise<Stack> {
-  const dir = mkdtempSync(join(tmpdir(), 'llmgw-proxy-test-'));
-  const mock = await startMockProvider({
-    openaiApiKey: OPENAI_UPSTREAM_KEY,
-    anthropicApiKey: ANTHROPIC_UPSTREAM_KEY,
-    ...options.mock,
-  });
-  const records: RequestRecord[] = [];
-  const gateway = await startGateway({
-    configText: edit(baseConfigYaml(mock.url, options, dir)),
-    env: {},
-    onRecord: (record) => records.push(record),
-  });
-  return {
-    gateway,
-    mock,
-    records,
-    dir,
-    openai: (key = TEST_KEY, extra = {}) =>
-      new OpenAI({ apiKey: key, baseURL: `${gateway.url}/v1`, maxRetries: 0, ...extra }),
-    anthropic: (key = TEST_KEY, extra = {}) =>
-      new Anthropic({ apiKey: key, baseURL: gateway.url, maxRetries: 0, ...extra }),
-    async close() {
-      await gateway.close();
-      await mock.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+export function startEditedStack(edit: (yaml: string) => string, options: StackOptions = {}): Promise<Stack> {
+  return startStack({ ...options, editConfig: edit });
 }
 
 /** Inserts lines right after a top-level `section:` line of the config (providers, models). */
