@@ -75,7 +75,8 @@ async function pair(store: BudgetStore): Promise<number> {
   return performance.now() - started;
 }
 
-async function pairs(store: BudgetStore, total: number, concurrency: number) {
+/** `total` reserve+settle pairs on four lines, `concurrency` at a time: latency summary and pairs/s. */
+export async function pairs(store: BudgetStore, total: number, concurrency: number) {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
