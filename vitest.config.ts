@@ -2,7 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // Unit and in-process tests sit beside their modules (src/**/foo.test.ts); test/ keeps the
+    // shared harness and the scenarios that need more than one module (test/e2e: real processes).
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Integration tests start their own servers on free ports; two cores, so keep workers small.

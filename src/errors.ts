@@ -83,19 +83,48 @@ export class GatewayError extends Error {
   readonly status: number;
   readonly param: string | null;
   readonly headers: Record<string, string>;
+  /** Every problem of a rejected body or query, by field (admin API, config reload). */
+  readonly problems: Problem[] | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { param?: string | null; headers?: Record<string, string>; status?: number } = {},
+    options: {
+      param?: string | null;
+      headers?: Record<string, string>;
+      status?: number;
+      problems?: Problem[];
+      cause?: unknown;
+    } = {},
   ) {
-    super(message);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatewayError';
     this.code = code;
     this.status = options.status ?? STATUS[code];
     this.param = options.param ?? null;
     this.headers = options.headers ?? {};
+    this.problems = options.problems;
   }
+}
+
+/** One problem of a rejected input: the path in the body (`thresholds[0].at`, `(root)`) and what is wrong. */
+export interface Problem {
+  field: string;
+  message: string;
+}
+
+/** A 400 listing every problem at once (the first one's field as `param`). */
+export function invalidRequest(problems: Problem[]): GatewayError {
+  const count = problems.length;
+  const text = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
+  return new GatewayError(
+    'invalid_request',
+    `Invalid request: ${count} problem${count === 1 ? '' : 's'}: ${text}`,
+    {
+      param: problems[0]?.field ?? null,
+      problems,
+    },
+  );
 }
 
 export function statusOf(code: ErrorCode): number {
@@ -107,9 +136,14 @@ export function errorBody(error: GatewayError, format: ApiFormat): unknown {
   if (format === 'anthropic') {
     return { type: 'error', error: { type: ANTHROPIC_TYPE[error.code], message: error.message } };
   }
-  return {
-    error: { message: error.message, type: OPENAI_TYPE[error.code], code: error.code, param: error.param },
+  const body: Record<string, unknown> = {
+    message: error.message,
+    type: OPENAI_TYPE[error.code],
+    code: error.code,
+    param: error.param,
   };
+  if (error.problems) body.problems = error.problems;
+  return { error: body };
 }
 
 /** A Web-standard Response for an error. */

@@ -1,0 +1,35 @@
+/**
+ * Why the budget engine refused a request, as values. The engine never builds user-facing text or
+ * HTTP headers; the HTTP edge (src/http/denial-errors.ts) turns a denial into the message, status,
+ * `retry-after` and `x-should-retry` the client sees, in its API's format.
+ */
+import type { Nano } from '../money.js';
+
+export type Denial =
+  | {
+      kind: 'budget_exceeded';
+      /** The budget (template id for "*" budgets) that cannot hold even the request's minimum. */
+      budgetId: string;
+      /** The budget's instance id ("per-user|user=alice"); equals budgetId for plain budgets. */
+      instance: string;
+      remainingNano: Nano;
+      /** The smallest reservation this request could be served with (prompt + min output). */
+      minimumNano: Nano;
+      /** Start of the budget's next period; null for prepaid budgets (no reset). */
+      resetsAtMs: number | null;
+      /** The request's time, so the edge can say "retry after N s" without reading a clock. */
+      nowMs: number;
+      /** Trial users get the configured upgrade message instead. */
+      anonymous: boolean;
+    }
+  | {
+      kind: 'forbidden_model';
+      model: string;
+      keyId: string;
+      anonymous: boolean;
+      /** What the caller may use instead, when the list is known (trial models). */
+      allowed?: readonly string[];
+    }
+  | { kind: 'store_unavailable'; operation: 'reserve' | 'balances' };
+
+export type DenialKind = Denial['kind'];

@@ -1,0 +1,43 @@
+/**
+ * The one place a budget denial becomes what the client reads: message, status, `retry-after` and
+ * `x-should-retry` (DESIGN §2 Errors). The engine returns denials as values (budget/denials.ts).
+ */
+import type { Denial } from '../budget/denials.js';
+import type { RuntimeConfig } from '../config/runtime.js';
+import { GatewayError } from '../errors.js';
+import { formatUsd } from '../money.js';
+
+export function denialError(denial: Denial, config: Pick<RuntimeConfig, 'anonymous'>): GatewayError {
+  switch (denial.kind) {
+    case 'budget_exceeded': {
+      const when =
+        denial.resetsAtMs === null
+          ? 'It is prepaid and does not reset: ask an administrator for a top-up.'
+          : `It resets at ${new Date(denial.resetsAtMs).toISOString()}.`;
+      const message = denial.anonymous
+        ? config.anonymous.upgradeMessage
+        : `Budget "${denial.budgetId}" is exhausted: $${formatUsd(denial.remainingNano)} left, this request ` +
+          `needs at least $${formatUsd(denial.minimumNano)}. ${when}`;
+      // The official SDKs honour x-should-retry: retrying before the reset cannot succeed.
+      const headers: Record<string, string> = { 'x-should-retry': 'false' };
+      if (denial.resetsAtMs !== null) {
+        headers['retry-after'] = String(Math.max(1, Math.ceil((denial.resetsAtMs - denial.nowMs) / 1000)));
+      }
+      return new GatewayError('budget_exceeded', message, { headers });
+    }
+    case 'forbidden_model': {
+      const message = denial.anonymous
+        ? `The model ${denial.model} is not allowed for trial users` +
+          (denial.allowed?.length ? `; the trial offers ${denial.allowed.join(', ')}.` : '.')
+        : `This key may not use the model ${denial.model}.`;
+      return new GatewayError('forbidden_model', message, { param: 'model' });
+    }
+    case 'store_unavailable':
+      return new GatewayError(
+        'store_unavailable',
+        denial.operation === 'reserve'
+          ? 'The budget store is unavailable, so spend cannot be checked; the request was not sent upstream. Retry shortly.'
+          : 'The budget store is unavailable; balances cannot be read now.',
+      );
+  }
+}
