@@ -5,14 +5,6 @@
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
-import { alertsRoutes } from './admin/alerts-routes.js';
-import { analyticsRoutes } from './admin/analytics-routes.js';
-import { budgetRoutes } from './admin/budgets.js';
-import { configRoutes } from './admin/config-routes.js';
-import { estimateRoutes } from './admin/estimate-routes.js';
-import { keyRoutes } from './admin/keys.js';
-import { openApiRoutes } from './admin/openapi.js';
-import { type AdminRouteGroup, mountAdmin } from './admin/router.js';
 import { AlertDispatcher, budgetEventAlert } from './alerts/dispatcher.js';
 import { ForecastWatch } from './alerts/forecast-watch.js';
 import { anomalyAlert } from './analytics/anomaly-alert.js';
@@ -27,6 +19,7 @@ import { createLogger, logRequest } from './logger.js';
 import { createMetrics, type Metrics, mountMetrics } from './metrics.js';
 import type { RequestObserver, RequestRecord } from './proxy/record.js';
 import { UpstreamPools } from './proxy/upstream.js';
+import { mountAdmin } from './routes/admin/index.js';
 import { buildApp } from './server.js';
 import { createStore } from './store/factory.js';
 import { createHistoryStore } from './store/history-factory.js';
@@ -164,23 +157,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     onFallback: (from, to, reason) => metrics.fallbacks.inc({ from, to, reason }),
     mount: (app) => {
       mountMetrics(app, metrics, () => current);
-      mountAdmin(
-        app,
-        {
-          config: () => current,
-          clock: options.clock ?? Date.now,
-          engine: () => settling.engine,
-          store,
-          alerts,
-          registry,
-          meta,
-          reload: () => gateway.reload(),
-          analytics,
-          apiKeyById: (id) =>
-            [...current.keysByHash.values()].find((key) => key.id === id && key.source === 'api'),
-        },
-        adminRouteGroups,
-      );
+      mountAdmin(app, {
+        config: () => current,
+        clock: options.clock ?? Date.now,
+        engine: () => settling.engine,
+        store,
+        alerts,
+        registry,
+        meta,
+        reload: () => gateway.reload(),
+        analytics,
+        apiKeyById: (id) =>
+          [...current.keysByHash.values()].find((key) => key.id === id && key.source === 'api'),
+      });
     },
   });
 
@@ -248,17 +237,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
   return gateway;
 }
-
-/** Admin route groups, in mount order; each documents its routes for /admin/openapi.json. */
-const adminRouteGroups: AdminRouteGroup[] = [
-  budgetRoutes,
-  keyRoutes,
-  configRoutes,
-  alertsRoutes,
-  estimateRoutes,
-  analyticsRoutes,
-  openApiRoutes,
-];
 
 /** What a reload cannot change in a running process. */
 function restartWarnings(before: RuntimeConfig, after: RuntimeConfig): string[] {
