@@ -1,9 +1,10 @@
 /**
- * The one contract both budget stores pass. Every test gets a fresh, empty store from makeStore.
+ * The one contract both budget stores pass (run by sqlite/budget.test.ts, redis/budget.test.ts and
+ * test/e2e/redis-cluster-store.test.ts). Every test gets a fresh, empty store from makeStore.
  * Money figures are small integers so expected values can be read off by hand.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BudgetStore, LineSpec, ReserveRequest, ReserveResult } from '../../src/store/types.js';
+import type { BudgetStore, LineSpec, ReserveRequest, ReserveResult } from './types.js';
 
 export interface StoreFixture {
   store: BudgetStore;
@@ -192,7 +193,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         expect(first).toMatchObject({ status: 'reserved', amountNano: 110, grantedCap: 100 });
         expect(again).toMatchObject({ status: 'reserved', amountNano: 110, grantedCap: 100 });
         expect((await store.balances([a]))[0]?.reservedNano).toBe(110);
-        expect(await store.settle('r1', 50, T0)).toMatchObject({ status: 'settled' });
+        expect(await store.settle('r1', 50)).toMatchObject({ status: 'settled' });
         expect(await store.balances([a])).toEqual([{ limitNano: 1000, spentNano: 50, reservedNano: 0 }]);
       });
 
@@ -206,7 +207,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           minCap: 0,
         });
         expect(r).toMatchObject({ status: 'reserved', grantedCap: 64_000, amountNano: 3_960_000_124 });
-        await store.settle('r1', 4_000_000_000_123, T0);
+        await store.settle('r1', 4_000_000_000_123);
         expect(await store.balances([a])).toEqual([
           { limitNano: 10_000_000_000_000, spentNano: 4_000_000_000_123, reservedNano: 0 },
         ]);
@@ -228,7 +229,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         const b = line('b', { limitNano: 5000 });
         await store.reserve(flat('under', [a, b], 300));
         await store.reserve(flat('over', [a, b], 100));
-        expect(await store.settle('under', 120, T0)).toEqual({
+        expect(await store.settle('under', 120)).toEqual({
           status: 'settled',
           balances: [
             { limitNano: 1000, spentNano: 120, reservedNano: 100 },
@@ -237,7 +238,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           spentBeforeNano: [0, 0],
         });
         // the client's output ran past what was reserved: spent simply goes over
-        expect(await store.settle('over', 2000, T0)).toEqual({
+        expect(await store.settle('over', 2000)).toEqual({
           status: 'settled',
           balances: [
             { limitNano: 1000, spentNano: 2120, reservedNano: 0 },
@@ -251,22 +252,22 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
       it('settles once: a second settle or release is unknown', async () => {
         const a = line('a');
         await store.reserve(flat('r1', [a], 300));
-        expect((await store.settle('r1', 200, T0)).status).toBe('settled');
-        expect(await store.settle('r1', 200, T0)).toEqual({ status: 'unknown' });
-        expect(await store.release('r1', T0)).toEqual({ status: 'unknown' });
+        expect((await store.settle('r1', 200)).status).toBe('settled');
+        expect(await store.settle('r1', 200)).toEqual({ status: 'unknown' });
+        expect(await store.release('r1')).toEqual({ status: 'unknown' });
         expect(await store.balances([a])).toEqual([{ limitNano: 1000, spentNano: 200, reservedNano: 0 }]);
-        expect(await store.settle('never-reserved', 5, T0)).toEqual({ status: 'unknown' });
+        expect(await store.settle('never-reserved', 5)).toEqual({ status: 'unknown' });
       });
 
       it('releases without spending, once', async () => {
         const a = line('a');
         await store.reserve(flat('r1', [a], 300));
-        expect(await store.release('r1', T0)).toMatchObject({
+        expect(await store.release('r1')).toMatchObject({
           status: 'settled',
           balances: [{ limitNano: 1000, spentNano: 0, reservedNano: 0 }],
         });
-        expect(await store.release('r1', T0)).toEqual({ status: 'unknown' });
-        expect(await store.settle('r1', 300, T0)).toEqual({ status: 'unknown' });
+        expect(await store.release('r1')).toEqual({ status: 'unknown' });
+        expect(await store.settle('r1', 300)).toEqual({ status: 'unknown' });
         expect(await store.balances([a])).toEqual([{ limitNano: 1000, spentNano: 0, reservedNano: 0 }]);
       });
 
@@ -274,9 +275,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         const a = line('a');
         await store.reserve(flat('r1', [a], 300));
         const results = await Promise.all(
-          Array.from({ length: 20 }, (_, i) =>
-            i % 2 ? store.settle('r1', 250, T0) : store.release('r1', T0),
-          ),
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? store.settle('r1', 250) : store.release('r1'))),
         );
         expect(results.filter((r) => r.status === 'settled')).toHaveLength(1);
         const [balance] = await store.balances([a]);
@@ -293,7 +292,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         expect(await store.reapExpired(T0 + 999)).toBe(0);
         expect(await store.reapExpired(T0 + 1000)).toBe(1);
         expect(await store.balances([a])).toEqual([{ limitNano: 1000, spentNano: 300, reservedNano: 200 }]);
-        expect(await store.settle('old', 10, T0 + 1001)).toEqual({ status: 'unknown' });
+        expect(await store.settle('old', 10)).toEqual({ status: 'unknown' });
         expect(await store.reapExpired(T0 + 1_000_000)).toBe(1);
         expect(await store.reapExpired(T0 + 1_000_000)).toBe(0);
         expect(await store.balances([a])).toEqual([{ limitNano: 1000, spentNano: 500, reservedNano: 0 }]);
@@ -307,7 +306,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         const r = await store.reserve(flat('new', [b], 100, T0 + 2000));
         expect(r).toMatchObject({ status: 'reserved', expiredSettled: 1 });
         expect(await store.balances([a])).toEqual([{ limitNano: 1000, spentNano: 700, reservedNano: 0 }]);
-        expect(await store.settle('old', 1, T0 + 2000)).toEqual({ status: 'unknown' });
+        expect(await store.settle('old', 1)).toEqual({ status: 'unknown' });
       });
 
       it('reaps many expired leases in one reapExpired call', async () => {
@@ -334,7 +333,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
 
       it('carries unused budget into the next period, capped', async () => {
         await store.reserve(flat('a', [prev()], 300));
-        await store.settle('a', 300, T0);
+        await store.settle('a', 300);
         // unused 700, cap 500
         expect(await store.balances([next()])).toEqual([{ limitNano: 1500, spentNano: 0, reservedNano: 0 }]);
         expect(await store.balances([next({ rolloverMaxNano: 1000 })])).toEqual([
@@ -349,14 +348,14 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
       it('counts in-flight reservations and overspend of the previous period, never below zero', async () => {
         await store.reserve(flat('a', [prev()], 600));
         expect(await store.balances([next()])).toEqual([{ limitNano: 1400, spentNano: 0, reservedNano: 0 }]);
-        await store.settle('a', 1500, T0);
+        await store.settle('a', 1500);
         expect(await store.balances([next()])).toEqual([{ limitNano: 1000, spentNano: 0, reservedNano: 0 }]);
       });
 
       it('fixes the rollover on the first touch only', async () => {
         await store.reserve(flat('a', [prev()], 100));
         await store.reserve(flat('late', [prev()], 400));
-        await store.settle('a', 100, T0);
+        await store.settle('a', 100);
         // untouched: computed on every read, nothing written
         expect((await store.balances([next()]))[0]?.limitNano).toBe(1500);
         // first touch: unused 1000 - 100 - 400 = 500
@@ -365,7 +364,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           balances: [{ limitNano: 1500, spentNano: 0, reservedNano: 50 }],
         });
         // a late settle lands in the period it reserved in; the new period's rollover stays
-        await store.settle('late', 900, T0);
+        await store.settle('late', 900);
         expect(await store.balances([prev(), next()])).toEqual([
           { limitNano: 1000, spentNano: 1000, reservedNano: 0 },
           { limitNano: 1500, spentNano: 0, reservedNano: 50 },
@@ -375,7 +374,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
       it('includes the previous period rollover and top-ups in its unused budget', async () => {
         await store.topUp(prev(), 200);
         await store.reserve(flat('a', [prev()], 1100));
-        await store.settle('a', 1100, T0);
+        await store.settle('a', 1100);
         // 1000 + 200 - 1100 = 100
         expect((await store.balances([next()]))[0]?.limitNano).toBe(1100);
       });
@@ -390,15 +389,15 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
 
       it('reset zeroes spent, rollover and top-ups, and keeps reservations in flight', async () => {
         await store.reserve(flat('old', [prev()], 100));
-        await store.settle('old', 100, T0);
+        await store.settle('old', 100);
         const r = next();
         await store.topUp(r, 300);
         expect((await store.balances([r]))[0]?.limitNano).toBe(1800);
         await store.reserve(flat('a', [r], 400));
-        await store.settle('a', 400, T0);
+        await store.settle('a', 400);
         await store.reserve(flat('b', [r], 250));
         expect(await store.reset(r)).toEqual({ limitNano: 1000, spentNano: 0, reservedNano: 250 });
-        await store.settle('b', 200, T0);
+        await store.settle('b', 200);
         expect(await store.balances([r])).toEqual([{ limitNano: 1000, spentNano: 200, reservedNano: 0 }]);
       });
 
@@ -426,20 +425,22 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     describe('claims and instances', () => {
       it('claimOnce has exactly one winner among many concurrent callers', async () => {
         const results = await Promise.all(
-          Array.from({ length: 50 }, () => store.claimOnce('a', 'p1', 'threshold-0.8', 3600)),
+          Array.from({ length: 50 }, () => store.claimOnce('a', 'p1', 'threshold-0.8', 3600, T0)),
         );
         expect(results.filter(Boolean)).toHaveLength(1);
-        expect(await store.claimOnce('a', 'p1', 'threshold-0.5', 3600)).toBe(true);
-        expect(await store.claimOnce('a', 'p2', 'threshold-0.8', 3600)).toBe(true);
-        expect(await store.claimOnce('b', 'p1', 'threshold-0.8', 0)).toBe(true);
-        expect(await store.claimOnce('b', 'p1', 'threshold-0.8', 0)).toBe(false);
+        expect(await store.claimOnce('a', 'p1', 'threshold-0.5', 3600, T0)).toBe(true);
+        expect(await store.claimOnce('a', 'p2', 'threshold-0.8', 3600, T0)).toBe(true);
+        expect(await store.claimOnce('b', 'p1', 'threshold-0.8', 0, T0)).toBe(true);
+        expect(await store.claimOnce('b', 'p1', 'threshold-0.8', 0, T0)).toBe(false);
+        // no TTL: never won again, however late
+        expect(await store.claimOnce('b', 'p1', 'threshold-0.8', 0, T0 + 1e12)).toBe(false);
       });
 
-      it('claimOnce can be won again after its TTL', async () => {
-        expect(await store.claimOnce('a', 'p1', 'x', 1)).toBe(true);
-        expect(await store.claimOnce('a', 'p1', 'x', 1)).toBe(false);
-        await new Promise((r) => setTimeout(r, 1100));
-        expect(await store.claimOnce('a', 'p1', 'x', 1)).toBe(true);
+      it('claimOnce can be won again once its TTL has passed by the clock it is given', async () => {
+        expect(await store.claimOnce('a', 'p1', 'x', 1, T0)).toBe(true);
+        expect(await store.claimOnce('a', 'p1', 'x', 1, T0 + 999)).toBe(false);
+        expect(await store.claimOnce('a', 'p1', 'x', 1, T0 + 1000)).toBe(true);
+        expect(await store.claimOnce('a', 'p1', 'x', 1, T0 + 1999)).toBe(false);
       });
 
       it('records the template instances a budget saw in a period', async () => {
@@ -491,7 +492,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         ]);
 
         const actuals = granted.map((g) => Math.floor(random() * (g.amount + 1)));
-        const settled = await Promise.all(granted.map((g, i) => store.settle(g.id, actuals[i]!, T0)));
+        const settled = await Promise.all(granted.map((g, i) => store.settle(g.id, actuals[i]!)));
         expect(settled.every((s) => s.status === 'settled')).toBe(true);
         const spentSmall = granted.reduce((s, g, i) => s + (g.req.lines.length === 2 ? actuals[i]! : 0), 0);
         const [smallAfter, sharedAfter] = await store.balances([small, shared]);

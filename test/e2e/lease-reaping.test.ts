@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
-import { RedisStore } from '../../src/store/redis.js';
+import { RedisStore } from '../../src/store/redis/budget.js';
 import { spawnGateway } from '../helpers/processes.js';
 import { type StartedRedis, startRedis } from '../helpers/redis.js';
 import { eventually } from '../helpers/stack.js';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
-import { RedisStore } from '../../src/store/redis.js';
+import { runStoreContract } from '../../src/store/contract.test-helpers.js';
+import { RedisStore } from '../../src/store/redis/budget.js';
 import { type StartedCluster, startRedisCluster } from '../helpers/redis.js';
-import { runStoreContract } from './contract.js';
 
 let cluster: StartedCluster;
 beforeAll(async () => {

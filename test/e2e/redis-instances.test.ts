@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
-import { RedisStore } from '../../src/store/redis.js';
+import { RedisStore } from '../../src/store/redis/budget.js';
 import { spawnGateway } from '../helpers/processes.js';
 import { type StartedRedis, startRedis } from '../helpers/redis.js';
 import { gatewayConfig, OPENAI_UPSTREAM_KEY } from './fixtures.js';

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore } from '../../src/store/redis.js';
+import { flat, line } from '../../src/store/contract.test-helpers.js';
+import { RedisStore } from '../../src/store/redis/budget.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { type StartedRedis, startRedis } from '../helpers/redis.js';
-import { flat, line } from './contract.js';
 
 const TIMEOUT_MS = 300;
 
@@ -41,10 +41,10 @@ describe('redis store during an outage', () => {
       await redis.stop();
       const calls: Array<() => Promise<unknown>> = [
         () => store.reserve(flat('during', [a], 100)),
-        () => store.settle('before', 100, 0),
+        () => store.settle('before', 100),
         () => store.balances([a]),
         () => store.reapExpired(0),
-        () => store.claimOnce('a', 'p1', 'x', 0),
+        () => store.claimOnce('a', 'p1', 'x', 0, 0),
         () => store.instances('a', 'p1'),
       ];
       const took = await Promise.all(calls.map(rejectsUnavailable));
@@ -54,7 +54,7 @@ describe('redis store during an outage', () => {
       await redis.restart();
       await until(() => store.ping());
       // the reservation made before the outage settles after it
-      expect(await store.settle('before', 250, 0)).toMatchObject({
+      expect(await store.settle('before', 250)).toMatchObject({
         status: 'settled',
         balances: [{ limitNano: 1000, spentNano: 250, reservedNano: 0 }],
       });

@@ -10,9 +10,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REAP_LUA } from '../../src/store/lua/reap.js';
-import { RESERVE_LUA } from '../../src/store/lua/reserve.js';
-import { SETTLE_LUA } from '../../src/store/lua/settle.js';
+import { scripts } from '../../src/store/redis/scripts.js';
 import { type StartedRedis, startRedis } from '../helpers/redis.js';
 import { eventually, type Stack, startStack, TEST_KEY } from '../helpers/stack.js';
 
@@ -107,13 +105,13 @@ budgets:
         first + 1,
         seen.findIndex((c, i) => i > first && c.command === 'info'),
       );
-      const reserve = between.filter((c) => c.command === 'evalsha' && c.arg === sha1(RESERVE_LUA));
-      const settle = between.filter((c) => c.command === 'evalsha' && c.arg === sha1(SETTLE_LUA));
+      const reserve = between.filter((c) => c.command === 'evalsha' && c.arg === sha1(scripts().reserve.lua));
+      const settle = between.filter((c) => c.command === 'evalsha' && c.arg === sha1(scripts().settle.lua));
       // Work that is not on any request's path: the lease reaper (every 5 s), the poll of API-made
       // budgets and keys ({p}:meta:*), and usage history written in batches ({p}:hist:*).
       const background = between.filter(
         (c) =>
-          (c.command === 'evalsha' && c.arg === sha1(REAP_LUA)) ||
+          (c.command === 'evalsha' && c.arg === sha1(scripts().reap.lua)) ||
           c.args.some((a) => a.startsWith(`${tag}:meta:`) || a.startsWith(`${tag}:hist:`)),
       );
       expect(reserve).toHaveLength(N);

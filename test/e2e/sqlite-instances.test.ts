@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
+import { SqliteStore } from '../../src/store/sqlite/budget.js';
 import { spawnGateway } from '../helpers/processes.js';
 import { gatewayConfig, KEYS, lineOf, OPENAI_UPSTREAM_KEY, totalServedCost } from './fixtures.js';
 import { RACE_BUDGETS, RACE_MAX_OUTPUT_TOKENS, raceToTheLimit } from './race.js';

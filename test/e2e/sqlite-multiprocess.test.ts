@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/sqlite.js';
-import { line } from './contract.js';
+import { line } from '../../src/store/contract.test-helpers.js';
+import { SqliteStore } from '../../src/store/sqlite/budget.js';
 
-const HAMMER = fileURLToPath(new URL('./fixtures/sqlite-hammer.ts', import.meta.url));
+const HAMMER = fileURLToPath(new URL('./sqlite-hammer.ts', import.meta.url));
 
 interface WorkerReport {
   reserved: number;

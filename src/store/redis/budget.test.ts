@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore } from '../../src/store/redis.js';
-import { type StartedRedis, startRedis } from '../helpers/redis.js';
-import { flat, line, runStoreContract } from './contract.js';
+import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { flat, line, runStoreContract } from '../contract.test-helpers.js';
+import { RedisStore } from './budget.js';
 
 let redis: StartedRedis;
 beforeAll(async () => {
@@ -32,7 +32,7 @@ describe('redis store specifics', () => {
         Array.from({ length: 300 }, (_, i) => stores[i % 3]!.reserve(flat(`r${i}`, [a], 100))),
       );
       expect(results.filter((r) => r.status === 'reserved')).toHaveLength(100);
-      await Promise.all(results.map((_, i) => stores[(i + 1) % 3]!.settle(`r${i}`, 100, 0)));
+      await Promise.all(results.map((_, i) => stores[(i + 1) % 3]!.settle(`r${i}`, 100)));
       expect(await stores[0]!.balances([a])).toEqual([
         { limitNano: 10_000, spentNano: 10_000, reservedNano: 0 },
       ]);
@@ -49,7 +49,7 @@ describe('redis store specifics', () => {
     try {
       const a = line('per-user|user=alice', { budgetId: 'per-user', ttlSeconds: 3600 });
       await store.reserve(flat('r1', [a, line('global')], 10));
-      await store.claimOnce('global', 'p1', 'alert', 60);
+      await store.claimOnce('global', 'p1', 'alert', 60, Date.now());
       const keys = (await raw.keys(`{${prefix}}*`)).sort();
       expect(keys).toEqual(
         [
@@ -79,7 +79,7 @@ describe('redis store specifics', () => {
       await store.reserve(flat('r1', [line('a')], 10));
       await raw.script('FLUSH');
       expect(await store.reserve(flat('r2', [line('a')], 10))).toMatchObject({ status: 'reserved' });
-      expect(await store.settle('r1', 5, 0)).toMatchObject({ status: 'settled' });
+      expect(await store.settle('r1', 5)).toMatchObject({ status: 'settled' });
     } finally {
       raw.disconnect();
       await store.close();

@@ -10,7 +10,6 @@
  * about 200 bytes per ledger entry (size ledger_retention_days to the request volume).
  */
 import { randomUUID } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
 import {
   type HistoryRetention,
   type HistoryStore,
@@ -19,10 +18,8 @@ import {
   type LedgerEntry,
   type PruneResult,
   type RollupRow,
-} from './history.js';
-import { HISTORY_WRITE_LUA } from './lua/history.js';
-import { connectRedis, type RedisTarget } from './redis-connection.js';
-import { StoreUnavailableError } from './types.js';
+} from '../history.js';
+import { RedisClient, type RedisTarget } from './client.js';
 
 export interface RedisHistoryOptions extends RedisTarget {
   prefix: string;
@@ -32,32 +29,21 @@ export interface RedisHistoryOptions extends RedisTarget {
   pageSize?: number;
 }
 
-interface HistoryCommands {
-  gwHistoryWrite(numKeys: number, ...args: string[]): Promise<number>;
-}
-
-type Client = (Redis | Cluster) & HistoryCommands;
-
 /** Entry layout version, first element of every stored entry. */
 const ENTRY_VERSION = 1;
 const DELETE_BATCH = 500;
 
 export class RedisHistoryStore implements HistoryStore {
   readonly kind = 'redis' as const;
-  private readonly client: Client;
+  private readonly redis: RedisClient;
   private readonly tag: string;
-  private readonly timeoutMs: number;
   private readonly pageSize: number;
-  private closed = false;
 
   constructor(options: RedisHistoryOptions) {
     this.tag = `{${options.prefix}}`;
-    this.timeoutMs = options.timeoutMs;
     this.pageSize = options.pageSize ?? 1000;
     // A batch whose reply was lost is retried by the recorder; the batch marker makes that safe.
-    const client = connectRedis(options, options.timeoutMs);
-    client.defineCommand('gwHistoryWrite', { lua: HISTORY_WRITE_LUA });
-    this.client = client as Client;
+    this.redis = new RedisClient({ ...options, label: 'redis history', scripts: ['historyWrite'] });
   }
 
   private key(kind: 'roll' | 'ledger', hourMs: number): string {
@@ -84,12 +70,12 @@ export class RedisHistoryStore implements HistoryStore {
       argv.push(String(hour), String(hour + HOUR_MS + retention.ledgerMs), String(entries.length));
       for (const entry of entries) argv.push(encodeEntry(entry));
     }
-    await this.call(() => this.client.gwHistoryWrite(keys.length, ...keys, ...argv));
+    await this.redis.script('historyWrite', keys, argv);
   }
 
   async *rollups(fromMs: number, toMs: number): AsyncIterable<RollupRow> {
     for (const hour of await this.hours('roll', fromMs, toMs)) {
-      const fields = await this.call(() => this.client.hgetall(this.key('roll', hour)));
+      const fields = await this.redis.call((c) => c.hgetall(this.key('roll', hour)));
       const rows: RollupRow[] = [];
       for (const [field, value] of Object.entries(fields)) {
         const row = decodeRollup(hour, field, value);
@@ -104,7 +90,7 @@ export class RedisHistoryStore implements HistoryStore {
     for (const hour of await this.hours('ledger', hourOf(fromMs), toMs)) {
       const key = this.key('ledger', hour);
       for (let start = 0; ; start += this.pageSize) {
-        const page = await this.call(() => this.client.lrange(key, start, start + this.pageSize - 1));
+        const page = await this.redis.call((c) => c.lrange(key, start, start + this.pageSize - 1));
         for (const raw of page) {
           const entry = decodeEntry(raw);
           if (entry && entry.timeMs >= fromMs && entry.timeMs < toMs) yield entry;
@@ -115,7 +101,7 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   async firstHour(): Promise<number | null> {
-    const first = await this.call(() => this.client.zrange(this.index('roll'), '0', '0'));
+    const first = await this.redis.call((c) => c.zrange(this.index('roll'), '0', '0'));
     return first[0] === undefined ? null : Number(first[0]);
   }
 
@@ -128,58 +114,25 @@ export class RedisHistoryStore implements HistoryStore {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      await Promise.race([this.client.quit(), new Promise((r) => setTimeout(r, this.timeoutMs).unref())]);
-    } catch {
-      // fall through to disconnect
-    }
-    this.client.disconnect();
+  close(): Promise<void> {
+    return this.redis.close();
   }
 
   /** Hours with data in [fromMs, toMs), ascending. */
   private async hours(kind: 'roll' | 'ledger', fromMs: number, toMs: number): Promise<number[]> {
-    const members = await this.call(() => this.client.zrangebyscore(this.index(kind), fromMs, `(${toMs}`));
+    const members = await this.redis.call((c) => c.zrangebyscore(this.index(kind), fromMs, `(${toMs}`));
     return members.map(Number).sort((a, b) => a - b);
   }
 
   /** Deletes the hour keys of hours starting before `beforeMs`; returns how many hours went. */
   private async dropHours(kind: 'roll' | 'ledger', beforeMs: number): Promise<number> {
-    const old = await this.call(() => this.client.zrangebyscore(this.index(kind), '-inf', `(${beforeMs}`));
+    const old = await this.redis.call((c) => c.zrangebyscore(this.index(kind), '-inf', `(${beforeMs}`));
     for (let i = 0; i < old.length; i += DELETE_BATCH) {
       const batch = old.slice(i, i + DELETE_BATCH);
-      await this.call(() => this.client.del(...batch.map((hour) => this.key(kind, Number(hour)))));
-      await this.call(() => this.client.zrem(this.index(kind), ...batch));
+      await this.redis.call((c) => c.del(...batch.map((hour) => this.key(kind, Number(hour)))));
+      await this.redis.call((c) => c.zrem(this.index(kind), ...batch));
     }
     return old.length;
-  }
-
-  private async call<T>(command: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new StoreUnavailableError('history store is closed');
-    try {
-      if (this.client.status !== 'ready') await this.ready();
-      return await command();
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error;
-      throw new StoreUnavailableError(`redis history: ${(error as Error).message}`, { cause: error });
-    }
-  }
-
-  private ready(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.client.status === 'ready') return resolve();
-      const timer = setTimeout(() => {
-        this.client.off('ready', onReady);
-        reject(new Error(`not connected within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.client.once('ready', onReady);
-    });
   }
 }
 

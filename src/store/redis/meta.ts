@@ -7,11 +7,9 @@
  * Instances subscribe to the channel and also poll the version (a message lost while a
  * subscriber reconnects must not leave an instance on old keys or budgets for long).
  */
-import type { Cluster, Redis } from 'ioredis';
-import { META_PUT_LUA, META_REMOVE_LUA, META_SNAPSHOT_LUA } from './lua/meta.js';
-import { type MetaKind, type MetaSnapshot, type MetaStore, type PutMode, parseRecord } from './meta.js';
-import { connectRedis, type RedisTarget } from './redis-connection.js';
-import { StoreUnavailableError } from './types.js';
+import { type MetaKind, type MetaSnapshot, type MetaStore, type PutMode, parseRecord } from '../meta.js';
+import { type Connection, connectRedis, RedisClient, type RedisTarget } from './client.js';
+import { decodeCount, decodeMetaSnapshot } from './replies.js';
 
 export interface RedisMetaStoreOptions extends RedisTarget {
   prefix: string;
@@ -19,27 +17,16 @@ export interface RedisMetaStoreOptions extends RedisTarget {
   pollIntervalMs?: number;
 }
 
-interface MetaCommands {
-  gwMetaPut(numKeys: number, ...args: string[]): Promise<number>;
-  gwMetaRemove(numKeys: number, ...args: string[]): Promise<number>;
-  gwMetaSnapshot(numKeys: number, ...args: string[]): Promise<[number, string[], string[]]>;
-}
-
-type Client = (Redis | Cluster) & MetaCommands;
-
 export class RedisMetaStore implements MetaStore {
   readonly kind = 'redis' as const;
   readonly pollIntervalMs: number;
-  private readonly client: Client;
-  private subscriber: Redis | Cluster | undefined;
+  private readonly redis: RedisClient;
+  private subscriber: Connection | undefined;
   private readonly listeners = new Set<(version: number | null) => void>();
-  private readonly timeoutMs: number;
   private readonly keys: { budgets: string; keys: string; version: string; channel: string };
   private closed = false;
-  private readyWait: Promise<void> | undefined;
 
   constructor(private readonly options: RedisMetaStoreOptions) {
-    this.timeoutMs = options.timeoutMs;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     const tag = `{${options.prefix}}`;
     this.keys = {
@@ -48,36 +35,36 @@ export class RedisMetaStore implements MetaStore {
       version: `${tag}:meta:version`,
       channel: `${tag}:meta:changed`,
     };
-    const client = this.connect(false);
-    client.defineCommand('gwMetaPut', { lua: META_PUT_LUA });
-    client.defineCommand('gwMetaRemove', { lua: META_REMOVE_LUA });
-    client.defineCommand('gwMetaSnapshot', { lua: META_SNAPSHOT_LUA, readOnly: true });
-    this.client = client as Client;
+    this.redis = new RedisClient({
+      ...options,
+      label: 'redis store',
+      scripts: ['metaPut', 'metaRemove', 'metaSnapshot'],
+    });
   }
 
   async version(): Promise<number> {
-    return Number((await this.call(() => this.client.get(this.keys.version))) ?? 0);
+    return Number((await this.redis.call((c) => c.get(this.keys.version))) ?? 0);
   }
 
   async snapshot(): Promise<MetaSnapshot> {
-    const [version, budgets, keys] = await this.call(() =>
-      this.client.gwMetaSnapshot(3, this.keys.version, this.keys.budgets, this.keys.keys),
+    const reply = await this.redis.script(
+      'metaSnapshot',
+      [this.keys.version, this.keys.budgets, this.keys.keys],
+      [],
     );
-    return { version: Number(version), budgets: pairs(budgets), keys: pairs(keys) };
+    const { version, budgets, keys } = decodeMetaSnapshot(reply);
+    return { version, budgets: pairs(budgets), keys: pairs(keys) };
   }
 
   async put(kind: MetaKind, id: string, value: unknown, mode: PutMode): Promise<number | null> {
-    const version = await this.call(() =>
-      this.client.gwMetaPut(2, this.keys[kind], this.keys.version, id, JSON.stringify(value), mode),
-    );
-    return this.announce(version);
+    const keys = [this.keys[kind], this.keys.version];
+    const version = await this.redis.script('metaPut', keys, [id, JSON.stringify(value), mode]);
+    return this.announce(decodeCount(version));
   }
 
   async remove(kind: MetaKind, id: string): Promise<number | null> {
-    const version = await this.call(() =>
-      this.client.gwMetaRemove(2, this.keys[kind], this.keys.version, id),
-    );
-    return this.announce(version);
+    const version = await this.redis.script('metaRemove', [this.keys[kind], this.keys.version], [id]);
+    return this.announce(decodeCount(version));
   }
 
   subscribe(onChange: (version: number | null) => void): () => void {
@@ -92,28 +79,20 @@ export class RedisMetaStore implements MetaStore {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
-    const clients = [this.client, this.subscriber].filter((c) => c !== undefined);
-    await Promise.all(
-      clients.map(async (client) => {
-        try {
-          await withDeadline(client.quit(), this.timeoutMs);
-        } catch {
-          client.disconnect();
-        }
-      }),
-    );
+    await this.redis.close(this.subscriber ? [this.subscriber] : []);
   }
 
   /** Tells the other instances (best effort: they poll too); maps the scripts' 0 to null. */
   private async announce(version: number): Promise<number | null> {
     if (!version) return null;
-    await this.client.publish(this.keys.channel, String(version)).catch(() => {});
+    await this.redis.connection.publish(this.keys.channel, String(version)).catch(() => {});
     return version;
   }
 
   private startSubscriber(): void {
     if (this.subscriber || this.closed) return;
-    const subscriber = this.connect(true);
+    // Queues until connected and resubscribes after a reconnect (commands fail fast instead).
+    const subscriber = connectRedis(this.options, this.options.timeoutMs, 'subscriber');
     this.subscriber = subscriber;
     const notify = (version: number | null) => {
       for (const listener of this.listeners) listener(version);
@@ -126,60 +105,10 @@ export class RedisMetaStore implements MetaStore {
     subscriber.on('ready', () => notify(null));
     subscriber.subscribe(this.keys.channel).catch(() => {});
   }
-
-  /** Commands fail fast like the budget store's; the subscriber queues until connected and resubscribes. */
-  private connect(subscriber: boolean): Redis | Cluster {
-    return connectRedis(this.options, this.timeoutMs, subscriber ? 'subscriber' : 'commands');
-  }
-
-  /** One shared wait for 'ready' (not a listener per caller during an outage). */
-  private whenReady(): Promise<void> {
-    this.readyWait ??= ready(this.client).finally(() => {
-      this.readyWait = undefined;
-    });
-    return this.readyWait;
-  }
-
-  private async call<T>(command: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new StoreUnavailableError('redis store is closed');
-    try {
-      if (this.client.status !== 'ready') await withDeadline(this.whenReady(), this.timeoutMs);
-      return await withDeadline(command(), this.timeoutMs);
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) throw err;
-      throw new StoreUnavailableError(`redis store unavailable: ${(err as Error).message}`, { cause: err });
-    }
-  }
 }
 
 function pairs(flat: string[]): Array<{ id: string; value: unknown }> {
   const out: Array<{ id: string; value: unknown }> = [];
   for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i]!, value: parseRecord(flat[i + 1]!) });
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-}
-
-function ready(client: Redis | Cluster): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve();
-  if (client.status === 'end') return Promise.reject(new Error('connection closed'));
-  return new Promise((resolve, reject) => {
-    const onReady = () => {
-      client.off('end', onEnd);
-      resolve();
-    };
-    const onEnd = () => {
-      client.off('ready', onReady);
-      reject(new Error('connection closed'));
-    };
-    client.once('ready', onReady);
-    client.once('end', onEnd);
-  });
-}
-
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreUnavailableError(`redis store timed out after ${ms} ms`)), ms);
-  });
-  promise.catch(() => {});
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/sqlite.js';
-import { StoreUnavailableError } from '../../src/store/types.js';
-import { flat, line, runStoreContract } from './contract.js';
+import { flat, line, runStoreContract } from '../contract.test-helpers.js';
+import { StoreUnavailableError } from '../types.js';
+import { SqliteStore } from './budget.js';
 
 runStoreContract('sqlite :memory:', async () => {
   const store = new SqliteStore({ path: ':memory:' });
@@ -32,7 +32,7 @@ describe('sqlite store specifics', () => {
       await first.reserve(flat('r1', [line('a')], 400));
       await first.close();
       const second = new SqliteStore({ path });
-      expect(await second.settle('r1', 300, 0)).toMatchObject({ status: 'settled' });
+      expect(await second.settle('r1', 300)).toMatchObject({ status: 'settled' });
       expect(await second.balances([line('a')])).toEqual([
         { limitNano: 1000, spentNano: 300, reservedNano: 0 },
       ]);

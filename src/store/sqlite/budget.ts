@@ -3,20 +3,19 @@
  * transaction, so the write lock is taken up front and check-then-apply can never interleave, also
  * across processes sharing the file (they wait up to `timeoutMs` for the lock via busy_timeout).
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import type { Nano } from '../money.js';
-import { amountFor, balanceOf, carriedRollover, type LineCounters, lineCap } from './logic.js';
-import {
-  type BudgetStore,
-  type LineBalance,
-  type LineSpec,
-  type ReserveRequest,
-  type ReserveResult,
-  type SettleResult,
-  StoreUnavailableError,
-} from './types.js';
+import type Database from 'better-sqlite3';
+import { decideReserve } from '../../budget/reserve-decision.js';
+import type { Nano } from '../../money.js';
+import { balanceOf, carriedRollover, type LineCounters } from '../line-counters.js';
+import type {
+  BudgetStore,
+  LineBalance,
+  LineSpec,
+  ReserveRequest,
+  ReserveResult,
+  SettleResult,
+} from '../types.js';
+import { openDatabase, transactionRunner } from './db.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. Parent directories are created. */
@@ -74,21 +73,13 @@ export class SqliteStore implements BudgetStore {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly stmt;
-  /** One transaction wrapper, reused: `fn` runs inside BEGIN IMMEDIATE (or DEFERRED for reads). */
-  private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** One transaction runner, reused: lock waits past busy_timeout surface as StoreUnavailableError. */
+  private readonly tx: ReturnType<typeof transactionRunner>;
 
   constructor(options: SqliteStoreOptions) {
-    const timeoutMs = options.timeoutMs ?? 2000;
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.db = new Database(options.path, { timeout: timeoutMs });
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode syncs at checkpoints, not at every commit: a crash of the process loses
-    // nothing, but a power loss or OS crash may lose the last few commits (spend counted since the
-    // last checkpoint). The database itself stays consistent. FULL would cost an fsync per request.
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(timeoutMs))}`);
+    this.db = openDatabase(options.path, options.timeoutMs);
     this.db.exec(SCHEMA);
-    this.tx = this.db.transaction((fn: () => unknown) => fn());
+    this.tx = transactionRunner(this.db);
     this.stmt = {
       getLine: this.db.prepare<[string, string], LineCounters>(
         'SELECT spent, reserved, rollover, topup FROM budget_lines WHERE instance = ? AND period = ?',
@@ -138,11 +129,11 @@ export class SqliteStore implements BudgetStore {
     return this.run(() => this.reserveTx(request));
   }
 
-  settle(reservationId: string, actualNano: Nano, _nowMs: number): Promise<SettleResult> {
+  settle(reservationId: string, actualNano: Nano): Promise<SettleResult> {
     return this.run(() => this.settleTx(reservationId, actualNano));
   }
 
-  release(reservationId: string, _nowMs: number): Promise<SettleResult> {
+  release(reservationId: string): Promise<SettleResult> {
     return this.run(() => this.settleTx(reservationId, 0));
   }
 
@@ -171,11 +162,16 @@ export class SqliteStore implements BudgetStore {
     });
   }
 
-  claimOnce(instance: string, period: string, name: string, ttlSeconds: number): Promise<boolean> {
+  claimOnce(
+    instance: string,
+    period: string,
+    name: string,
+    ttlSeconds: number,
+    nowMs: number,
+  ): Promise<boolean> {
     return this.run(() => {
-      const now = Date.now();
-      const expiresAt = ttlSeconds > 0 ? now + ttlSeconds * 1000 : null;
-      return this.stmt.claim.run(instance, period, name, expiresAt, now).changes === 1;
+      const expiresAt = ttlSeconds > 0 ? nowMs + ttlSeconds * 1000 : null;
+      return this.stmt.claim.run(instance, period, name, expiresAt, nowMs).changes === 1;
     });
   }
 
@@ -213,27 +209,11 @@ export class SqliteStore implements BudgetStore {
       };
     }
 
-    // Pass 1: check every line; nothing is written until all of them agree.
-    // A downgrade anywhere wins over a rejection: the cheaper model may still fit.
-    for (let i = 0; i < req.lines.length; i++) {
-      const spec = req.lines[i]!;
-      const c = counters[i]!;
-      if (spec.downgradeAtNano >= 0 && c.spent + c.reserved >= spec.downgradeAtNano) {
-        return { status: 'downgrade', lineIndex: i, balances: balances(), expiredSettled };
-      }
-    }
-    let grantedCap = req.requestedCap;
-    for (let i = 0; i < req.lines.length; i++) {
-      const spec = req.lines[i]!;
-      const c = counters[i]!;
-      const available = spec.limitNano + c.rollover + c.topup - c.spent - c.reserved;
-      const cap = lineCap(available, req.fixedPico, req.outputPico, req.requestedCap, req.minCap);
-      if (cap < 0) return { status: 'rejected', lineIndex: i, balances: balances(), expiredSettled };
-      grantedCap = Math.min(grantedCap, cap);
-    }
+    const decision = decideReserve(req.lines, balances(), req);
+    if (decision.status !== 'reserved') return { ...decision, balances: balances(), expiredSettled };
+    const { grantedCap, amountNano: amount } = decision;
 
-    // Pass 2: apply on every line.
-    const amount = amountFor(req.fixedPico, req.outputPico, grantedCap);
+    // Every line agreed: apply the same amount on all of them.
     const stored: ReservationLine[] = [];
     for (let i = 0; i < req.lines.length; i++) {
       const spec = req.lines[i]!;
@@ -319,23 +299,7 @@ export class SqliteStore implements BudgetStore {
     return this.stmt.getLine.get(instance, period) ?? { spent: 0, reserved: 0, rollover: 0, topup: 0 };
   }
 
-  /** Runs `fn` in one transaction; lock waits past busy_timeout surface as StoreUnavailableError. */
   private async run<T>(fn: () => T, mode: 'immediate' | 'deferred' = 'immediate'): Promise<T> {
-    try {
-      return (mode === 'immediate' ? this.tx.immediate(fn) : this.tx.deferred(fn)) as T;
-    } catch (err) {
-      throw toUnavailable(err);
-    }
+    return this.tx(fn, mode);
   }
-}
-
-function toUnavailable(err: unknown): unknown {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY)/.test(code)) {
-    return new StoreUnavailableError(`sqlite store unavailable: ${(err as Error).message}`, { cause: err });
-  }
-  if (err instanceof TypeError && /database connection is not open/i.test(err.message)) {
-    return new StoreUnavailableError('sqlite store is closed', { cause: err });
-  }
-  return err;
 }

@@ -5,11 +5,10 @@
  * Reads page with keyset queries, so an export never holds the connection between pages (the
  * recorder may write in between) and never loads more than a page.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import type { HistoryRetention, HistoryStore, LedgerEntry, PruneResult, RollupRow } from './history.js';
-import { StoreUnavailableError } from './types.js';
+import type Database from 'better-sqlite3';
+import type { HistoryRetention, HistoryStore, LedgerEntry, PruneResult, RollupRow } from '../history.js';
+import { StoreUnavailableError } from '../types.js';
+import { asUnavailable, openDatabase } from './db.js';
 
 export interface SqliteHistoryOptions {
   /** File path, or ':memory:' (history then lives as long as the process). */
@@ -127,13 +126,8 @@ export class SqliteHistoryStore implements HistoryStore {
   private closed = false;
 
   constructor(options: SqliteHistoryOptions) {
-    const timeoutMs = options.timeoutMs ?? 2000;
     this.pageSize = options.pageSize ?? 2000;
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.db = new Database(options.path, { timeout: timeoutMs });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(timeoutMs))}`);
+    this.db = openDatabase(options.path, options.timeoutMs);
     this.db.exec(SCHEMA);
     this.stmt = {
       addRollup: this.db.prepare(
@@ -270,7 +264,7 @@ export class SqliteHistoryStore implements HistoryStore {
     try {
       return fn();
     } catch (error) {
-      throw new StoreUnavailableError(`sqlite history: ${(error as Error).message}`, { cause: error });
+      throw asUnavailable(error);
     }
   }
 }

@@ -4,11 +4,9 @@
  * read, cheap enough for every 250 ms. (PRAGMA data_version would also move on every counter
  * write, i.e. on every request, so it cannot tell metadata changes apart.)
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import { type MetaKind, type MetaSnapshot, type MetaStore, type PutMode, parseRecord } from './meta.js';
-import { StoreUnavailableError } from './types.js';
+import type Database from 'better-sqlite3';
+import { type MetaKind, type MetaSnapshot, type MetaStore, type PutMode, parseRecord } from '../meta.js';
+import { openDatabase, transactionRunner } from './db.js';
 
 export interface SqliteMetaStoreOptions {
   path: string;
@@ -41,17 +39,13 @@ export class SqliteMetaStore implements MetaStore {
   readonly pollIntervalMs: number;
   private readonly db: Database.Database;
   private readonly stmt;
-  private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
+  private readonly run: ReturnType<typeof transactionRunner>;
 
   constructor(options: SqliteMetaStoreOptions) {
-    const timeoutMs = options.timeoutMs ?? 2000;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.db = new Database(options.path, { timeout: timeoutMs });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(timeoutMs))}`);
+    this.db = openDatabase(options.path, options.timeoutMs);
     this.db.exec(SCHEMA);
-    this.tx = this.db.transaction((fn: () => unknown) => fn());
+    this.run = transactionRunner(this.db);
     this.stmt = {
       version: this.db.prepare<[], number>('SELECT version FROM gateway_meta_version WHERE one = 1').pluck(),
       bump: this.db
@@ -109,20 +103,5 @@ export class SqliteMetaStore implements MetaStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
-  }
-
-  private run<T>(fn: () => T, mode: 'immediate' | 'deferred' = 'immediate'): T {
-    try {
-      return (mode === 'immediate' ? this.tx.immediate(fn) : this.tx.deferred(fn)) as T;
-    } catch (err) {
-      const code = (err as { code?: unknown } | null)?.code;
-      if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY)/.test(code))
-        throw new StoreUnavailableError(`sqlite store unavailable: ${(err as Error).message}`, {
-          cause: err,
-        });
-      if (err instanceof TypeError && /not open/i.test(err.message))
-        throw new StoreUnavailableError('sqlite store is closed', { cause: err });
-      throw err;
-    }
   }
 }

@@ -1,11 +1,10 @@
-/**
- * Lua shared by the store scripts, prepended to each one (every script stays self-contained, so
- * EVALSHA needs nothing else loaded). It mirrors src/store/logic.ts line for line.
- *
- * Line hash `{p}:line:<instance>:<period>`: spent, reserved, rollover, topup (integer nano-USD).
- * Reservation hash `{p}:res:<id>`: amount, cap, exp, lines (JSON [[lineKey, "baseLimitNano"], ...]).
- */
-export const COMMON_LUA = `
+-- Functions shared by the budget scripts, prepended to each of them when they are loaded
+-- (src/store/redis/scripts.ts), so every script stays self-contained and EVALSHA needs nothing else.
+-- It mirrors src/store/line-counters.ts and src/budget/reserve-decision.ts line for line.
+--
+-- Line hash `{p}:line:<instance>:<period>`: spent, reserved, rollover, topup (integer nano-USD).
+-- Reservation hash `{p}:res:<id>`: amount, cap, exp, lines (JSON [[lineKey, "baseLimitNano"], ...]).
+
 -- Lua numbers are doubles: values stay integers below 2^53, and are written back with %d
 -- (tostring would give "1e+15", which HINCRBY refuses; cjson would round to 14 digits).
 local function int(x) return string.format('%d', x) end
@@ -63,6 +62,11 @@ local function touch_line(key, prev_key, limit, roll_max, ttl)
   return { 0, 0, r, 0 }
 end
 
+-- The balance triple the store replies with: effective limit, spent, reserved.
+local function push_balance(out, limit, c)
+  table.insert(out, limit + c[3] + c[4]); table.insert(out, c[1]); table.insert(out, c[2])
+end
+
 -- Replaces a reservation by spent (nil: its reserved amount) on each of its lines, deletes it and
 -- its lease. Returns {limit, spent, reserved, spentBefore, ...} per line, or nil when it is gone.
 local function settle_reservation(res_key, leases_key, id, spent)
@@ -97,4 +101,3 @@ local function reap(leases_key, res_prefix, now, max)
   end
   return #ids
 end
-`;
