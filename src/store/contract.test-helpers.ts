@@ -4,7 +4,8 @@
  * Money figures are small integers so expected values can be read off by hand.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BudgetStore, LineSpec, ReserveRequest, ReserveResult } from './types.js';
+import type { ReserveDecision, ReservePrice } from '../budget/reserve-decision.js';
+import type { BudgetStore, LineBalance, LineSpec, ReserveRequest, ReserveResult } from './types.js';
 
 export interface StoreFixture {
   store: BudgetStore;
@@ -57,6 +58,207 @@ function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** One line of a decision case, as it stands when the request comes. */
+export interface DecisionLine {
+  limitNano: number;
+  /** Settled spend. */
+  spentNano?: number;
+  /** Held by a reservation whose lease is still running. */
+  reservedNano?: number;
+  /** Held by a reservation whose lease has expired by the request's time: reaped first, at its amount. */
+  expiredNano?: number;
+  /** Committed amount at which the line asks for a downgrade; none when absent. */
+  downgradeAtNano?: number;
+}
+
+export interface DecisionCase {
+  name: string;
+  lines: DecisionLine[];
+  price: ReservePrice;
+  expected: ReserveDecision;
+}
+
+/** A price of exactly `nano`: all fixed cost, no output. */
+const flatPrice = (nano: number): ReservePrice => ({
+  fixedPico: nano * 1000,
+  outputPico: 0,
+  requestedCap: 0,
+  minCap: 0,
+});
+/** 100 nano of prompt, 5 nano per output token, 100 tokens asked for (600 nano in all). */
+const chat = (minCap: number): ReservePrice => ({
+  fixedPico: 100_000,
+  outputPico: 5_000,
+  requestedCap: 100,
+  minCap,
+});
+
+/**
+ * The reserve decision, one table: the SQLite store, the Redis script and the pure decision
+ * (src/budget/reserve-decision.test.ts) all answer every case the same.
+ */
+export const DECISION_CASES: DecisionCase[] = [
+  {
+    name: 'grants the full cap when the line affords it',
+    lines: [{ limitNano: 1000 }],
+    price: chat(1),
+    expected: { status: 'reserved', grantedCap: 100, amountNano: 600 },
+  },
+  {
+    name: 'fits the exact amount to the nano',
+    lines: [{ limitNano: 600 }],
+    price: chat(1),
+    expected: { status: 'reserved', grantedCap: 100, amountNano: 600 },
+  },
+  {
+    name: 'fit-to-budget: one nano short lowers the cap to what fits',
+    lines: [{ limitNano: 599 }],
+    price: chat(1),
+    expected: { status: 'reserved', grantedCap: 99, amountNano: 595 },
+  },
+  {
+    name: 'min cap affordable to the nano is granted',
+    lines: [{ limitNano: 595 }],
+    price: chat(99),
+    expected: { status: 'reserved', grantedCap: 99, amountNano: 595 },
+  },
+  {
+    name: 'min cap one nano out of reach rejects',
+    lines: [{ limitNano: 594 }],
+    price: chat(99),
+    expected: { status: 'rejected', lineIndex: 0 },
+  },
+  {
+    name: 'a min cap equal to the requested cap is never lowered',
+    lines: [{ limitNano: 599 }],
+    price: chat(100),
+    expected: { status: 'rejected', lineIndex: 0 },
+  },
+  {
+    name: 'zero left rejects a request that costs one nano',
+    lines: [{ limitNano: 1000, spentNano: 1000 }],
+    price: flatPrice(1),
+    expected: { status: 'rejected', lineIndex: 0 },
+  },
+  {
+    name: 'a line spent past its limit rejects',
+    lines: [{ limitNano: 1000, spentNano: 1200 }],
+    price: flatPrice(1),
+    expected: { status: 'rejected', lineIndex: 0 },
+  },
+  {
+    name: 'live reservations count as committed',
+    lines: [{ limitNano: 1000, reservedNano: 700 }],
+    price: flatPrice(301),
+    expected: { status: 'rejected', lineIndex: 0 },
+  },
+  {
+    name: 'what live reservations leave fits exactly',
+    lines: [{ limitNano: 1000, reservedNano: 700 }],
+    price: flatPrice(300),
+    expected: { status: 'reserved', grantedCap: 0, amountNano: 300 },
+  },
+  {
+    name: 'an expired lease is reaped at its amount, not freed',
+    lines: [{ limitNano: 1000, expiredNano: 700 }],
+    price: flatPrice(301),
+    expected: { status: 'rejected', lineIndex: 0 },
+  },
+  {
+    name: 'after reaping an expired lease, what is left still fits',
+    lines: [{ limitNano: 1000, expiredNano: 700, reservedNano: 100 }],
+    price: flatPrice(200),
+    expected: { status: 'reserved', grantedCap: 0, amountNano: 200 },
+  },
+  {
+    name: 'downgrade wins over a rejection on another line',
+    lines: [{ limitNano: 100 }, { limitNano: 1000, reservedNano: 500, downgradeAtNano: 500 }],
+    price: flatPrice(200),
+    expected: { status: 'downgrade', lineIndex: 1 },
+  },
+  {
+    name: 'spend counts toward the downgrade threshold too',
+    lines: [{ limitNano: 1000, spentNano: 300, reservedNano: 200, downgradeAtNano: 500 }],
+    price: flatPrice(1),
+    expected: { status: 'downgrade', lineIndex: 0 },
+  },
+  {
+    name: 'below the downgrade threshold the line is judged on its money',
+    lines: [{ limitNano: 100 }, { limitNano: 1000, reservedNano: 500, downgradeAtNano: 501 }],
+    price: flatPrice(200),
+    expected: { status: 'rejected', lineIndex: 0 },
+  },
+  {
+    name: 'the tightest of several lines decides the cap',
+    lines: [{ limitNano: 1_000_000 }, { limitNano: 2000, spentNano: 1000 }, { limitNano: 5000 }],
+    price: { fixedPico: 100_000, outputPico: 10_000, requestedCap: 100, minCap: 10 },
+    expected: { status: 'reserved', grantedCap: 90, amountNano: 1000 },
+  },
+  {
+    name: 'a rejection names the first line that cannot afford the min cap',
+    lines: [{ limitNano: 1_000_000_000 }, { limitNano: 50 }, { limitNano: 10 }],
+    price: flatPrice(100),
+    expected: { status: 'rejected', lineIndex: 1 },
+  },
+  {
+    name: 'large amounts stay exact (10k USD limit, spend above 2^32)',
+    lines: [{ limitNano: 10_000_000_000_000, spentNano: 4_000_000_000_123 }],
+    price: { fixedPico: 1_000, outputPico: 1_000_000_000_000, requestedCap: 1_000_000, minCap: 0 },
+    expected: { status: 'reserved', grantedCap: 5999, amountNano: 5_999_000_000_001 },
+  },
+];
+
+/** A case's lines as the pure decision sees them: balances after reaping (expired counts as spent). */
+export function decisionInputs(c: DecisionCase): {
+  lines: Array<{ downgradeAtNano: number }>;
+  balances: LineBalance[];
+} {
+  return {
+    lines: c.lines.map((l) => ({ downgradeAtNano: l.downgradeAtNano ?? -1 })),
+    balances: c.lines.map((l) => ({
+      limitNano: l.limitNano,
+      spentNano: (l.spentNano ?? 0) + (l.expiredNano ?? 0),
+      reservedNano: l.reservedNano ?? 0,
+    })),
+  };
+}
+
+/** Brings a fresh store to a case's starting point, then reserves: the store's decision. */
+async function storeDecision(
+  store: BudgetStore,
+  c: DecisionCase,
+): Promise<{ decision: ReserveDecision; expiredSettled: number }> {
+  const before = T0 - 10_000;
+  const specs = c.lines.map((l, i) => line(`d${i}`, { limitNano: l.limitNano }));
+  for (const [i, l] of c.lines.entries()) {
+    const spec = specs[i]!;
+    if (l.expiredNano) {
+      const held = flat(`expired-${i}`, [spec], l.expiredNano, before);
+      expect(await store.reserve({ ...held, leaseExpiresAtMs: T0 - 1 })).toMatchObject({
+        status: 'reserved',
+      });
+    }
+    if (l.reservedNano) {
+      expect(await store.reserve(flat(`held-${i}`, [spec], l.reservedNano, before))).toMatchObject({
+        status: 'reserved',
+      });
+    }
+    if (l.spentNano) {
+      expect(await store.reserve(flat(`spent-${i}`, [spec], 0, before))).toMatchObject({
+        status: 'reserved',
+      });
+      expect(await store.settle(`spent-${i}`, l.spentNano)).toMatchObject({ status: 'settled' });
+    }
+  }
+  const lines = specs.map((spec, i) => ({ ...spec, downgradeAtNano: c.lines[i]!.downgradeAtNano ?? -1 }));
+  const r = await store.reserve({ ...flat('decide', lines, 0), ...c.price });
+  const decision: ReserveDecision =
+    r.status === 'reserved'
+      ? { status: r.status, grantedCap: r.grantedCap, amountNano: r.amountNano }
+      : { status: r.status, lineIndex: r.lineIndex };
+  return { decision, expiredSettled: r.expiredSettled };
 }
 
 export function runStoreContract(name: string, makeStore: () => Promise<StoreFixture>): void {
@@ -220,6 +422,14 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         });
         // 5_999_999_999_877 nano left, minus 1 nano of prompt: 5999 whole tokens
         expect(r2).toMatchObject({ status: 'reserved', grantedCap: 5999, amountNano: 5_999_000_000_001 });
+      });
+    });
+
+    describe('reserve decisions (the table the pure decision answers too)', () => {
+      it.each(DECISION_CASES)('$name', async (c) => {
+        const { decision, expiredSettled } = await storeDecision(store, c);
+        expect(decision).toEqual(c.expected);
+        expect(expiredSettled).toBe(c.lines.filter((l) => l.expiredNano).length);
       });
     });
 
