@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DECISION_CASES, decisionInputs } from '../store/contract.test-helpers.js';
+import { DECISION_CASES, decisionInputs } from './reserve-decision.cases.test-helpers.js';
 import { decideReserve } from './reserve-decision.js';
 
 // The same table the SQLite store and the Redis script answer in the store contract suite.
