@@ -21,9 +21,7 @@ import type { RequestObserver, RequestRecord } from './proxy/record.js';
 import { UpstreamPools } from './proxy/upstream.js';
 import { mountAdmin } from './routes/admin/index.js';
 import { buildApp } from './server.js';
-import { createStore } from './store/factory.js';
-import { createHistoryStore } from './store/history-factory.js';
-import { createMetaStore } from './store/meta-factory.js';
+import { createStores } from './store/index.js';
 import type { BudgetStore } from './store/types.js';
 import { preloadEncoders } from './tokens/encoding.js';
 import { closeTokenWorkers } from './tokens/estimate.js';
@@ -77,11 +75,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createLogger(current.server.logLevel);
   preloadEncoders([...current.models.values()].map((model) => model.upstreamModel));
   const metrics = createMetrics();
-  const store = metrics.instrumentStore(createStore(current));
+  const stores = createStores(current);
+  const store = metrics.instrumentStore(stores.budget);
   // `current` is the merged config: the file plus the budgets and keys made through the admin API,
   // kept in step by the registry (file reloads, metadata version changes). Requests read it from
   // memory; the registry reads the store in the background.
-  const meta = createMetaStore(current);
+  const meta = stores.meta;
   const registry = new ConfigRegistry(
     current,
     meta,
@@ -124,7 +123,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const analytics = createAnalytics({
     config: () => current,
     store,
-    history: createHistoryStore(current),
+    history: stores.history,
     clock: options.clock,
     logger,
     onAnomaly: (event) => alerts.emit(anomalyAlert(event)),

@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import type { RuntimeBudget, RuntimeConfig, RuntimeModel } from '../config/runtime.js';
 import { GatewayError } from '../errors.js';
 import { formatUsd, type Nano } from '../money.js';
-import { amountFor } from '../store/logic.js';
 import {
   type BudgetStore,
   type LineBalance,
@@ -39,6 +38,7 @@ import { simulateReserve } from './fit.js';
 import { lineAt, lineSpecOf } from './lines.js';
 import { cachedPeriodOf, type PeriodInfo, ttlSecondsFor } from './periods.js';
 import { downgradeAtRatio, downgradeChain, thresholdNano } from './policy.js';
+import { amountFor } from './reserve-decision.js';
 import { RetryQueue } from './retry.js';
 import { linesFor, linesForIdentity, type ScopedLine } from './scopes.js';
 import type {
@@ -452,7 +452,7 @@ class Engine implements ManagedBudgetEngine {
   async settle(reservation: Reservation | null, model: RuntimeModel, usage: Usage): Promise<SettleOutcome> {
     const costNano = costOfUsage(usage, model.price);
     if (!reservation || reservation.lines.length === 0) return { costNano };
-    const run = () => this.store.settle(reservation.id, costNano, this.clock());
+    const run = () => this.store.settle(reservation.id, costNano);
     try {
       const result = await run();
       return { costNano, tightest: await this.afterSettle(reservation, result) };
@@ -464,7 +464,7 @@ class Engine implements ManagedBudgetEngine {
 
   async release(reservation: Reservation | null): Promise<void> {
     if (!reservation || reservation.lines.length === 0) return;
-    const run = () => this.store.release(reservation.id, this.clock());
+    const run = () => this.store.release(reservation.id);
     try {
       await this.afterSettle(reservation, await run());
     } catch {
@@ -481,7 +481,7 @@ class Engine implements ManagedBudgetEngine {
     safe(this.metrics.onRetryQueued, 'release' as const);
     this.retries.enqueue(async () => {
       try {
-        await this.store.release(reservationId, this.clock());
+        await this.store.release(reservationId);
         return true;
       } catch (error) {
         if (!(error instanceof StoreUnavailableError)) safe(this.metrics.onStoreError, 'release' as const);
@@ -556,7 +556,13 @@ class Engine implements ManagedBudgetEngine {
     if (budget.source === 'anonymous') return;
     try {
       const name = type === 'threshold' ? `threshold:${at}` : 'exhausted';
-      const won = await this.store.claimOnce(spec.instance, spec.period, name, ttlSecondsFor(budget.period));
+      const won = await this.store.claimOnce(
+        spec.instance,
+        spec.period,
+        name,
+        ttlSecondsFor(budget.period),
+        this.clock(),
+      );
       if (!won) return;
       safe(this.options.onEvent, {
         type,

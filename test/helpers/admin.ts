@@ -2,8 +2,8 @@
  * Talking to the admin API in tests: plain fetch with the admin token (or another), JSON both ways.
  */
 import type { Gateway } from '../../src/gateway.js';
+import { closeStores, createStores } from '../../src/store/index.js';
 import type { MetaSnapshot } from '../../src/store/meta.js';
-import { createMetaStore } from '../../src/store/meta-factory.js';
 import { ADMIN_TOKEN } from './stack.js';
 
 export interface AdminAnswer<T = any> {
@@ -37,11 +37,11 @@ export async function adminCall<T = any>(
 
 /** The stored API records, read with a fresh metadata store of the gateway's config (not its cache). */
 export async function storedMeta(gateway: Gateway): Promise<MetaSnapshot> {
-  const meta = createMetaStore(gateway.registry.fileConfig());
+  const stores = createStores(gateway.registry.fileConfig());
   try {
-    return await meta.snapshot();
+    return await stores.meta.snapshot();
   } finally {
-    await meta.close();
+    await closeStores(stores);
   }
 }
 
