@@ -23,7 +23,7 @@ const head = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, mo
 const delta = (content: string, extra: Record<string, unknown> = {}) =>
   data({ ...head, choices: [{ index: 0, delta: { content }, finish_reason: null }], ...extra });
 /** About 154 KB of text in 800 chunks. */
-const longText = Array.from({ length: 770 }, (_, i) =>
+const longText = Array.from({ length: 800 }, (_, i) =>
   `Chunk ${i} of a long answer the budget must see. `.repeat(4),
 );
 
