@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { countTokens } from '../tokens/encoding.js';
 import { chatCompletionsAdapter, completionsAdapter, messagesAdapter, responsesAdapter } from './index.js';
+import { streamBilling } from './stream-usage.js';
 import type { StreamTap } from './types.js';
 
 const encoder = new TextEncoder();
@@ -143,5 +144,59 @@ describe('Responses streams', () => {
     const tap = chatCompletionsAdapter.createStreamTap({ stripUsageChunk: false });
     run(tap, delta('x'));
     expect(tap.responseId()).toBeUndefined();
+  });
+});
+
+describe('streamBilling: max(reported, counted)', () => {
+  const opts = { model: 'gpt-4o', promptTokens: 50, bytesReceived: 1 };
+
+  it('bills the counted text when the first-chunk report is all there is', () => {
+    const tap = chatCompletionsAdapter.createStreamTap({ stripUsageChunk: false });
+    run(tap, delta('', { usage: usage(1) }) + longText.map((t) => delta(t)).join(''));
+    const billed = streamBilling(tap, opts);
+    expect(billed.counted).toBe(true);
+    expect(billed.usage?.inputTokens).toBe(12);
+    expect(billed.usage?.outputTokens).toBe(countTokens(longText.join(''), 'o200k_base'));
+  });
+
+  it('bills the counted text when a final report is implausibly low', () => {
+    const tap = chatCompletionsAdapter.createStreamTap({ stripUsageChunk: false });
+    run(tap, longText.map((t) => delta(t)).join('') + data({ ...head, choices: [], usage: usage(1) }));
+    expect(tap.usageComplete()).toBe(true);
+    const billed = streamBilling(tap, opts);
+    expect(billed).toMatchObject({ counted: true });
+    expect(billed.usage?.outputTokens).toBeGreaterThan(30_000);
+  });
+
+  it('takes a plausible final report as it is', () => {
+    const tap = chatCompletionsAdapter.createStreamTap({ stripUsageChunk: false });
+    run(tap, delta('Hello there') + data({ ...head, choices: [], usage: usage(3) }));
+    expect(streamBilling(tap, opts)).toEqual({
+      usage: {
+        inputTokens: 12,
+        cachedInputTokens: 0,
+        cacheWriteTokens: 0,
+        outputTokens: 3,
+        reasoningTokens: 0,
+      },
+      counted: false,
+    });
+  });
+
+  it('counts a stream without any report from the prompt and the text; nothing for no byte', () => {
+    const tap = chatCompletionsAdapter.createStreamTap({ stripUsageChunk: false });
+    run(tap, delta('Hello there'));
+    expect(streamBilling(tap, opts)).toEqual({
+      usage: {
+        inputTokens: 50,
+        cachedInputTokens: 0,
+        cacheWriteTokens: 0,
+        outputTokens: countTokens('Hello there', 'o200k_base'),
+        reasoningTokens: 0,
+      },
+      counted: true,
+    });
+    const empty = chatCompletionsAdapter.createStreamTap({ stripUsageChunk: false });
+    expect(streamBilling(empty, { ...opts, bytesReceived: 0 })).toEqual({ usage: undefined, counted: false });
   });
 });
