@@ -14,6 +14,9 @@ import { outputSize } from './plan.js';
 import { anthropicPromptTokens } from './prompt.js';
 import { generatedText, textChunks } from './text.js';
 
+/** Anthropic refuses an extended-thinking budget below this. */
+const MIN_THINKING_BUDGET = 1024;
+
 function validate(body: Json): string | undefined {
   if (typeof body.model !== 'string' || body.model === '') return 'model: Field required';
   if (body.max_tokens === undefined) return 'max_tokens: Field required';
@@ -30,8 +33,6 @@ function validate(body: Json): string | undefined {
   }
   return undefined;
 }
-
-const MIN_THINKING_BUDGET = 1024;
 
 /** The thinking budget of an extended-thinking request (NaN when enabled without a number), else undefined. */
 function thinkingBudget(body: Json): number | undefined {

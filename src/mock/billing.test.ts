@@ -37,7 +37,7 @@ describe('chat: n choices', () => {
       tokens(6),
     );
     const text = ['', '', ''];
-    let usage: OpenAI.CompletionUsage | null | undefined;
+    let usage: { completion_tokens: number } | null | undefined;
     for await (const chunk of stream) {
       for (const choice of chunk.choices) text[choice.index] += choice.delta.content ?? '';
       if (chunk.usage) usage = chunk.usage;
