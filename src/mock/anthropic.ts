@@ -29,7 +29,8 @@ function validate(body: Json): string | undefined {
     if (!Number.isInteger(budget) || budget < MIN_THINKING_BUDGET) {
       return `thinking.enabled.budget_tokens: Input should be greater than or equal to ${MIN_THINKING_BUDGET}`;
     }
-    if (budget >= (body.max_tokens as number)) return '`max_tokens` must be greater than `thinking.budget_tokens`';
+    if (budget >= (body.max_tokens as number))
+      return '`max_tokens` must be greater than `thinking.budget_tokens`';
   }
   return undefined;
 }
@@ -37,7 +38,8 @@ function validate(body: Json): string | undefined {
 /** The thinking budget of an extended-thinking request (NaN when enabled without a number), else undefined. */
 function thinkingBudget(body: Json): number | undefined {
   const thinking = body.thinking;
-  if (typeof thinking !== 'object' || thinking === null || (thinking as Json).type !== 'enabled') return undefined;
+  if (typeof thinking !== 'object' || thinking === null || (thinking as Json).type !== 'enabled')
+    return undefined;
   const budget = (thinking as Json).budget_tokens;
   return typeof budget === 'number' ? budget : Number.NaN;
 }
@@ -58,7 +60,10 @@ export const messages: Handler = async (ex, body) => {
   }
   const model = body.model as string;
   const budget = thinkingBudget(body);
-  const plan = budget === undefined ? ex.plan : { ...ex.plan, reasoningTokens: Math.min(ex.plan.reasoningTokens, budget) };
+  const plan =
+    budget === undefined
+      ? ex.plan
+      : { ...ex.plan, reasoningTokens: Math.min(ex.plan.reasoningTokens, budget) };
   const size = outputSize(plan, intField(body, 'max_tokens'));
   const { cachedTokens, cacheWriteTokens } = ex.plan;
   const promptTokens = anthropicPromptTokens(body);

@@ -144,7 +144,12 @@ describe('x-mock-first-chunk-usage', () => {
         'x-mock-first-chunk-usage': '1',
         'x-mock-fail': 'broken-stream:300',
       },
-      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: true } }),
+      body: JSON.stringify({
+        model: 'gpt-4o',
+        messages,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
     });
     const tap = chatCompletionsAdapter.createStreamTap({ stripUsageChunk: false });
     let bytes = 0;
@@ -169,7 +174,12 @@ describe('Anthropic thinking', () => {
   const post = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
     fetch(`${mock.current.url}/v1/messages`, {
       method: 'POST',
-      headers: { 'x-api-key': 'sk-ant-mock', 'anthropic-version': '2023-06-01', 'content-type': 'application/json', ...headers },
+      headers: {
+        'x-api-key': 'sk-ant-mock',
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+        ...headers,
+      },
       body: JSON.stringify({ model: 'claude-sonnet-4-5', messages, ...body }),
     });
 
