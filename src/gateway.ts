@@ -3,7 +3,7 @@
  * and graceful shutdown. main.ts runs one; tests start them in-process or as child processes.
  */
 import { type ServerType, serve } from '@hono/node-server';
-import type { Hono } from 'hono';
+import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { alertsRoutes } from './admin/alerts-routes.js';
 import { analyticsRoutes } from './admin/analytics-routes.js';
@@ -23,10 +23,11 @@ import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import { ConfigRegistry, type ReloadResult } from './config/registry.js';
 import type { RuntimeConfig } from './config/runtime.js';
 import { type ConfigWatch, watchConfigFile } from './config/watch.js';
+import type { GatewayApp } from './http/app.js';
 import { createLogger, logRequest } from './logger.js';
 import { createMetrics, type Metrics, mountMetrics } from './metrics.js';
-import type { RequestObserver, RequestRecord } from './proxy/record.js';
-import { UpstreamPools } from './proxy/upstream.js';
+import type { RequestObserver, RequestRecord } from './record.js';
+import { UpstreamPools } from './routes/proxy/upstream.js';
 import { buildApp } from './server.js';
 import { createStore } from './store/factory.js';
 import { createHistoryStore } from './store/history-factory.js';
@@ -56,7 +57,7 @@ export interface GatewayOptions {
 export interface Gateway {
   readonly url: string;
   readonly port: number;
-  readonly app: Hono;
+  readonly app: GatewayApp;
   config(): RuntimeConfig;
   readonly store: BudgetStore;
   readonly engine: ManagedBudgetEngine;
@@ -159,13 +160,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     store: () => store,
     pools,
     observe,
+    logger,
     burnRates: analytics,
     clock: options.clock,
     onFallback: (from, to, reason) => metrics.fallbacks.inc({ from, to, reason }),
     mount: (app) => {
-      mountMetrics(app, metrics, () => current);
+      mountMetrics(app, metrics);
+      // The admin group is its own (untyped) Hono app; routed in, its errors reach the one boundary.
+      const admin = new Hono();
       mountAdmin(
-        app,
+        admin,
         {
           config: () => current,
           clock: options.clock ?? Date.now,
@@ -181,6 +185,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         },
         adminRouteGroups,
       );
+      app.route('/', admin);
     },
   });
 
@@ -270,7 +275,7 @@ function restartWarnings(before: RuntimeConfig, after: RuntimeConfig): string[] 
   return warnings;
 }
 
-function listen(app: Hono, hostname: string, port: number, config: RuntimeConfig): Promise<ServerType> {
+function listen(app: GatewayApp, hostname: string, port: number, config: RuntimeConfig): Promise<ServerType> {
   // Slow clients: Node answers 408 and closes when the headers, or the whole request, take too long.
   const headersTimeout = config.server.clientHeaderTimeoutMs;
   const serverOptions = {

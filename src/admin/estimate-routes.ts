@@ -3,15 +3,14 @@
  * console can show what a request would cost and which budgets it would touch without holding the
  * key's secret. Same engine preview, nothing reserved, no provider called.
  */
-import type { IncomingMessage } from 'node:http';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { BudgetEngine } from '../budget/types.js';
 import type { RuntimeConfig, RuntimeKey } from '../config/runtime.js';
 import { GatewayError } from '../errors.js';
-import { parseJsonObject, readBodyBytes, requireJsonContentType } from '../proxy/body.js';
-import { identityOfKey } from '../proxy/identity.js';
-import { costPreview, estimateAdapter } from '../proxy/self-service.js';
+import { parseJsonObject, readRequestBody, requireJsonContentType } from '../http/body.js';
+import { identityOfKey } from '../http/key-auth.js';
+import { costPreview, estimateAdapter } from '../routes/self/estimate.js';
 import { AdminProblem, commonErrors, handled } from './http.js';
 import { documentRoute } from './openapi-registry.js';
 import { type AdminDeps, requireServices } from './router.js';
@@ -77,8 +76,7 @@ export function estimateRoutes(admin: Hono, deps: AdminDeps): void {
       const config = deps.config();
       requireJsonContentType(c.req.raw);
       // A preview body is a proxy body: the proxy's size limit applies, not the admin one.
-      const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-      const body = parseJsonObject(await readBodyBytes(incoming, c.req.raw, config.server.maxBodyBytes));
+      const body = parseJsonObject(await readRequestBody(c, config.server.maxBodyBytes));
       const keyId = body.key_id;
       if (typeof keyId !== 'string' || keyId === '') {
         throw new AdminProblem([{ field: 'key_id', message: 'expected the id of a virtual key' }]);

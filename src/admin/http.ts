@@ -3,12 +3,11 @@
  * and one error body (the OpenAI shape the rest of the gateway answers with, plus `problems` on
  * validation failures so a client sees every problem at once, not the first one).
  */
-import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { formatPath } from '../config/load.js';
 import { type ErrorCode, errorBody, GatewayError } from '../errors.js';
-import { parseJsonObject, readBodyBytes } from '../proxy/body.js';
+import { parseJsonObject, readRequestBody } from '../http/body.js';
 import { StoreUnavailableError } from '../store/types.js';
 
 /** Admin bodies are small definitions; anything bigger is a mistake. */
@@ -99,8 +98,7 @@ export function idParam(c: Context): string {
 
 /** The request's JSON object body; an empty body is `{}` when `optional`. */
 export async function readJson(c: Context, options: { optional?: boolean } = {}): Promise<unknown> {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  const bytes = await readBodyBytes(incoming, c.req.raw, ADMIN_MAX_BODY_BYTES);
+  const bytes = await readRequestBody(c, ADMIN_MAX_BODY_BYTES);
   if (bytes.length === 0 || bytes.toString('utf8').trim() === '') {
     if (options.optional) return {};
     throw new AdminProblem([{ field: '(root)', message: 'expected a JSON object body' }]);

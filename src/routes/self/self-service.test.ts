@@ -5,8 +5,8 @@
  */
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, type Stack, startStack, TEST_KEY, TEST_KEY_2 } from '../helpers/stack.js';
-import { type BudgetJson, budgets, nanoOf, nanoOfNumber } from './helpers.js';
+import { type BudgetJson, budgets, nanoOf, nanoOfNumber } from '../../../test/controls/helpers.js';
+import { eventually, type Stack, startStack, TEST_KEY, TEST_KEY_2 } from '../../../test/helpers/stack.js';
 
 const AUTH = { authorization: `Bearer ${TEST_KEY}` };
 
