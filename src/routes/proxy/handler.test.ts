@@ -178,7 +178,11 @@ describe('the provider’s answer', () => {
     agent
       .get(UPSTREAM)
       .intercept({ path: '/v1/chat/completions', method: 'POST' })
-      .reply(500, { error: { message: 'upstream broke' } }, { headers: { 'content-type': 'application/json' } });
+      .reply(
+        500,
+        { error: { message: 'upstream broke' } },
+        { headers: { 'content-type': 'application/json' } },
+      );
     const response = await post('/v1/chat/completions', chat);
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({ error: { message: 'upstream broke' } });
