@@ -8,7 +8,7 @@ import type { AdmissionGranted } from '../../budget/types.js';
 import { GatewayError } from '../../errors.js';
 import { nodeResponse } from '../../http/request.js';
 import { upstreamHeaderRecord } from '../../providers/headers.js';
-import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
+import type { RequestBody } from '../../providers/types.js';
 import type { Exchange } from './exchange.js';
 import { relay } from './relay.js';
 import { upstreamPath } from './upstream.js';
@@ -97,7 +97,7 @@ function upstreamBody(
     adapter.setOutputCap(body, admission.outputCap, served.capField);
     changed = true;
   }
-  const strippedUsage = exchange.stream && requestUsage(adapter, body);
+  const strippedUsage = exchange.stream && adapter.requestUsageInStream(body);
   if (strippedUsage) changed = true;
   return { bytes: changed ? JSON.stringify(body) : exchange.bytes, strippedUsage };
 }
@@ -106,8 +106,4 @@ function setServedModel(body: RequestBody, admission: AdmissionGranted): boolean
   if (body.model === admission.servedModel.upstreamModel) return false;
   body.model = admission.servedModel.upstreamModel;
   return true;
-}
-
-function requestUsage(adapter: EndpointAdapter, body: RequestBody): boolean {
-  return adapter.requestUsageInStream(body);
 }
