@@ -10,7 +10,6 @@ import { nodeResponse } from '../../http/request.js';
 import { upstreamHeaderRecord } from '../../providers/headers.js';
 import type { RequestBody } from '../../providers/types.js';
 import type { Exchange } from './exchange.js';
-import { relay } from './relay.js';
 import { upstreamPath } from './upstream.js';
 import { ClientGone, FallBack, upstreamError } from './upstream-failures.js';
 
@@ -23,6 +22,12 @@ export interface Attempt {
   fallbackFrom: string | undefined;
 }
 
+/** The upstream request, answered: what the relay phase reads. */
+export interface Forwarded {
+  upstream: Dispatcher.ResponseData;
+  call: UpstreamCall;
+}
+
 /** The upstream request in flight: its abort signal and the clean-up once it is answered. */
 export interface UpstreamCall {
   abort: AbortController;
@@ -32,7 +37,7 @@ export interface UpstreamCall {
   strippedUsage: boolean;
 }
 
-export async function forward(exchange: Exchange, attempt: Attempt): Promise<Response> {
+export async function forward(exchange: Exchange, attempt: Attempt): Promise<Forwarded> {
   const { adapter, config, state } = exchange;
   const provider = attempt.admission.servedModel.provider;
   if (!provider.apiKey) {
@@ -79,7 +84,7 @@ export async function forward(exchange: Exchange, attempt: Attempt): Promise<Res
     throw new FallBack(`status_${upstream.statusCode}`);
   }
   state.record.upstreamTtfbMs = performance.now() - state.upstreamStartedAt;
-  return relay(exchange, attempt, upstream, call);
+  return { upstream, call };
 }
 
 /** Applies the admission to the body; returns the bytes to send (the original ones when nothing changed). */

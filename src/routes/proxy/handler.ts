@@ -1,6 +1,7 @@
 /**
  * A proxy route, in its fixed order of phases: identify (identify.ts) -> admit (admission.ts, the
- * engine) -> forward (forward.ts) -> relay (relay.ts) -> settle (settle.ts). Everything
+ * engine; a denial is thrown here as `refusal()`) -> forward (forward.ts) -> relay (relay.ts, which
+ * ends every answer in settle.ts, streams after their last byte). Everything
  * format-specific is behind the endpoint adapter; everything about money is behind the budget
  * engine. Each request runs on the config snapshot it started with (the request context).
  * Errors are thrown to the error boundary (http/error-boundary.ts) once the record says how the
@@ -18,6 +19,7 @@ import { type AdmissionBuilder, admissionBuilder, refusal, resolveModel } from '
 import type { Exchange, ProxyDeps } from './exchange.js';
 import { forward } from './forward.js';
 import { identifyCaller } from './identify.js';
+import { relay } from './relay.js';
 import { RequestState } from './request-state.js';
 import { NOTHING_PRODUCED, settleAnswer } from './settle.js';
 import { ClientGone, FallBack, fallbackModels } from './upstream-failures.js';
@@ -67,11 +69,8 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
       let fallbackFrom: string | undefined;
       for (let attempt = 0; ; attempt++) {
         try {
-          return await forward(exchange, {
-            admission,
-            canFallBack: attempt < fallbacks.length,
-            fallbackFrom,
-          });
+          const tried = { admission, canFallBack: attempt < fallbacks.length, fallbackFrom };
+          return await relay(exchange, tried, await forward(exchange, tried));
         } catch (error) {
           if (!(error instanceof FallBack)) throw error;
           // The provider billed nothing; the fallback is checked against the budgets at its own price.

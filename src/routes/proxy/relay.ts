@@ -8,7 +8,7 @@ import type { AdmissionGranted } from '../../budget/types.js';
 import { clientHeaderRecord, type ResponseHeaderRecord } from '../../providers/headers.js';
 import type { Usage } from '../../usage.js';
 import type { Exchange } from './exchange.js';
-import type { Attempt, UpstreamCall } from './forward.js';
+import type { Attempt, Forwarded, UpstreamCall } from './forward.js';
 import {
   admissionHeaders,
   afterRelease,
@@ -20,13 +20,9 @@ import { NOTHING_PRODUCED, settleAnswer } from './settle.js';
 import { relayStream } from './stream-relay.js';
 import { upstreamError } from './upstream-failures.js';
 
-export async function relay(
-  exchange: Exchange,
-  attempt: Attempt,
-  upstream: Dispatcher.ResponseData,
-  call: UpstreamCall,
-): Promise<Response> {
+export async function relay(exchange: Exchange, attempt: Attempt, forwarded: Forwarded): Promise<Response> {
   const { admission } = attempt;
+  const { upstream, call } = forwarded;
   const headers = clientHeaderRecord(upstream.headers);
   // What @hono/node-server answers for a Headers object without one; a plain object gets no default.
   headers['content-type'] ??= 'text/plain; charset=UTF-8';
