@@ -3,7 +3,6 @@
  * and graceful shutdown. main.ts runs one; tests start them in-process or as child processes.
  */
 import { type ServerType, serve } from '@hono/node-server';
-import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { AlertDispatcher, budgetEventAlert } from './alerts/dispatcher.js';
 import { ForecastWatch } from './alerts/forecast-watch.js';
@@ -15,11 +14,12 @@ import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import { ConfigRegistry, type ReloadResult } from './config/registry.js';
 import type { RuntimeConfig } from './config/runtime.js';
 import { type ConfigWatch, watchConfigFile } from './config/watch.js';
+import type { GatewayApp } from './http/app.js';
 import { createLogger, logRequest } from './logger.js';
 import { createMetrics, type Metrics, mountMetrics } from './metrics.js';
-import type { RequestObserver, RequestRecord } from './proxy/record.js';
-import { UpstreamPools } from './proxy/upstream.js';
+import type { RequestObserver, RequestRecord } from './record.js';
 import { mountAdmin } from './routes/admin/index.js';
+import { UpstreamPools } from './routes/proxy/upstream.js';
 import { buildApp } from './server.js';
 import { createStores } from './store/index.js';
 import type { BudgetStore } from './store/types.js';
@@ -47,7 +47,7 @@ export interface GatewayOptions {
 export interface Gateway {
   readonly url: string;
   readonly port: number;
-  readonly app: Hono;
+  readonly app: GatewayApp;
   config(): RuntimeConfig;
   readonly store: BudgetStore;
   readonly engine: ManagedBudgetEngine;
@@ -151,11 +151,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     store: () => store,
     pools,
     observe,
+    logger,
     burnRates: analytics,
     clock: options.clock,
     onFallback: (from, to, reason) => metrics.fallbacks.inc({ from, to, reason }),
     mount: (app) => {
-      mountMetrics(app, metrics, () => current);
+      mountMetrics(app, metrics);
       mountAdmin(app, {
         config: () => current,
         clock: options.clock ?? Date.now,
@@ -247,7 +248,7 @@ function restartWarnings(before: RuntimeConfig, after: RuntimeConfig): string[] 
   return warnings;
 }
 
-function listen(app: Hono, hostname: string, port: number, config: RuntimeConfig): Promise<ServerType> {
+function listen(app: GatewayApp, hostname: string, port: number, config: RuntimeConfig): Promise<ServerType> {
   // Slow clients: Node answers 408 and closes when the headers, or the whole request, take too long.
   const headersTimeout = config.server.clientHeaderTimeoutMs;
   const serverOptions = {

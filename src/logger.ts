@@ -3,7 +3,7 @@
  * the redact list is a second guard for anything that might carry a credential.
  */
 import pino, { type Logger } from 'pino';
-import type { RequestRecord } from './proxy/record.js';
+import type { RequestRecord } from './record.js';
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(

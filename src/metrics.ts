@@ -4,11 +4,11 @@
  * secret or request id is ever a label.
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { Hono } from 'hono';
 import client from 'prom-client';
 import type { BudgetSnapshot } from './budget/snapshot.js';
-import type { RuntimeConfig } from './config/runtime.js';
-import type { RequestRecord } from './proxy/record.js';
+import { GatewayError } from './errors.js';
+import type { GatewayApp } from './http/app.js';
+import type { RequestRecord } from './record.js';
 import type { BudgetStore } from './store/types.js';
 
 /** From 100 µs (gateway overhead) to two minutes (long LLM generations). */
@@ -353,12 +353,15 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 /** GET /metrics, behind server.metrics_token when one is set. */
-export function mountMetrics(app: Hono, metrics: Metrics, config: () => RuntimeConfig): void {
+/** GET /metrics, behind server.metrics_token when one is set; a refusal goes to the error boundary. */
+export function mountMetrics(app: GatewayApp, metrics: Metrics): void {
   app.get('/metrics', async (c) => {
-    const token = config().server.metricsToken;
+    const token = c.get('config').server.metricsToken;
     if (token) {
       const given = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
-      if (!sameSecret(given, token)) return c.text('unauthorized\n', 401);
+      if (!sameSecret(given, token)) {
+        throw new GatewayError('unauthorized', 'Missing or invalid metrics token (server.metrics_token).');
+      }
     }
     const body = await metrics.registry.metrics();
     return c.body(body, 200, { 'content-type': metrics.registry.contentType });

@@ -1,56 +1,69 @@
 /**
  * Builds the Hono app from its parts. Wiring only: behaviour lives in the modules it mounts.
+ * The route table: proxy routes (routes/proxy/handler.ts), self-service (routes/self/), health,
+ * the console, and what the caller mounts (admin, metrics). Errors: http/error-boundary.ts.
  */
 import { Hono } from 'hono';
+import type { Logger } from 'pino';
 import type { BurnRateSource } from './analytics/forecast.js';
 import type { BudgetEngine } from './budget/types.js';
 import type { RuntimeConfig } from './config/runtime.js';
 import { mountConsole } from './console/route.js';
-import { errorResponse, GatewayError } from './errors.js';
+import { createGatewayApp, type GatewayApp } from './http/app.js';
+import { requestContext } from './http/context.js';
+import { installErrorBoundary } from './http/error-boundary.js';
+import { callerIdentity, type KeyLookup } from './http/key-auth.js';
 import { adapters } from './providers/index.js';
-import type { KeyLookup } from './proxy/identity.js';
-import { modelsHandler } from './proxy/models.js';
-import { createProxyHandler, type ProxyDeps } from './proxy/pipeline.js';
-import type { RequestObserver } from './proxy/record.js';
-import { budgetHandler, estimateHandler } from './proxy/self-service.js';
-import type { UpstreamPools } from './proxy/upstream.js';
+import type { RequestObserver } from './record.js';
+import type { UpstreamDispatch } from './routes/proxy/exchange.js';
+import { createProxyHandler, type ProxyDeps } from './routes/proxy/handler.js';
+import { budgetHandler } from './routes/self/budget.js';
+import type { SelfServiceDeps } from './routes/self/deps.js';
+import { estimateHandler } from './routes/self/estimate.js';
+import { modelsHandler } from './routes/self/models.js';
 import type { BudgetStore } from './store/types.js';
 
 export interface AppDeps {
   config(): RuntimeConfig;
   engine(): BudgetEngine;
   store(): BudgetStore;
-  pools: UpstreamPools;
+  pools: UpstreamDispatch;
   observe: RequestObserver;
+  /** Unknown errors are logged here with the request id and stack; unknown paths too. */
+  logger: Logger;
   lookupKey?: KeyLookup;
   /** Burn rates from the usage history (the analytics), for /v1/budget forecasts. */
   burnRates?: BurnRateSource;
   clock?: () => number;
   onFallback?: ProxyDeps['onFallback'];
-  /** Extra route groups (admin, metrics, self-service) mounted by the caller. */
-  mount?: (app: Hono) => void;
+  /** Extra route groups (admin, metrics) mounted by the caller. */
+  mount?: (app: GatewayApp) => void;
 }
 
-function formatForPath(path: string) {
-  return path.startsWith('/v1/messages') ? 'anthropic' : 'openai';
-}
+export function buildApp(deps: AppDeps): GatewayApp {
+  const app = createGatewayApp();
+  app.use(requestContext(deps.config));
+  installErrorBoundary(app, deps.logger);
 
-export function buildApp(deps: AppDeps): Hono {
-  const app = new Hono();
   const proxyDeps: ProxyDeps = {
-    config: deps.config,
     engine: deps.engine,
     pools: deps.pools,
     observe: deps.observe,
     lookupKey: deps.lookupKey,
-    burnRates: deps.burnRates,
     clock: deps.clock,
     onFallback: deps.onFallback,
   };
   for (const adapter of adapters) app.post(adapter.path, createProxyHandler(adapter, proxyDeps));
-  app.get('/v1/models', modelsHandler(deps));
-  app.get('/v1/budget', budgetHandler(proxyDeps));
-  app.post('/v1/cost/estimate', estimateHandler(proxyDeps));
+
+  const selfDeps: SelfServiceDeps = {
+    engine: deps.engine,
+    burnRates: deps.burnRates,
+    clock: deps.clock ?? Date.now,
+  };
+  const caller = callerIdentity(deps.lookupKey);
+  app.get('/v1/models', caller, modelsHandler());
+  app.get('/v1/budget', caller, budgetHandler(selfDeps));
+  app.post('/v1/cost/estimate', caller, estimateHandler(selfDeps));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -61,20 +74,9 @@ export function buildApp(deps: AppDeps): Hono {
     return c.json({ status: ok ? 'ready' : 'store unavailable' }, ok ? 200 : 503);
   });
 
-  mountConsole(app);
+  const consoleApp = new Hono();
+  mountConsole(consoleApp);
+  app.route('/', consoleApp);
   deps.mount?.(app);
-
-  app.notFound((c) =>
-    errorResponse(
-      new GatewayError('not_found', `No route for ${c.req.method} ${c.req.path}.`),
-      formatForPath(c.req.path),
-    ),
-  );
-  app.onError((_error, c) =>
-    errorResponse(
-      new GatewayError('internal_error', 'The gateway failed to handle this request.'),
-      formatForPath(c.req.path),
-    ),
-  );
   return app;
 }

@@ -103,8 +103,8 @@ const PARTS: Array<[string, RegExp]> = [
   ['upstream HTTP client (undici)', /node_modules\/undici/],
   ['Hono + @hono/node-server', /node_modules\/hono|@hono\/node-server/],
   [
-    'proxy pipeline + adapters (src/proxy, src/providers)',
-    /\/src\/proxy|\/src\/providers|\/src\/usage|\/src\/money|\/src\/errors/,
+    'proxy pipeline + adapters (src/routes, src/http, src/providers)',
+    /\/src\/routes|\/src\/http|\/src\/providers|\/src\/usage|\/src\/money|\/src\/errors/,
   ],
 ];
 const NODE_PARTS: Array<[string, RegExp]> = [

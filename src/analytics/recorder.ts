@@ -4,7 +4,7 @@
  * rollups already summed. A failed write keeps its batch for the next attempt (bounded: past
  * maxBuffered records the oldest are dropped and counted), and a periodic prune applies retention.
  */
-import type { RequestRecord } from '../proxy/record.js';
+import type { RequestRecord } from '../record.js';
 import type { HistoryRetention, HistoryStore, LedgerEntry, PruneResult } from '../store/history.js';
 import { ledgerEntryOf, rollupsOf } from './records.js';
 

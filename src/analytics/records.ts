@@ -2,7 +2,7 @@
  * From finished requests to what the history stores: a ledger entry per request (a copy of the
  * record's non-secret fields) and hourly rollup rows summed per combination of dimensions.
  */
-import type { RequestRecord } from '../proxy/record.js';
+import type { RequestRecord } from '../record.js';
 import { hourOf, type LedgerEntry, type RollupRow, type UsageCounters } from '../store/history.js';
 
 /** Requests with fewer output tokens than this count as "short" (savings suggestions). */

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { type ExhaustionForecaster, linearExhaustion } from '../budget/snapshot.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import { type Nano, usdToNano } from '../money.js';
-import type { RequestRecord } from '../proxy/record.js';
+import type { RequestRecord } from '../record.js';
 import { type HistoryStore, HOUR_MS, hourOf, type LedgerEntry, type PruneResult } from '../store/history.js';
 import type { BudgetStore } from '../store/types.js';
 import { type AnomalyFinding, findAnomalies } from './budget-anomalies.js';

@@ -4,9 +4,6 @@
  */
 import type { ApiFormat, GatewayError } from '../errors.js';
 import type { Usage } from '../usage.js';
-import type { WorstCase } from './worst-case.js';
-
-export type { WorstCase } from './worst-case.js';
 
 export type ApiShape = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages';
 export type ProviderKind = 'openai' | 'anthropic';
@@ -102,4 +99,18 @@ export interface EndpointAdapter {
   usageFromJson(json: unknown): Usage | undefined;
   /** A tap for this API's SSE stream. */
   createStreamTap(options: { stripUsageChunk: boolean }): StreamTap;
+}
+
+export interface WorstCase {
+  /**
+   * Output sequences the provider may bill, each up to the output cap: reserve `cap x this`.
+   * 0 for embeddings (no output). Equals `prompts x generatedPerPrompt`.
+   */
+  outputMultiplier: number;
+  /** Prompts in the request (> 1 only for a legacy completions batch). */
+  prompts: number;
+  /** Sequences generated (and billed) per prompt: chat `n`, completions `best_of` (>= `n`). */
+  generatedPerPrompt: number;
+  /** Sequences returned to the client per prompt (`n`). */
+  returnedPerPrompt: number;
 }

@@ -12,21 +12,9 @@
  */
 import type { GatewayError } from '../errors.js';
 import { invalid, isAbsent } from './common.js';
-import type { RequestBody } from './types.js';
+import type { RequestBody, WorstCase } from './types.js';
 
-export interface WorstCase {
-  /**
-   * Output sequences the provider may bill, each up to the output cap: reserve `cap x this`.
-   * 0 for embeddings (no output). Equals `prompts x generatedPerPrompt`.
-   */
-  outputMultiplier: number;
-  /** Prompts in the request (> 1 only for a legacy completions batch). */
-  prompts: number;
-  /** Sequences generated (and billed) per prompt: chat `n`, completions `best_of` (>= `n`). */
-  generatedPerPrompt: number;
-  /** Sequences returned to the client per prompt (`n`). */
-  returnedPerPrompt: number;
-}
+export type { WorstCase } from './types.js';
 
 export const MAX_CHOICES = 128;
 export const MAX_BEST_OF = 20;

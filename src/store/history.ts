@@ -9,7 +9,7 @@
  */
 
 import type { Nano } from '../money.js';
-import type { RequestRecord } from '../proxy/record.js';
+import type { RequestRecord } from '../record.js';
 
 /** The dimensions a rollup row is keyed by; '' where the request had none. */
 export interface RollupDims {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestRecord } from '../../src/proxy/record.js';
+import type { RequestRecord } from '../../src/record.js';
 
 export const HOUR = 3_600_000;
 export const USD = 1_000_000_000;

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
 import { pricePerMillionToPico } from '../../src/money.js';
-import type { RequestRecord } from '../../src/proxy/record.js';
+import type { RequestRecord } from '../../src/record.js';
 import { adminCall, problemFields } from '../helpers/admin.js';
 import { freePort } from '../helpers/ports.js';
 import {

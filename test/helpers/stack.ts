@@ -9,7 +9,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { type MockProvider, type MockProviderOptions, startMockProvider } from '../../src/mock/server.js';
-import type { RequestRecord } from '../../src/proxy/record.js';
+import type { RequestRecord } from '../../src/record.js';
 
 export const OPENAI_UPSTREAM_KEY = 'sk-upstream-openai-secret-0001';
 export const ANTHROPIC_UPSTREAM_KEY = 'sk-ant-upstream-secret-0002';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
 import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
-import type { RequestRecord } from '../../src/proxy/record.js';
+import type { RequestRecord } from '../../src/record.js';
 import {
   ADMIN_TOKEN,
   ANTHROPIC_UPSTREAM_KEY,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway } from '../../src/gateway.js';
 import { startMockProvider } from '../../src/mock/server.js';
-import type { RequestRecord } from '../../src/proxy/record.js';
+import type { RequestRecord } from '../../src/record.js';
 import {
   ANTHROPIC_UPSTREAM_KEY,
   baseConfigYaml,

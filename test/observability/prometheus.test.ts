@@ -8,7 +8,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { periodOf } from '../../src/budget/periods.js';
-import type { RequestRecord } from '../../src/proxy/record.js';
+import type { RequestRecord } from '../../src/record.js';
 import { type StartedRedis, startRedis } from '../helpers/redis.js';
 import { type Stack, startStack, TEST_KEY, TEST_KEY_2 } from '../helpers/stack.js';
 import {

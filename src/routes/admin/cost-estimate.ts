@@ -3,13 +3,12 @@
  * console can show what a request would cost and which budgets it would touch without holding the
  * key's secret. Same engine preview, nothing reserved, no provider called.
  */
-import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import type { RuntimeConfig, RuntimeKey } from '../../config/runtime.js';
 import { GatewayError, invalidRequest } from '../../errors.js';
-import { parseJsonObject, readBodyBytes, requireJsonContentType } from '../../proxy/body.js';
-import { identityOfKey } from '../../proxy/identity.js';
-import { costPreview, estimateAdapter } from '../../proxy/self-service.js';
+import { parseJsonObject, readRequestBody, requireJsonContentType } from '../../http/body.js';
+import { identityOfKey } from '../../http/key-auth.js';
+import { costPreview, estimateAdapter } from '../self/estimate.js';
 import { type AdminRoute, commonErrors, mountRoute } from './shared/route.js';
 import type { AdminServices } from './shared/services.js';
 
@@ -64,8 +63,7 @@ export const estimateCost: AdminRoute<Pick<AdminServices, 'config' | 'clock' | '
       const config = services.config();
       requireJsonContentType(c.req.raw);
       // A preview body is a proxy body: the proxy's size limit applies, not the admin one.
-      const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-      const body = parseJsonObject(await readBodyBytes(incoming, c.req.raw, config.server.maxBodyBytes));
+      const body = parseJsonObject(await readRequestBody(c, config.server.maxBodyBytes));
       const keyId = body.key_id;
       if (typeof keyId !== 'string' || keyId === '') {
         throw invalidRequest([{ field: 'key_id', message: 'expected the id of a virtual key' }]);

@@ -1,11 +1,14 @@
 /**
  * The admin router in process (no gateway, no store): it serves exactly the routes of its list,
  * /admin/openapi.json documents exactly those (built from the same list), and thrown errors are
- * answered in the admin error shape.
+ * answered in the admin error shape by the gateway's error boundary.
  */
 import { Hono } from 'hono';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { RuntimeConfig } from '../../config/runtime.js';
+import type { GatewayApp, GatewayEnv } from '../../http/app.js';
+import { installErrorBoundary } from '../../http/error-boundary.js';
 import { StoreUnavailableError } from '../../store/types.js';
 import { type AdminServices, adminRoutes, mountAdmin } from './index.js';
 
@@ -30,8 +33,10 @@ function services(overrides: Partial<AdminServices> = {}): AdminServices {
   };
 }
 
-function gatewayApp(overrides?: Partial<AdminServices>): Hono {
-  const app = new Hono();
+/** The admin routes in an app with the gateway's one error boundary, as gateway.ts mounts them. */
+function gatewayApp(overrides?: Partial<AdminServices>): GatewayApp {
+  const app = new Hono<GatewayEnv>();
+  installErrorBoundary(app, pino({ level: 'silent' }));
   mountAdmin(app, services(overrides));
   return app;
 }
@@ -39,7 +44,7 @@ function gatewayApp(overrides?: Partial<AdminServices>): Hono {
 const auth = { authorization: `Bearer ${TOKEN}` };
 
 /** `GET /admin/budgets/:id` -> `get /admin/budgets/{id}`. */
-function served(app: Hono): string[] {
+function served(app: GatewayApp): string[] {
   return app.routes
     .filter((r) => r.method !== 'ALL')
     .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`);

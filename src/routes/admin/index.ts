@@ -3,8 +3,7 @@
  * place they are mounted. /admin/openapi.json is built from this same list.
  */
 import { Hono } from 'hono';
-import { errorResponse, GatewayError } from '../../errors.js';
-import { StoreUnavailableError } from '../../store/types.js';
+import type { GatewayApp } from '../../http/app.js';
 import { listAlerts } from './alerts.js';
 import { getAnomalies } from './analytics/anomalies.js';
 import { getForecast } from './analytics/forecast.js';
@@ -58,24 +57,13 @@ export const adminRoutes: readonly AdminRoute<AdminServices & OpenApiServices>[]
 /** The admin app (routes relative to /admin), for `app.route('/admin', ...)` or in-process tests. */
 export function adminApp(services: AdminServices, routes = adminRoutes): Hono {
   const admin = new Hono();
-  admin.onError(renderAdminError);
   admin.use('*', adminAuth(services.config));
   const withDocs = { ...services, routeDocs: routes.map((route) => route.doc) };
   for (const route of routes) route.register(admin, withDocs);
   return admin;
 }
 
-export function mountAdmin(app: Hono, services: AdminServices): void {
+/** Routed into the gateway's app, admin errors reach its one error boundary (src/http/error-boundary.ts). */
+export function mountAdmin(app: GatewayApp, services: AdminServices): void {
   app.route('/admin', adminApp(services));
-}
-
-// TEMP until src/http error boundary merges: delete this function and `admin.onError` above.
-function renderAdminError(error: Error): Response {
-  if (error instanceof GatewayError) return errorResponse(error, 'openai');
-  if (error instanceof StoreUnavailableError)
-    return errorResponse(
-      new GatewayError('store_unavailable', 'The store is unavailable; nothing was changed. Retry shortly.'),
-      'openai',
-    );
-  throw error;
 }

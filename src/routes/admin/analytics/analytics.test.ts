@@ -17,7 +17,7 @@ import {
   TEST_KEY_2,
 } from '../../../../test/helpers/stack.js';
 import { formatUsd } from '../../../money.js';
-import type { RequestRecord } from '../../../proxy/record.js';
+import type { RequestRecord } from '../../../record.js';
 
 const DAY_START = Date.UTC(2030, 2, 15);
 const NOW = DAY_START + 10.5 * HOUR; // 10:30 UTC

@@ -4,11 +4,11 @@
  * breaks ends the client's stream cleanly and bills what was generated.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { generatedText } from '../../src/mock/text.js';
-import type { RequestRecord } from '../../src/proxy/record.js';
-import { costOfUsage } from '../../src/usage.js';
-import { eventually, type Stack, startStack, TEST_KEY } from '../helpers/stack.js';
-import { budgetTotals, GLOBAL_BUDGET_YAML, onlyServed, priceOf, recordOf } from './helpers.js';
+import { eventually, type Stack, startStack, TEST_KEY } from '../../../test/helpers/stack.js';
+import { generatedText } from '../../mock/text.js';
+import type { RequestRecord } from '../../record.js';
+import { costOfUsage } from '../../usage.js';
+import { budgetTotals, GLOBAL_BUDGET_YAML, onlyServed, priceOf, recordOf } from './stack.test-helpers.js';
 
 let stack: Stack;
 

@@ -4,11 +4,11 @@
  */
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { generatedText } from '../../src/mock/text.js';
-import { formatUsd, usdToNano } from '../../src/money.js';
-import { costOfUsage } from '../../src/usage.js';
-import { type Stack, startStack, TEST_KEY } from '../helpers/stack.js';
-import { mockCost, mockCostHeader, onlyServed, priceOf, recordOf, usageOf } from './helpers.js';
+import { type Stack, startStack, TEST_KEY } from '../../../test/helpers/stack.js';
+import { generatedText } from '../../mock/text.js';
+import { formatUsd, usdToNano } from '../../money.js';
+import { costOfUsage } from '../../usage.js';
+import { mockCost, mockCostHeader, onlyServed, priceOf, recordOf, usageOf } from './stack.test-helpers.js';
 
 const TEAM_LIMIT_USD = 10;
 

@@ -4,15 +4,13 @@
  * trial identity when the trial is enabled.
  */
 import { createHash } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
 import type { Identity } from '../budget/types.js';
 import { ANONYMOUS_KEY_ID } from '../config/compile.js';
 import type { RuntimeConfig, RuntimeKey } from '../config/runtime.js';
 import { GatewayError } from '../errors.js';
-
-/** What identification reads from a request's headers: a Headers object, or the proxy's plain record. */
-export interface HeaderSource {
-  get(name: string): string | null;
-}
+import type { GatewayEnv } from './app.js';
+import { clientIp, type HeaderSource } from './request.js';
 
 export function presentedKey(headers: HeaderSource): string | undefined {
   const auth = headers.get('authorization');
@@ -88,5 +86,17 @@ export function identify(
     tags: [],
     allowedModels: anon.models,
     anonymous: true,
+  };
+}
+
+/**
+ * Self-service routes: identifies the caller on the request's config snapshot and sets `identity`;
+ * a missing or unknown key is thrown to the error boundary (401 in the client's format).
+ */
+export function callerIdentity(lookupExtra?: KeyLookup): MiddlewareHandler<GatewayEnv> {
+  return async (c, next) => {
+    const config = c.get('config');
+    c.set('identity', identify(config, c.req.raw.headers, clientIp(c, config), lookupExtra));
+    await next();
   };
 }

@@ -4,7 +4,7 @@
  * and the client sees the fallback's answer.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { OPENAI_UPSTREAM_KEY, type Stack, startStack } from '../helpers/stack.js';
+import { OPENAI_UPSTREAM_KEY, type Stack, startStack } from '../../../test/helpers/stack.js';
 
 const FALLBACKS = `
 fallbacks:

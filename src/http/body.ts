@@ -3,9 +3,15 @@
  * cut off as soon as it passes the limit, so an oversized body costs no memory.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Context } from 'hono';
 import { GatewayError } from '../errors.js';
 import type { RequestBody } from '../providers/types.js';
-import type { HeaderSource } from './identity.js';
+import { type HeaderSource, nodeRequest } from './request.js';
+
+/** The body of the request in `c`, at most `maxBytes` (413 beyond). */
+export function readRequestBody(c: Context, maxBytes: number): Promise<Buffer> {
+  return readBodyBytes(nodeRequest(c), c.req.raw, maxBytes);
+}
 
 export async function readBodyBytes(
   incoming: IncomingMessage | undefined,

@@ -2,21 +2,8 @@
  * A proxied request's bookkeeping: its id and the record (ledger, log line, metrics) filled in as it
  * goes through the pipeline and emitted once when it ends.
  */
-import { randomBytes } from 'node:crypto';
-import type { Usage } from '../usage.js';
-import type { RequestObserver, RequestRecord } from './record.js';
-
-/**
- * Request ids: req_ + 32 hex digits, a random per-process prefix and a counter. Unique across
- * instances (64 random bits each) and in a process, at a fraction of a random UUID's cost.
- */
-const REQUEST_ID_PREFIX = `req_${randomBytes(8).toString('hex')}`;
-let requestSeq = 0;
-
-export function nextRequestId(): string {
-  requestSeq += 1;
-  return REQUEST_ID_PREFIX + requestSeq.toString(16).padStart(16, '0');
-}
+import type { RequestObserver, RequestRecord } from '../../record.js';
+import type { Usage } from '../../usage.js';
 
 /** Per-request state that the record is built from. */
 export class RequestState {

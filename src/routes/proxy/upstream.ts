@@ -5,7 +5,7 @@
  * the host.
  */
 import { Pool } from 'undici';
-import type { RuntimeProvider } from '../config/runtime.js';
+import type { RuntimeProvider } from '../../config/runtime.js';
 
 interface PoolEntry {
   signature: string;

@@ -4,10 +4,10 @@
  * a signal to try the next model.
  */
 
-import type { Identity } from '../budget/types.js';
-import type { RuntimeConfig, RuntimeModel } from '../config/runtime.js';
-import { GatewayError } from '../errors.js';
-import type { EndpointAdapter } from '../providers/types.js';
+import type { Identity } from '../../budget/types.js';
+import type { RuntimeConfig, RuntimeModel } from '../../config/runtime.js';
+import { GatewayError } from '../../errors.js';
+import type { EndpointAdapter } from '../../providers/types.js';
 
 /** The provider failed before answering (429, 5xx, timeout, unreachable) and a fallback remains. */
 export class FallBack extends Error {

@@ -1,7 +1,7 @@
 /** The x-gateway-* response headers of DESIGN §2, set on the plain header object of a proxied answer. */
-import type { AdmissionGranted, BudgetView, Reservation } from '../budget/types.js';
-import { formatUsd, type Nano } from '../money.js';
-import type { ResponseHeaderRecord } from '../providers/headers.js';
+import type { AdmissionGranted, BudgetView, Reservation } from '../../budget/types.js';
+import { formatUsd, type Nano } from '../../money.js';
+import type { ResponseHeaderRecord } from '../../providers/headers.js';
 
 export function admissionHeaders(
   headers: ResponseHeaderRecord,

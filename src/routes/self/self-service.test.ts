@@ -5,8 +5,15 @@
  */
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, type Stack, startStack, TEST_KEY, TEST_KEY_2 } from '../helpers/stack.js';
-import { type BudgetJson, budgets, nanoOf, nanoOfNumber } from './helpers.js';
+import { type BudgetJson, budgets, nanoOf, nanoOfNumber } from '../../../test/controls/helpers.js';
+import {
+  ADMIN_TOKEN,
+  eventually,
+  type Stack,
+  startStack,
+  TEST_KEY,
+  TEST_KEY_2,
+} from '../../../test/helpers/stack.js';
 
 const AUTH = { authorization: `Bearer ${TEST_KEY}` };
 
@@ -226,5 +233,51 @@ describe('malformed estimate requests', () => {
     expect(forbidden.body.error.param).toBe('model');
     const anonymous = await estimate(REQUEST, {});
     expect(anonymous.status).toBe(401);
+  });
+});
+
+describe('a preview prices the per-user line the real request is charged on', () => {
+  /** The per-user-daily instances with spend this period, from the admin API. */
+  async function perUserInstances(): Promise<string[]> {
+    const response = await fetch(`${stack.gateway.url}/admin/budgets/per-user-daily`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { instances: { top_spenders: Array<{ instance: string }> } };
+    return body.instances.top_spenders.map((s) => s.instance).sort();
+  }
+
+  // The bravo key names no user, so the body's `user` is the one per-user budgets see.
+  const BRAVO = { authorization: `Bearer ${TEST_KEY_2}` };
+  it.each([
+    ['a 300-character user', 'u'.repeat(300)],
+    ['an empty user', ''],
+  ])('%s', async (_name, user) => {
+    const request = {
+      model: 'gpt-4o-mini',
+      max_tokens: 20,
+      user,
+      messages: [{ role: 'user', content: 'hi' }],
+    };
+    const preview = await estimate(request, BRAVO);
+    expect(preview.status).toBe(200);
+    const previewed = (preview.body.budgets as BudgetJson[])
+      .map(keyOf)
+      .filter((id) => id.startsWith('per-user-daily'));
+
+    const before = await perUserInstances();
+    const response = await fetch(`${stack.gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...BRAVO, 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    });
+    expect(response.status).toBe(200);
+    await response.json();
+    const requestId = response.headers.get('x-gateway-request-id');
+    await eventually(() => expect(stack.records.some((r) => r.requestId === requestId)).toBe(true));
+    const charged = (await perUserInstances()).filter((instance) => !before.includes(instance));
+
+    expect(previewed).toEqual(charged);
+    expect(charged).toHaveLength(user === '' ? 0 : 1);
   });
 });

@@ -4,10 +4,10 @@
  * memory. A client that goes away cancels the stream, which aborts the upstream request at once.
  * A provider stream that breaks ends the client's stream cleanly; what was generated is billed.
  */
-import type { RuntimeModel } from '../config/runtime.js';
-import type { StreamTap } from '../providers/types.js';
-import { countTokens, encodingForModel } from '../tokens/encoding.js';
-import type { Usage } from '../usage.js';
+import type { RuntimeModel } from '../../config/runtime.js';
+import type { StreamTap } from '../../providers/types.js';
+import { countTokens, encodingForModel } from '../../tokens/encoding.js';
+import type { Usage } from '../../usage.js';
 
 export interface StreamOutcome {
   /** What to bill; undefined when the provider produced nothing (release the reservation). */

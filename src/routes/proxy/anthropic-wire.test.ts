@@ -4,11 +4,11 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { generatedText } from '../../src/mock/text.js';
-import { formatUsd } from '../../src/money.js';
-import { costOfUsage } from '../../src/usage.js';
-import { type Stack, startStack } from '../helpers/stack.js';
-import { mockCost, mockCostHeader, onlyServed, priceOf, recordOf, usageOf } from './helpers.js';
+import { type Stack, startStack } from '../../../test/helpers/stack.js';
+import { generatedText } from '../../mock/text.js';
+import { formatUsd } from '../../money.js';
+import { costOfUsage } from '../../usage.js';
+import { mockCost, mockCostHeader, onlyServed, priceOf, recordOf, usageOf } from './stack.test-helpers.js';
 
 let stack: Stack;
 let client: Anthropic;

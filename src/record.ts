@@ -3,7 +3,7 @@
  * structured log line and the request ledger are all fed from it, so they always agree.
  * Nothing secret goes in here: no keys, no prompt text.
  */
-import type { Nano } from '../money.js';
+import type { Nano } from './money.js';
 
 export interface RequestRecord {
   timeMs: number;

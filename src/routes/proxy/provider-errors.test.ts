@@ -5,10 +5,10 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { injectedError } from '../../src/mock/errors.js';
-import { formatUsd, usdToNano } from '../../src/money.js';
-import { freePort } from '../helpers/ports.js';
-import { eventually, OPENAI_UPSTREAM_KEY, type Stack, TEST_KEY } from '../helpers/stack.js';
+import { freePort } from '../../../test/helpers/ports.js';
+import { eventually, OPENAI_UPSTREAM_KEY, type Stack, TEST_KEY } from '../../../test/helpers/stack.js';
+import { injectedError } from '../../mock/errors.js';
+import { formatUsd, usdToNano } from '../../money.js';
 import {
   addToSection,
   budgetTotals,
@@ -16,7 +16,7 @@ import {
   onlyServed,
   recordOf,
   startEditedStack,
-} from './helpers.js';
+} from './stack.test-helpers.js';
 
 let stack: Stack;
 let deadPort: number;

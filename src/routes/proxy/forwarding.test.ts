@@ -12,8 +12,8 @@ import {
   startStack,
   TEST_KEY,
   TEST_KEY_2,
-} from '../helpers/stack.js';
-import { onlyServed } from './helpers.js';
+} from '../../../test/helpers/stack.js';
+import { onlyServed } from './stack.test-helpers.js';
 
 let stack: Stack;
 

@@ -7,8 +7,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Stack, startStack, TEST_KEY, TEST_KEY_2 } from '../helpers/stack.js';
-import { budgetTotals } from './helpers.js';
+import { type Stack, startStack, TEST_KEY, TEST_KEY_2 } from '../../../test/helpers/stack.js';
+import { budgetTotals } from './stack.test-helpers.js';
 
 const MAX_BODY = 2048;
 

@@ -1,9 +1,15 @@
 import { expect } from 'vitest';
-import type { ReportedUsage, ServedRecord } from '../../src/mock/server.js';
-import { formatUsd, type Nano, pricePerMillionToPico } from '../../src/money.js';
-import type { RequestRecord } from '../../src/proxy/record.js';
-import { costOfUsage, type ModelPrice, type Usage } from '../../src/usage.js';
-import { eventually, type Stack, type StackOptions, startStack, TEST_KEY } from '../helpers/stack.js';
+import {
+  eventually,
+  type Stack,
+  type StackOptions,
+  startStack,
+  TEST_KEY,
+} from '../../../test/helpers/stack.js';
+import type { ReportedUsage, ServedRecord } from '../../mock/server.js';
+import { formatUsd, type Nano, pricePerMillionToPico } from '../../money.js';
+import type { RequestRecord } from '../../record.js';
+import { costOfUsage, type ModelPrice, type Usage } from '../../usage.js';
 
 /** USD per million tokens, as in test/helpers/stack.ts baseConfigYaml. */
 const PRICES_PER_MILLION: Record<string, { input: number; output: number; cached: number; write: number }> = {

@@ -1,0 +1,130 @@
+/**
+ * A proxy route, in its fixed order of phases: identify (identify.ts) -> admit (admission.ts, the
+ * engine; a denial is thrown here as `refusal()`) -> forward (forward.ts) -> relay (relay.ts, which
+ * ends every answer in settle.ts, streams after their last byte). Everything
+ * format-specific is behind the endpoint adapter; everything about money is behind the budget
+ * engine. Each request runs on the config snapshot it started with (the request context).
+ * Errors are thrown to the error boundary (http/error-boundary.ts) once the record says how the
+ * request ended.
+ */
+import type { AdmissionGranted } from '../../budget/types.js';
+import type { RuntimeModel } from '../../config/runtime.js';
+import type { GatewayContext } from '../../http/app.js';
+import { parseJsonObject, readRequestBody, requireJsonContentType } from '../../http/body.js';
+import { internalError, knownError } from '../../http/error-boundary.js';
+import { headerSource } from '../../http/request.js';
+import type { HeaderRecord } from '../../providers/headers.js';
+import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
+import { type AdmissionBuilder, admissionBuilder, refusal, resolveModel } from './admission.js';
+import type { Exchange, ProxyDeps } from './exchange.js';
+import { forward } from './forward.js';
+import { identifyCaller } from './identify.js';
+import { relay } from './relay.js';
+import { RequestState } from './request-state.js';
+import { NOTHING_PRODUCED, settleAnswer } from './settle.js';
+import { ClientGone, FallBack, fallbackModels } from './upstream-failures.js';
+
+export type { ProxyDeps } from './exchange.js';
+
+/** Recorded for a request whose client left before an answer (nobody reads the response). */
+const CLIENT_CLOSED_STATUS = 499;
+
+export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
+  const clock = deps.clock ?? Date.now;
+  return async (c: GatewayContext): Promise<Response> => {
+    const engine = deps.engine();
+    const state = new RequestState(c.get('requestId'), adapter.path, clock());
+    let admission: AdmissionGranted | undefined;
+    try {
+      const caller = identifyCaller(c, state, deps.lookupKey);
+      const { body, bytes } = await readProxyBody(c, adapter, caller.headers);
+      const stream = adapter.isStream(body);
+      state.record.stream = stream;
+      const builder = admissionBuilder({
+        requestId: state.record.requestId,
+        identity: caller.identity,
+        adapter,
+        body,
+        nowMs: state.record.timeMs,
+      });
+      state.record.user = builder.identity.user ?? null;
+      const config = c.get('config');
+      const model = resolveModel(config, adapter, body.model as string, builder.identity);
+      state.record.requestedModel = model.name;
+      const exchange: Exchange = {
+        c,
+        adapter,
+        deps,
+        config,
+        engine,
+        state,
+        clientHeaders: caller.headers,
+        body,
+        bytes,
+        stream,
+      };
+      admission = await admit(exchange, builder, model);
+
+      const fallbacks = fallbackModels(config, adapter, model.name, builder.identity);
+      let fallbackFrom: string | undefined;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const tried = { admission, canFallBack: attempt < fallbacks.length, fallbackFrom };
+          return await relay(exchange, tried, await forward(exchange, tried));
+        } catch (error) {
+          if (!(error instanceof FallBack)) throw error;
+          // The provider billed nothing; the fallback is checked against the budgets at its own price.
+          await engine.release(admission.reservation);
+          const from = admission.servedModel.name;
+          admission = undefined;
+          admission = await admit(exchange, builder, fallbacks[attempt] as RuntimeModel);
+          deps.onFallback?.(from, admission.servedModel.name, error.reason);
+          fallbackFrom = from;
+        }
+      }
+    } catch (error) {
+      if (admission) await settleAnswer(engine, admission, NOTHING_PRODUCED, state);
+      if (error instanceof ClientGone) {
+        state.record.status = CLIENT_CLOSED_STATUS;
+        state.finish(deps.observe);
+        return new Response(null, { status: CLIENT_CLOSED_STATUS });
+      }
+      const answered = knownError(error) ?? internalError(error);
+      state.record.status = answered.status;
+      state.record.errorCode = answered.code;
+      state.finish(deps.observe);
+      throw error;
+    }
+  };
+}
+
+/** The body, if it is a JSON object this endpoint accepts; the client's mistakes are 4xx. */
+async function readProxyBody(
+  c: GatewayContext,
+  adapter: EndpointAdapter,
+  headers: HeaderRecord,
+): Promise<{ body: RequestBody; bytes: Buffer }> {
+  requireJsonContentType({ headers: headerSource(headers) });
+  const bytes = await readRequestBody(c, c.get('config').server.maxBodyBytes);
+  const body = parseJsonObject(bytes);
+  const invalid = adapter.validate(body);
+  if (invalid) throw invalid;
+  return { body, bytes };
+}
+
+/** Phase 2: the engine decides model and cap and reserves; a refusal is thrown as the client's error. */
+async function admit(
+  exchange: Exchange,
+  builder: AdmissionBuilder,
+  model: RuntimeModel,
+): Promise<AdmissionGranted> {
+  const granted = await exchange.engine.admit(builder.request(model));
+  if (!granted.ok) throw refusal(granted, exchange.config);
+  const { record } = exchange.state;
+  record.servedModel = granted.servedModel.name;
+  record.provider = granted.servedModel.provider.name;
+  record.estimateNano = granted.estimateNano;
+  record.downgraded = granted.downgradedFrom !== undefined;
+  record.clamped = granted.clamped;
+  return granted;
+}

@@ -1,0 +1,22 @@
+/** Phase 1: who is calling, read from the client's headers once; the record says who it was. */
+import type { Identity } from '../../budget/types.js';
+import type { GatewayContext } from '../../http/app.js';
+import { identify, type KeyLookup } from '../../http/key-auth.js';
+import { clientHeaders, clientIp, headerSource } from '../../http/request.js';
+import type { HeaderRecord } from '../../providers/headers.js';
+import type { RequestState } from './request-state.js';
+
+export function identifyCaller(
+  c: GatewayContext,
+  state: RequestState,
+  lookupKey: KeyLookup | undefined,
+): { identity: Identity; headers: HeaderRecord } {
+  const config = c.get('config');
+  const headers = clientHeaders(c);
+  const identity = identify(config, headerSource(headers), clientIp(c, config), lookupKey);
+  state.record.keyId = identity.keyId;
+  state.record.anonymous = identity.anonymous;
+  state.record.team = identity.team ?? null;
+  c.set('identity', identity);
+  return { identity, headers };
+}

@@ -1,0 +1,121 @@
+/**
+ * Phase 4: the provider's answer goes back to the client with the gateway's headers: a refusal as
+ * it came (nothing billed), a plain body once read, a stream chunk by chunk through the usage tap.
+ * Each ends in the one settle policy (settle.ts) and emits the request's record.
+ */
+import type { Dispatcher } from 'undici';
+import type { AdmissionGranted } from '../../budget/types.js';
+import { clientHeaderRecord, type ResponseHeaderRecord } from '../../providers/headers.js';
+import type { Usage } from '../../usage.js';
+import type { Exchange } from './exchange.js';
+import type { Attempt, Forwarded, UpstreamCall } from './forward.js';
+import {
+  admissionHeaders,
+  afterRelease,
+  budgetHeaders,
+  costHeader,
+  estimateHeader,
+} from './gateway-headers.js';
+import { NOTHING_PRODUCED, settleAnswer } from './settle.js';
+import { relayStream } from './stream-relay.js';
+import { upstreamError } from './upstream-failures.js';
+
+export async function relay(exchange: Exchange, attempt: Attempt, forwarded: Forwarded): Promise<Response> {
+  const { admission } = attempt;
+  const { upstream, call } = forwarded;
+  const headers = clientHeaderRecord(upstream.headers);
+  // What @hono/node-server answers for a Headers object without one; a plain object gets no default.
+  headers['content-type'] ??= 'text/plain; charset=UTF-8';
+  admissionHeaders(headers, exchange.state.record.requestId, admission);
+  if (attempt.fallbackFrom) headers['x-gateway-fallback-from'] = attempt.fallbackFrom;
+
+  if (upstream.statusCode >= 400) return relayRefusal(exchange, admission, upstream, call, headers);
+  if (!exchange.stream) return relayPlain(exchange, admission, upstream, call, headers);
+  return relayStreamed(exchange, admission, upstream, call, headers);
+}
+
+/** The provider refused the request: it billed nothing, so nothing is spent. */
+async function relayRefusal(
+  exchange: Exchange,
+  admission: AdmissionGranted,
+  upstream: Dispatcher.ResponseData,
+  call: UpstreamCall,
+  headers: ResponseHeaderRecord,
+): Promise<Response> {
+  const { state } = exchange;
+  const errorBytes = Buffer.from(await upstream.body.arrayBuffer().catch(() => new ArrayBuffer(0)));
+  call.detach();
+  await settleAnswer(exchange.engine, admission, NOTHING_PRODUCED, state);
+  state.record.status = upstream.statusCode;
+  state.record.errorCode = 'provider_error';
+  budgetHeaders(headers, afterRelease(admission.tightest, admission.reservation));
+  state.finish(exchange.deps.observe);
+  return new Response(errorBytes, { status: upstream.statusCode, headers });
+}
+
+async function relayPlain(
+  exchange: Exchange,
+  admission: AdmissionGranted,
+  upstream: Dispatcher.ResponseData,
+  call: UpstreamCall,
+  headers: ResponseHeaderRecord,
+): Promise<Response> {
+  const { state } = exchange;
+  let responseBytes: Buffer;
+  try {
+    responseBytes = Buffer.from(await upstream.body.arrayBuffer());
+  } catch (error) {
+    call.detach();
+    throw upstreamError(error, admission.servedModel.provider.name, call.abort.signal);
+  }
+  call.detach();
+  let usage: Usage | undefined;
+  try {
+    usage = exchange.adapter.usageFromJson(JSON.parse(responseBytes.toString('utf8')));
+  } catch {
+    usage = undefined;
+  }
+  const settled = await settleAnswer(
+    exchange.engine,
+    admission,
+    { usage, counted: false, produced: true },
+    state,
+  );
+  if (settled) costHeader(headers, settled.costNano);
+  budgetHeaders(headers, settled?.tightest ?? admission.tightest);
+  state.record.status = upstream.statusCode;
+  state.finish(exchange.deps.observe);
+  return new Response(responseBytes, { status: upstream.statusCode, headers });
+}
+
+/** Headers go out before the usage is known: they carry the estimate, the settle comes at the end. */
+function relayStreamed(
+  exchange: Exchange,
+  admission: AdmissionGranted,
+  upstream: Dispatcher.ResponseData,
+  call: UpstreamCall,
+  headers: ResponseHeaderRecord,
+): Response {
+  const { state } = exchange;
+  estimateHeader(headers, admission.estimateNano);
+  budgetHeaders(headers, admission.tightest);
+  state.record.status = upstream.statusCode;
+  const relayed = relayStream({
+    upstream: upstream.body,
+    tap: exchange.adapter.createStreamTap({ stripUsageChunk: call.strippedUsage }),
+    abort: call.abort,
+    onEnd: async (outcome) => {
+      call.detach();
+      const answered = {
+        usage: outcome.usage,
+        counted: outcome.counted,
+        produced: outcome.usage !== undefined,
+      };
+      await settleAnswer(exchange.engine, admission, answered, state);
+      state.finish(exchange.deps.observe);
+    },
+    promptTokens: admission.promptTokens,
+    model: admission.servedModel,
+  });
+  return new Response(relayed, { status: upstream.statusCode, headers });
+}

@@ -1,0 +1,51 @@
+/**
+ * The one settle policy, for plain and streamed answers alike:
+ * - usage known (reported by the provider, or counted from the streamed text): settle at it;
+ * - an answer without usage: the provider billed something we cannot see, so the worst case that
+ *   was reserved is what we count;
+ * - nothing produced (the provider refused, the request failed before an answer, a stream ended
+ *   before its first byte): release the reservation.
+ */
+import type { AdmissionGranted, BudgetEngine, SettleOutcome } from '../../budget/types.js';
+import type { Usage } from '../../usage.js';
+import type { RequestState } from './request-state.js';
+
+export interface Answered {
+  usage: Usage | undefined;
+  /** True when usage was (partly) counted from the streamed text, not reported by the provider. */
+  counted: boolean;
+  /** False when the provider produced nothing it could bill. */
+  produced: boolean;
+}
+
+export const NOTHING_PRODUCED: Answered = { usage: undefined, counted: false, produced: false };
+
+/** Settles or releases the admission's reservation; undefined when it was released. */
+export async function settleAnswer(
+  engine: BudgetEngine,
+  admission: AdmissionGranted,
+  answered: Answered,
+  state: RequestState,
+): Promise<SettleOutcome | undefined> {
+  if (!answered.usage && !answered.produced) {
+    await engine.release(admission.reservation);
+    state.record.settlement = 'released';
+    return undefined;
+  }
+  const usage = answered.usage ?? reservedUsage(admission);
+  const result = await engine.settle(admission.reservation, admission.servedModel, usage);
+  state.setUsage(usage, result.costNano);
+  state.record.settlement = !answered.usage ? 'reserved' : answered.counted ? 'counted' : 'usage';
+  return result;
+}
+
+/** The usage the reservation was sized for: the prompt and the whole output cap. */
+function reservedUsage(admission: AdmissionGranted): Usage {
+  return {
+    inputTokens: admission.promptTokens,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    outputTokens: admission.outputCap ?? 0,
+    reasoningTokens: 0,
+  };
+}
