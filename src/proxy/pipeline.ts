@@ -10,6 +10,7 @@ import type { BurnRateSource } from '../analytics/forecast.js';
 import type { AdmissionGranted, BudgetEngine, Identity } from '../budget/types.js';
 import type { RuntimeConfig, RuntimeModel } from '../config/runtime.js';
 import { type ApiFormat, errorResponse, GatewayError } from '../errors.js';
+import { denialError } from '../http/denial-errors.js';
 import {
   clientHeaderRecord,
   type HeaderRecord,
@@ -123,7 +124,7 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
           outputless: adapter.shape === 'embeddings',
           nowMs: state.record.timeMs,
         });
-        if (!granted.ok) throw granted.error;
+        if (!granted.ok) throw denialError(granted.denial, config);
         state.record.servedModel = granted.servedModel.name;
         state.record.provider = granted.servedModel.provider.name;
         state.record.estimateNano = granted.estimateNano;
@@ -198,13 +199,6 @@ export function resolveModel(
         param: 'model',
       },
     );
-  }
-  if (identity.allowedModels && !identity.allowedModels.has(name)) {
-    // Trial users have no key; tell them what the trial does offer.
-    const message = identity.anonymous
-      ? `The model ${name} is not allowed for trial users; the trial offers ${[...identity.allowedModels].join(', ')}.`
-      : `This key may not use the model ${name}.`;
-    throw new GatewayError('forbidden_model', message, { param: 'model' });
   }
   if (model.provider.kind !== adapter.provider) {
     throw new GatewayError(

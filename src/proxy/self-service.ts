@@ -9,9 +9,11 @@ import { periodOf } from '../budget/periods.js';
 import type { BudgetView, Identity } from '../budget/types.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import { errorResponse, GatewayError } from '../errors.js';
+import { denialError } from '../http/denial-errors.js';
 import { formatUsd, nanoToUsd } from '../money.js';
 import { adapterForPath } from '../providers/index.js';
 import type { EndpointAdapter, RequestBody } from '../providers/types.js';
+import { StoreUnavailableError } from '../store/types.js';
 import { countPromptTokens } from '../tokens/estimate.js';
 import { parseJsonObject, readBodyBytes, requireJsonContentType } from './body.js';
 import { identify } from './identity.js';
@@ -52,6 +54,10 @@ export function budgetJson(view: BudgetView, nowMs: number, burnRates?: BurnRate
   };
 }
 
+function balancesUnavailable(config: RuntimeConfig): GatewayError {
+  return denialError({ kind: 'store_unavailable', operation: 'balances' }, config);
+}
+
 function fail(error: unknown, format: 'openai' | 'anthropic'): Response {
   const e = error instanceof GatewayError ? error : new GatewayError('internal_error', 'The gateway failed.');
   return errorResponse(e, format);
@@ -68,7 +74,7 @@ export function budgetHandler(deps: ProxyDeps) {
       const views = await deps.engine().budgetsFor(identity, now);
       return c.json({ budgets: views.map((v) => budgetJson(v, now, deps.burnRates)) });
     } catch (error) {
-      return fail(error, format);
+      return fail(error instanceof StoreUnavailableError ? balancesUnavailable(config) : error, format);
     }
   };
 }
@@ -139,6 +145,7 @@ export async function costPreview(
     outputless: adapter.shape === 'embeddings',
     nowMs: now,
   });
+  if (!preview.ok && preview.denial.kind === 'forbidden_model') throw denialError(preview.denial, config);
   const budgets = preview.budgets.map((v) => budgetJson(v, now, deps.burnRates));
   if (preview.ok) {
     return {
@@ -162,7 +169,7 @@ export async function costPreview(
     max_output_tokens: null,
     budgets,
     allowed: false,
-    reason: preview.error.message,
-    code: preview.error.code,
+    reason: denialError(preview.denial, config).message,
+    code: preview.denial.kind,
   };
 }

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { simulateReserve } from '../../src/budget/fit.js';
+import { simulateReserve } from './fit.js';
 import {
   downgradeAtRatio,
   downgradeChain,
   thresholdNano,
   validateDowngradeMaps,
-} from '../../src/budget/policy.js';
-import type { LineSpec } from '../../src/store/types.js';
-import { budget, standardModels } from './fixtures.js';
+} from './policy.js';
+import type { LineSpec } from '../store/types.js';
+import { budget, standardModels } from './fixtures.test-helpers.js';
 
 const models = standardModels();
 const tiered = budget({

@@ -2,15 +2,15 @@
  * The engine against the real SQLite store (in memory).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type BudgetEvent, createBudgetEngine, type ManagedBudgetEngine } from '../../src/budget/engine.js';
-import type { AdmissionGranted, Identity } from '../../src/budget/types.js';
-import type { RuntimeConfig } from '../../src/config/runtime.js';
-import { GatewayError } from '../../src/errors.js';
-import { usdToNano } from '../../src/money.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
-import { type BudgetStore, StoreUnavailableError } from '../../src/store/types.js';
-import { ZERO_USAGE } from '../../src/usage.js';
-import { budget, config, identity, request } from './fixtures.js';
+import { type BudgetEvent, createBudgetEngine, type ManagedBudgetEngine } from './engine.js';
+import type { AdmissionGranted, Identity } from './types.js';
+import type { RuntimeConfig } from '../config/runtime.js';
+import { GatewayError } from '../errors.js';
+import { usdToNano } from '../money.js';
+import { SqliteStore } from '../store/sqlite.js';
+import { type BudgetStore, StoreUnavailableError } from '../store/types.js';
+import { ZERO_USAGE } from '../usage.js';
+import { budget, config, identity, request } from './fixtures.test-helpers.js';
 
 const NOON = Date.UTC(2026, 10, 28, 12);
 const open: Array<{ close(): Promise<void> }> = [];
