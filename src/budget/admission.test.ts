@@ -1,66 +1,28 @@
 /**
- * The engine against the real SQLite store (in memory).
+ * Admission against the real SQLite store (in memory): reserve on every line or none, fit the cap,
+ * downgrade, and refuse with denials as values (the HTTP edge words them, src/http/denial-errors.ts).
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type BudgetEvent, createBudgetEngine, type ManagedBudgetEngine } from './engine.js';
-import type { AdmissionGranted, Identity } from './types.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { RuntimeConfig } from '../config/runtime.js';
-import { GatewayError } from '../errors.js';
 import { usdToNano } from '../money.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { type BudgetStore, StoreUnavailableError } from '../store/types.js';
-import { ZERO_USAGE } from '../usage.js';
+import type { ManagedBudgetEngine } from './engine.js';
+import {
+  closeAll,
+  denied,
+  FlakyStore,
+  granted,
+  NOON,
+  setup,
+  spent,
+  track,
+  usage,
+} from './engine.test-helpers.js';
 import { budget, config, identity, request } from './fixtures.test-helpers.js';
+import type { AdmissionGranted } from './types.js';
 
-const NOON = Date.UTC(2026, 10, 28, 12);
-const open: Array<{ close(): Promise<void> }> = [];
-
-afterEach(async () => {
-  while (open.length > 0) await open.pop()!.close();
-});
-
-function setup(
-  cfg: RuntimeConfig,
-  options: { store?: BudgetStore; onUnavailable?: 'reject' | 'allow' } = {},
-) {
-  const sqlite = new SqliteStore({ path: ':memory:' });
-  const store = options.store ?? sqlite;
-  const events: BudgetEvent[] = [];
-  const counts = { unrecorded: 0, expired: 0, rejected: [] as string[], downgrades: [] as string[] };
-  let now = NOON;
-  const engine = createBudgetEngine({
-    config: () => cfg,
-    store,
-    clock: () => now,
-    reapIntervalMs: 0,
-    onEvent: (e) => events.push(e),
-    retry: { baseDelayMs: 5, maxDelayMs: 20 },
-    ...(options.onUnavailable ? { onUnavailable: options.onUnavailable } : {}),
-    metrics: {
-      onUnrecorded: () => counts.unrecorded++,
-      onExpired: (n) => (counts.expired += n),
-      onRejected: (reason) => counts.rejected.push(reason),
-      onDowngrade: (from, to) => counts.downgrades.push(`${from}->${to}`),
-    },
-  });
-  open.push(engine, sqlite);
-  return { engine, store: sqlite, events, counts, setNow: (ms: number) => (now = ms) };
-}
-
-function granted(admission: unknown): AdmissionGranted {
-  const a = admission as AdmissionGranted | { ok: false; error: GatewayError };
-  if (!a.ok) throw new Error(`expected a grant, got ${a.error.code}: ${a.error.message}`);
-  return a;
-}
-
-function usage(inputTokens: number, outputTokens: number) {
-  return { ...ZERO_USAGE, inputTokens, outputTokens };
-}
-
-async function spent(engine: ManagedBudgetEngine, who: Identity = identity(), nowMs = NOON) {
-  const views = await engine.budgetsFor(who, nowMs);
-  return Object.fromEntries(views.map((v) => [v.instance, { spent: v.spentNano, reserved: v.reservedNano }]));
-}
+afterEach(closeAll);
 
 describe('admission', () => {
   it('reserves on every budget or none', async () => {
@@ -85,37 +47,44 @@ describe('admission', () => {
       expect(balances[id]?.reserved).toBe(first.estimateNano);
   });
 
-  it('answers 429 budget_exceeded naming the budget and its reset', async () => {
+  it('denies budget_exceeded with the budget, what is left, the minimum and the reset', async () => {
     const cfg = config({ budgets: [budget({ id: 'team-web', scope: { team: 'web' }, limitUsd: 0.001 })] });
-    const { engine, counts } = setup(cfg);
-    const denied = await engine.admit(request(cfg));
-    if (denied.ok) throw new Error('expected a rejection');
-    expect(denied.error).toBeInstanceOf(GatewayError);
-    expect(denied.error.status).toBe(429);
-    expect(denied.error.code).toBe('budget_exceeded');
-    expect(denied.error.message).toContain('"team-web"');
-    expect(denied.error.message).toContain('2026-12-01T00:00:00.000Z');
-    expect(denied.error.headers['x-should-retry']).toBe('false');
-    expect(denied.error.headers['retry-after']).toBe(String((Date.UTC(2026, 11, 1) - NOON) / 1000));
-    expect(denied.budgets?.[0]?.instance).toBe('team-web');
-    expect(counts.rejected).toEqual(['budget_exceeded']);
+    const { engine } = setup(cfg);
+    const refusal = denied(await engine.admit(request(cfg)));
+    expect(refusal.denial).toEqual({
+      kind: 'budget_exceeded',
+      budgetId: 'team-web',
+      instance: 'team-web',
+      remainingNano: usdToNano(0.001),
+      // 1000 prompt tokens at $2.50/M + the 256 minimum output tokens at $10/M.
+      minimumNano: 2_500_000 + 2_560_000,
+      resetsAtMs: Date.UTC(2026, 11, 1),
+      nowMs: NOON,
+      anonymous: false,
+    });
+    expect(refusal.estimateNano).toBe(2_500_000 + 163_840_000);
+    expect(refusal.servedModel?.name).toBe('gpt-4o');
+    expect(refusal.budgets?.[0]?.instance).toBe('team-web');
   });
 
-  it('omits retry-after for prepaid budgets and tells anonymous users the upgrade message', async () => {
+  it('denies prepaid budgets without a reset, and marks trial users anonymous', async () => {
     const prepaid = config({ budgets: [budget({ id: 'credits', limitUsd: 0.001, period: 'none' })] });
-    const a = await setup(prepaid).engine.admit(request(prepaid));
-    if (a.ok) throw new Error('expected a rejection');
-    expect(a.error.headers['retry-after']).toBeUndefined();
-    expect(a.error.message).toContain('"credits"');
-    expect(a.error.message).toContain('top-up');
+    const a = denied(await setup(prepaid).engine.admit(request(prepaid)));
+    expect(a.denial).toMatchObject({ kind: 'budget_exceeded', budgetId: 'credits', resetsAtMs: null });
 
     const trial = config({
       anonymous: { limitUsd: 0.0001, models: ['gpt-4o-mini'], upgradeMessage: 'Sign up!' },
     });
     const anon = identity({ keyId: 'anonymous', user: '203.0.113.9', team: undefined, anonymous: true });
-    const b = await setup(trial).engine.admit(request(trial, { model: 'gpt-4o-mini', identity: anon }));
-    if (b.ok) throw new Error('expected a rejection');
-    expect(b.error.message).toBe('Sign up!');
+    const b = denied(
+      await setup(trial).engine.admit(request(trial, { model: 'gpt-4o-mini', identity: anon })),
+    );
+    expect(b.denial).toMatchObject({
+      kind: 'budget_exceeded',
+      budgetId: 'anonymous-trial',
+      instance: 'anonymous-trial|user=203.0.113.9',
+      anonymous: true,
+    });
     expect(b.budgets?.[0]?.instance).toBe('anonymous-trial|user=203.0.113.9');
   });
 
@@ -204,7 +173,7 @@ describe('downgrades and allowed models', () => {
 
   it('downgrades past a threshold, then chains past the next', async () => {
     const cfg = tiered();
-    const { engine, counts } = setup(cfg);
+    const { engine } = setup(cfg);
     expect(granted(await engine.admit(request(cfg, { requestedCap: 100 }))).servedModel.name).toBe('gpt-4o');
     await spend(engine, cfg, 0.6);
     const second = granted(await engine.admit(request(cfg, { requestedCap: 100 })));
@@ -214,13 +183,11 @@ describe('downgrades and allowed models', () => {
     const third = granted(await engine.admit(request(cfg, { requestedCap: 100 })));
     expect(third.servedModel.name).toBe('gpt-4.1-nano');
     expect(third.downgradedFrom).toBe('gpt-4o');
-    expect(counts.downgrades).toEqual(['gpt-4o->gpt-4o-mini', 'gpt-4o->gpt-4.1-nano']);
   });
 
   it("lets the store's fresher view win over a stale cache (another instance spent)", async () => {
     const cfg = tiered();
-    const store = new SqliteStore({ path: ':memory:' });
-    open.push(store);
+    const store = track(new SqliteStore({ path: ':memory:' }));
     const a = setup(cfg, { store }).engine;
     const b = setup(cfg, { store }).engine;
     expect(granted(await b.admit(request(cfg, { requestedCap: 100 }))).servedModel.name).toBe('gpt-4o');
@@ -240,8 +207,7 @@ describe('downgrades and allowed models', () => {
         }),
       ],
     });
-    const store = new SqliteStore({ path: ':memory:' });
-    open.push(store);
+    const store = track(new SqliteStore({ path: ':memory:' }));
     // Last month saw use (a touched period carries its unused budget; an untouched one carries nothing).
     const lastMonth = setup(cfg, { store }).engine;
     const october = Date.UTC(2026, 9, 15, 12);
@@ -259,13 +225,20 @@ describe('downgrades and allowed models', () => {
 
   it('honours the models a key may use', async () => {
     const cfg = tiered();
-    const { engine, counts } = setup(cfg);
+    const { engine } = setup(cfg);
     const onlyMini = identity({ allowedModels: new Set(['gpt-4o-mini']) });
-    const forbidden = await engine.admit(request(cfg, { identity: onlyMini }));
-    if (forbidden.ok) throw new Error('expected 403');
-    expect(forbidden.error.status).toBe(403);
-    expect(forbidden.error.code).toBe('forbidden_model');
-    expect(counts.rejected).toEqual(['forbidden_model']);
+    expect(denied(await engine.admit(request(cfg, { identity: onlyMini }))).denial).toEqual({
+      kind: 'forbidden_model',
+      model: 'gpt-4o',
+      keyId: 'web-app',
+      anonymous: false,
+    });
+    // A preview is refused the same way, touching no budget.
+    expect(await engine.preview(request(cfg, { identity: onlyMini }))).toMatchObject({
+      ok: false,
+      denial: { kind: 'forbidden_model' },
+      budgets: [],
+    });
 
     await spend(engine, cfg, 0.85);
     const skip = identity({ allowedModels: new Set(['gpt-4o', 'gpt-4.1-nano', 'gpt-4o-mini']) });
@@ -283,6 +256,19 @@ describe('downgrades and allowed models', () => {
     ).toBe('gpt-4o');
   });
 
+  it('tells trial users which models the trial offers', async () => {
+    const trial = config({ anonymous: { limitUsd: 1, models: ['gpt-4o-mini', 'gpt-4.1-nano'] } });
+    const anon = identity({ keyId: 'anonymous', user: '203.0.113.9', team: undefined, anonymous: true });
+    const refusal = denied(await setup(trial).engine.admit(request(trial, { identity: anon })));
+    expect(refusal.denial).toEqual({
+      kind: 'forbidden_model',
+      model: 'gpt-4o',
+      keyId: 'anonymous',
+      anonymous: true,
+      allowed: ['gpt-4o-mini', 'gpt-4.1-nano'],
+    });
+  });
+
   it('previews the same decision without reserving', async () => {
     const cfg = tiered();
     const { engine } = setup(cfg);
@@ -296,125 +282,39 @@ describe('downgrades and allowed models', () => {
   });
 });
 
-describe('settling, alerts and periods', () => {
-  it('fires a threshold alert exactly once across many concurrent settles and two instances', async () => {
-    const cfg = config({
-      budgets: [budget({ id: 'shared', limitUsd: 1, thresholds: [{ at: 0.5 }, { at: 0.7 }] })],
-    });
-    const store = new SqliteStore({ path: ':memory:' });
-    open.push(store);
-    const one = setup(cfg, { store });
-    const two = setup(cfg, { store });
-    const engines = [one.engine, two.engine];
-    const admissions = await Promise.all(
-      Array.from({ length: 40 }, (_, i) =>
-        engines[i % 2]!.admit(request(cfg, { promptTokens: 8000, requestedCap: 1, model: 'gpt-4o' })),
-      ),
-    );
-    await Promise.all(
-      admissions.map((a, i) => {
-        const g = granted(a);
-        return engines[i % 2]!.settle(g.reservation, g.servedModel, usage(8000, 0));
-      }),
-    );
-    const events = [...one.events, ...two.events];
-    expect(events.filter((e) => e.type === 'threshold' && e.at === 0.5)).toHaveLength(1);
-    expect(events.filter((e) => e.type === 'threshold' && e.at === 0.7)).toHaveLength(1);
-    expect(events).toHaveLength(2);
-    expect(events[0]).toMatchObject({ budgetId: 'shared', instance: 'shared', period: '2026-11' });
-  });
-
-  it('settles a reservation made before a period reset into its own period', async () => {
-    const cfg = config({
-      budgets: [budget({ id: 'daily', limitUsd: 1, period: 'daily', timezone: 'Asia/Tokyo' })],
-    });
-    const { engine, setNow } = setup(cfg);
-    const beforeMidnight = Date.parse('2026-11-28T14:59:59Z'); // 23:59:59 in Tokyo
-    const afterMidnight = beforeMidnight + 2000;
-    setNow(beforeMidnight);
-    const a = granted(await engine.admit(request(cfg, { nowMs: beforeMidnight, requestedCap: 100 })));
-    expect(a.reservation?.lines[0]?.period).toBe('2026-11-28');
-    setNow(afterMidnight);
-    await engine.settle(a.reservation, a.servedModel, usage(1000, 100));
-    expect((await spent(engine, identity(), beforeMidnight)).daily).toEqual({
-      spent: 3_500_000,
-      reserved: 0,
-    });
-    expect((await spent(engine, identity(), afterMidnight)).daily).toEqual({ spent: 0, reserved: 0 });
-    const b = granted(await engine.admit(request(cfg, { nowMs: afterMidnight, requestedCap: 100 })));
-    expect(b.reservation?.lines[0]?.period).toBe('2026-11-29');
-  });
-
-  it('releases a reservation and settles expired leases through the reaper', async () => {
-    const cfg = config({ budgets: [budget({ id: 'b', limitUsd: 1 })], leaseMs: 1000 });
-    const { engine, counts, setNow } = setup(cfg);
-    const a = granted(await engine.admit(request(cfg, { requestedCap: 100 })));
-    await engine.release(a.reservation);
-    expect((await spent(engine)).b).toEqual({ spent: 0, reserved: 0 });
-    const lost = granted(await engine.admit(request(cfg, { requestedCap: 100 })));
-    setNow(NOON + 5000);
-    expect(await engine.reapNow()).toBe(1);
-    expect(counts.expired).toBe(1);
-    expect((await spent(engine)).b).toEqual({ spent: lost.estimateNano, reserved: 0 });
-    // A late settle of a reaped reservation changes nothing.
-    await engine.settle(lost.reservation, lost.servedModel, usage(1, 1));
-    expect((await spent(engine)).b?.spent).toBe(lost.estimateNano);
-  });
-});
-
-/** A store that is down while `down` is true. */
-class FlakyStore implements BudgetStore {
-  readonly kind = 'sqlite' as const;
-  down = false;
-  constructor(private readonly inner: BudgetStore) {}
-  private guard<T>(fn: () => Promise<T>): Promise<T> {
-    return this.down ? Promise.reject(new StoreUnavailableError('store down (test)')) : fn();
-  }
-  reserve: BudgetStore['reserve'] = (r) => this.guard(() => this.inner.reserve(r));
-  settle: BudgetStore['settle'] = (id, n, t) => this.guard(() => this.inner.settle(id, n, t));
-  release: BudgetStore['release'] = (id, t) => this.guard(() => this.inner.release(id, t));
-  balances: BudgetStore['balances'] = (l) => this.guard(() => this.inner.balances(l));
-  reapExpired: BudgetStore['reapExpired'] = (t) => this.guard(() => this.inner.reapExpired(t));
-  topUp: BudgetStore['topUp'] = (l, n) => this.guard(() => this.inner.topUp(l, n));
-  reset: BudgetStore['reset'] = (l) => this.guard(() => this.inner.reset(l));
-  claimOnce: BudgetStore['claimOnce'] = (i, p, n, t) => this.guard(() => this.inner.claimOnce(i, p, n, t));
-  instances: BudgetStore['instances'] = (b, p) => this.guard(() => this.inner.instances(b, p));
-  ping: BudgetStore['ping'] = () => this.guard(() => this.inner.ping());
-  close = () => Promise.resolve();
-}
-
-describe('store outages', () => {
-  it('settles reservations made before an outage once the store is back', async () => {
-    const cfg = config({ budgets: [budget({ id: 'b', limitUsd: 1 })] });
-    const inner = new SqliteStore({ path: ':memory:' });
-    open.push(inner);
-    const flaky = new FlakyStore(inner);
-    const { engine } = setup(cfg, { store: flaky });
-    const a = granted(await engine.admit(request(cfg, { requestedCap: 100 })));
-    const b = granted(await engine.admit(request(cfg, { requestedCap: 100 })));
-    flaky.down = true;
-    const outcome = await engine.settle(a.reservation, a.servedModel, usage(1000, 50));
-    expect(outcome.costNano).toBe(3_000_000);
-    await engine.release(b.reservation);
-    expect(engine.pendingRetries()).toBe(2);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(engine.pendingRetries()).toBe(2);
-    flaky.down = false;
-    await vi.waitFor(() => expect(engine.pendingRetries()).toBe(0), { timeout: 2000, interval: 10 });
-    expect((await spent(engine)).b).toEqual({ spent: 3_000_000, reserved: 0 });
-  });
-
-  it("answers 503 in 'reject' mode", async () => {
+describe('store outages at admission', () => {
+  it("denies store_unavailable in 'reject' mode, and budgetsFor throws StoreUnavailableError", async () => {
     const cfg = config({ budgets: [budget({ id: 'b', limitUsd: 1 })] });
     const flaky = new FlakyStore(new SqliteStore({ path: ':memory:' }));
     flaky.down = true;
     const { engine, counts } = setup(cfg, { store: flaky });
-    const a = await engine.admit(request(cfg));
-    if (a.ok) throw new Error('expected 503');
-    expect(a.error.status).toBe(503);
-    expect(a.error.code).toBe('store_unavailable');
-    expect(counts.rejected).toEqual(['store_unavailable']);
-    await expect(engine.budgetsFor(identity(), NOON)).rejects.toMatchObject({ code: 'store_unavailable' });
+    const refusal = denied(await engine.admit(request(cfg)));
+    expect(refusal.denial).toEqual({ kind: 'store_unavailable', operation: 'reserve' });
+    expect(refusal.servedModel?.name).toBe('gpt-4o');
+    expect(denied(await engine.preview(request(cfg))).denial.kind).toBe('store_unavailable');
+    expect(counts.unrecorded).toBe(0);
+    await expect(engine.budgetsFor(identity(), NOON)).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('releases a reserve that timed out after it was sent, once the store answers', async () => {
+    const cfg = config({ budgets: [budget({ id: 'b', limitUsd: 1 })] });
+    const inner = track(new SqliteStore({ path: ':memory:' }));
+    let landed: string | undefined;
+    const timingOut: BudgetStore = Object.assign(Object.create(inner) as BudgetStore, {
+      reserve: async (r: Parameters<BudgetStore['reserve']>[0]) => {
+        await inner.reserve(r);
+        landed = r.reservationId;
+        throw new StoreUnavailableError('no answer in time (test)', { maybeApplied: true });
+      },
+    });
+    const { engine, counts } = setup(cfg, { store: timingOut });
+    expect(denied(await engine.admit(request(cfg, { requestedCap: 100 }))).denial.kind).toBe(
+      'store_unavailable',
+    );
+    expect(landed).toBeDefined();
+    expect(counts.retriesQueued).toEqual(['release']);
+    expect(await engine.flushRetries()).toBe(0);
+    expect((await spent(engine)).b).toEqual({ spent: 0, reserved: 0 });
   });
 
   it("admits with a null reservation in 'allow' mode and counts it", async () => {

@@ -7,8 +7,20 @@ import { randomUUID } from 'node:crypto';
 import type { RuntimeBudget, RuntimeConfig } from '../config/runtime.js';
 import type { Nano } from '../money.js';
 import { amountFor } from '../store/logic.js';
-import { type BudgetStore, type LineBalance, type ReserveResult, StoreUnavailableError } from '../store/types.js';
-import { type Plan, type PlanContext, type PlannedLine, chooseModel, MAX_ROUNDS, planFor } from './admission-plan.js';
+import {
+  type BudgetStore,
+  type LineBalance,
+  type ReserveResult,
+  StoreUnavailableError,
+} from '../store/types.js';
+import {
+  chooseModel,
+  MAX_ROUNDS,
+  type Plan,
+  type PlanContext,
+  type PlannedLine,
+  planFor,
+} from './admission-plan.js';
 import type { BalanceCache } from './balance-cache.js';
 import { type BudgetAlerts, safe } from './budget-alerts.js';
 import type { EngineMetricsHooks } from './engine-types.js';
@@ -73,7 +85,9 @@ export class BudgetAdmission {
       const balances = await this.deps.store.balances(specs);
       const result = simulateReserve({ ...reserveShape(plan), lines: specs }, balances);
       // Views show balances as they stand, not with the simulated reservation added.
-      views = plan.lines.map((line, i) => this.deps.cache.view(line.scoped.budget, line.spec, line.period, balances[i]));
+      views = plan.lines.map((line, i) =>
+        this.deps.cache.view(line.scoped.budget, line.spec, line.period, balances[i]),
+      );
       return result;
     });
     return { ...admission, budgets: views };
@@ -126,12 +140,20 @@ export class BudgetAdmission {
           reservationId === null
             ? null
             : { id: reservationId, amountNano: result.amountNano, lines: plan.lines.map((l) => l.spec) };
-        return this.granted(request, plan, reservation, result.grantedCap, result.amountNano, result.balances);
+        return this.granted(
+          request,
+          plan,
+          reservation,
+          result.grantedCap,
+          result.amountNano,
+          result.balances,
+        );
       }
       const line = plan.lines[result.lineIndex];
       const balance = result.balances[result.lineIndex];
       if (!line || !balance) throw new Error(`store answered with an unknown line index ${result.lineIndex}`);
-      if (result.status === 'rejected') return this.rejected(request, plan, result.lineIndex, result.balances);
+      if (result.status === 'rejected')
+        return this.rejected(request, plan, result.lineIndex, result.balances);
       // 'downgrade': with fresh balances the next plan usually agrees; when the store's arithmetic
       // says the threshold is reached but the ratio sits on the boundary, force it.
       lastDowngradeLine = line;
@@ -213,7 +235,12 @@ export class BudgetAdmission {
     };
   }
 
-  private unavailable(cfg: RuntimeConfig, request: AdmissionRequest, plan: Plan, reserving: boolean): Admission {
+  private unavailable(
+    cfg: RuntimeConfig,
+    request: AdmissionRequest,
+    plan: Plan,
+    reserving: boolean,
+  ): Admission {
     const mode = this.deps.onUnavailable ?? cfg.file.store.on_unavailable;
     const estimateNano = amountFor(plan.fixedPico, plan.outputPico, plan.cap);
     if (mode === 'allow') {
@@ -221,10 +248,20 @@ export class BudgetAdmission {
       return this.granted(request, { ...plan, lines: [] }, null, plan.cap, estimateNano, []);
     }
     // A preview answers what the request would get: the same refusal.
-    return { ok: false, denial: { kind: 'store_unavailable', operation: 'reserve' }, estimateNano, servedModel: plan.model };
+    return {
+      ok: false,
+      denial: { kind: 'store_unavailable', operation: 'reserve' },
+      estimateNano,
+      servedModel: plan.model,
+    };
   }
 }
 
 function reserveShape(plan: Plan) {
-  return { fixedPico: plan.fixedPico, outputPico: plan.outputPico, requestedCap: plan.cap, minCap: plan.minCap };
+  return {
+    fixedPico: plan.fixedPico,
+    outputPico: plan.outputPico,
+    requestedCap: plan.cap,
+    minCap: plan.minCap,
+  };
 }

@@ -43,7 +43,12 @@ export class BalanceCache {
   }
 
   /** The line as the caller sees it: the given balance, else the last one seen, else untouched. */
-  view(budget: RuntimeBudget, spec: LineSpec, period: PeriodInfo, balance: LineBalance | undefined): BudgetView {
+  view(
+    budget: RuntimeBudget,
+    spec: LineSpec,
+    period: PeriodInfo,
+    balance: LineBalance | undefined,
+  ): BudgetView {
     return viewOf(budget, spec, balance ?? this.of(spec) ?? zeroBalance(spec), period.endMs);
   }
 }

@@ -32,7 +32,8 @@ export class BudgetAlerts {
     for (const threshold of budget.thresholds) {
       if (!threshold.alert) continue;
       const mark = thresholdNano(threshold.at, balance.limitNano);
-      if (beforeNano < mark && mark <= after) fired.push(this.fireOnce(budget, spec, 'threshold', threshold.at, balance));
+      if (beforeNano < mark && mark <= after)
+        fired.push(this.fireOnce(budget, spec, 'threshold', threshold.at, balance));
     }
     if (beforeNano < balance.limitNano && balance.limitNano <= after) {
       fired.push(this.fireOnce(budget, spec, 'exhausted', undefined, balance));

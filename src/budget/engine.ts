@@ -15,7 +15,14 @@ import { lineAt } from './lines.js';
 import { allowedModelsOf } from './model-rights.js';
 import { linesForIdentity } from './scopes.js';
 import { Settlement } from './settlement.js';
-import type { Admission, AdmissionRequest, BudgetView, Identity, Reservation, SettleOutcome } from './types.js';
+import type {
+  Admission,
+  AdmissionRequest,
+  BudgetView,
+  Identity,
+  Reservation,
+  SettleOutcome,
+} from './types.js';
 
 export { FALLBACK_OUTPUT_CAP } from './admission-plan.js';
 export type {

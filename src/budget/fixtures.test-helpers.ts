@@ -1,7 +1,7 @@
 /**
  * Builds RuntimeConfig objects directly (no YAML, no compile step) for budget tests.
  */
-import type { AdmissionRequest, Identity } from './types.js';
+
 import type {
   RuntimeBudget,
   RuntimeConfig,
@@ -12,6 +12,7 @@ import type {
 } from '../config/runtime.js';
 import { configSchema } from '../config/schema.js';
 import { pricePerMillionToPico, usdToNano } from '../money.js';
+import type { AdmissionRequest, Identity } from './types.js';
 
 function provider(name: string, kind: 'openai' | 'anthropic'): RuntimeProvider {
   return {

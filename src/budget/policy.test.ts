@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { simulateReserve } from './fit.js';
-import {
-  downgradeAtRatio,
-  downgradeChain,
-  thresholdNano,
-  validateDowngradeMaps,
-} from './policy.js';
 import type { LineSpec } from '../store/types.js';
+import { simulateReserve } from './fit.js';
 import { budget, standardModels } from './fixtures.test-helpers.js';
+import { downgradeAtRatio, downgradeChain, thresholdNano, validateDowngradeMaps } from './policy.js';
 
 const models = standardModels();
 const tiered = budget({

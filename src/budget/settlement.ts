@@ -97,7 +97,11 @@ export class Settlement {
     });
   }
 
-  private queue(operation: 'settle' | 'release', reservation: Reservation, run: () => Promise<SettleResult>): void {
+  private queue(
+    operation: 'settle' | 'release',
+    reservation: Reservation,
+    run: () => Promise<SettleResult>,
+  ): void {
     safe(this.deps.metrics.onRetryQueued, operation);
     this.retries.enqueue(async () => {
       try {
