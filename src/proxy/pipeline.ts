@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { Dispatcher } from 'undici';
 import type { BurnRateSource } from '../analytics/forecast.js';
-import type { AdmissionGranted, BudgetEngine, Identity } from '../budget/types.js';
+import type { AdmissionGranted, BudgetEngine } from '../budget/types.js';
 import type { RuntimeConfig, RuntimeModel } from '../config/runtime.js';
 import { type ApiFormat, errorResponse, GatewayError } from '../errors.js';
 import { denialError } from '../http/denial-errors.js';
@@ -102,7 +102,7 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
       }
       state.record.user = identity.user ?? null;
 
-      const model = resolveModel(config, adapter, body.model as string, identity);
+      const model = resolveModel(config, adapter, body.model as string);
       state.record.requestedModel = model.name;
 
       const tokenCounts = new Map<string, Promise<number>>();
@@ -184,12 +184,7 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
   };
 }
 
-export function resolveModel(
-  config: RuntimeConfig,
-  adapter: EndpointAdapter,
-  name: string,
-  identity: Identity,
-): RuntimeModel {
+export function resolveModel(config: RuntimeConfig, adapter: EndpointAdapter, name: string): RuntimeModel {
   const model = config.models.get(name);
   if (!model) {
     throw new GatewayError(

@@ -135,7 +135,7 @@ export async function costPreview(
   const invalid = adapter.validate(body);
   if (invalid) throw invalid;
   if (identity.user === undefined && typeof body.user === 'string') identity.user = body.user;
-  const model = resolveModel(config, adapter, body.model as string, identity);
+  const model = resolveModel(config, adapter, body.model as string);
   const preview = await deps.engine().preview({
     requestId: 'estimate',
     identity,
