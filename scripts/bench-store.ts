@@ -9,7 +9,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { RedisStore } from '../src/store/redis.js';
+import { RedisStore } from '../src/store/redis/budget.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { pairs, storeLatencies } from './bench/micro.js';
 

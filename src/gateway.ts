@@ -5,14 +5,6 @@
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
-import { alertsRoutes } from './admin/alerts-routes.js';
-import { analyticsRoutes } from './admin/analytics-routes.js';
-import { budgetRoutes } from './admin/budgets.js';
-import { configRoutes } from './admin/config-routes.js';
-import { estimateRoutes } from './admin/estimate-routes.js';
-import { keyRoutes } from './admin/keys.js';
-import { openApiRoutes } from './admin/openapi.js';
-import { type AdminRouteGroup, mountAdmin } from './admin/router.js';
 import { AlertDispatcher, budgetEventAlert } from './alerts/dispatcher.js';
 import { ForecastWatch } from './alerts/forecast-watch.js';
 import { anomalyAlert } from './analytics/anomaly-alert.js';
@@ -27,10 +19,9 @@ import { createLogger, logRequest } from './logger.js';
 import { createMetrics, type Metrics, mountMetrics } from './metrics.js';
 import type { RequestObserver, RequestRecord } from './proxy/record.js';
 import { UpstreamPools } from './proxy/upstream.js';
+import { mountAdmin } from './routes/admin/index.js';
 import { buildApp } from './server.js';
-import { createStore } from './store/factory.js';
-import { createHistoryStore } from './store/history-factory.js';
-import { createMetaStore } from './store/meta-factory.js';
+import { createStores } from './store/index.js';
 import type { BudgetStore } from './store/types.js';
 import { preloadEncoders } from './tokens/encoding.js';
 import { closeTokenWorkers } from './tokens/estimate.js';
@@ -84,11 +75,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createLogger(current.server.logLevel);
   preloadEncoders([...current.models.values()].map((model) => model.upstreamModel));
   const metrics = createMetrics();
-  const store = metrics.instrumentStore(createStore(current));
+  const stores = createStores(current);
+  const store = metrics.instrumentStore(stores.budget);
   // `current` is the merged config: the file plus the budgets and keys made through the admin API,
   // kept in step by the registry (file reloads, metadata version changes). Requests read it from
   // memory; the registry reads the store in the background.
-  const meta = createMetaStore(current);
+  const meta = stores.meta;
   const registry = new ConfigRegistry(
     current,
     meta,
@@ -130,7 +122,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const analytics = createAnalytics({
     config: () => current,
     store,
-    history: createHistoryStore(current),
+    history: stores.history,
     clock: options.clock,
     logger,
     onAnomaly: (event) => alerts.emit(anomalyAlert(event)),
@@ -163,23 +155,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     onFallback: (from, to, reason) => metrics.fallbacks.inc({ from, to, reason }),
     mount: (app) => {
       mountMetrics(app, metrics, () => current);
-      mountAdmin(
-        app,
-        {
-          config: () => current,
-          clock: options.clock ?? Date.now,
-          engine: () => settling.engine,
-          store,
-          alerts,
-          registry,
-          meta,
-          reload: () => gateway.reload(),
-          analytics,
-          apiKeyById: (id) =>
-            [...current.keysByHash.values()].find((key) => key.id === id && key.source === 'api'),
-        },
-        adminRouteGroups,
-      );
+      mountAdmin(app, {
+        config: () => current,
+        clock: options.clock ?? Date.now,
+        engine: () => settling.engine,
+        store,
+        alerts,
+        registry,
+        meta,
+        reload: () => gateway.reload(),
+        analytics,
+        apiKeyById: (id) =>
+          [...current.keysByHash.values()].find((key) => key.id === id && key.source === 'api'),
+      });
     },
   });
 
@@ -247,17 +235,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
   return gateway;
 }
-
-/** Admin route groups, in mount order; each documents its routes for /admin/openapi.json. */
-const adminRouteGroups: AdminRouteGroup[] = [
-  budgetRoutes,
-  keyRoutes,
-  configRoutes,
-  alertsRoutes,
-  estimateRoutes,
-  analyticsRoutes,
-  openApiRoutes,
-];
 
 /** What a reload cannot change in a running process. */
 function restartWarnings(before: RuntimeConfig, after: RuntimeConfig): string[] {

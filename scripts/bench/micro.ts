@@ -4,8 +4,8 @@
  * scripts/bench-tokens.ts and scripts/bench-store.ts do, at a size that fits the bench's budget.
  */
 import { join } from 'node:path';
-import { RedisStore } from '../../src/store/redis.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
+import { RedisStore } from '../../src/store/redis/budget.js';
+import { SqliteStore } from '../../src/store/sqlite/budget.js';
 import type { BudgetStore, LineSpec } from '../../src/store/types.js';
 import { countTokens } from '../../src/tokens/encoding.js';
 import { type Summary, summarize } from './stats.js';
@@ -71,7 +71,7 @@ async function pair(store: BudgetStore): Promise<number> {
     leaseExpiresAtMs: now + 120_000,
   });
   if (reserved.status !== 'reserved') throw new Error(`store answered ${reserved.status}`);
-  await store.settle(id, Math.floor(reserved.amountNano / 4), now);
+  await store.settle(id, Math.floor(reserved.amountNano / 4));
   return performance.now() - started;
 }
 

@@ -95,7 +95,7 @@ export class ForecastWatch {
     alert: AlertInput,
   ): Promise<void> {
     try {
-      if (await this.options.store.claimOnce(instance, period, 'forecast', ttlSeconds))
+      if (await this.options.store.claimOnce(instance, period, 'forecast', ttlSeconds, alert.timeMs))
         this.options.emit(alert);
     } catch {
       // The store did not answer: look again later rather than lose the alert.

@@ -151,7 +151,8 @@ export function createAnalytics(options: AnalyticsOptions): Analytics {
       now.add(id);
       if (active.has(id) || !options.onAnomaly) continue;
       const hour = `h${hourOf(report.generatedAtMs)}`;
-      if (!(await options.store.claimOnce(`anomaly:${id}`, hour, 'anomaly', 2 * 3600))) continue;
+      if (!(await options.store.claimOnce(`anomaly:${id}`, hour, 'anomaly', 2 * 3600, report.generatedAtMs)))
+        continue;
       options.onAnomaly({
         type: 'anomaly',
         subject: finding.subject,

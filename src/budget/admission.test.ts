@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RuntimeConfig } from '../config/runtime.js';
 import { usdToNano } from '../money.js';
-import { SqliteStore } from '../store/sqlite.js';
+import { SqliteStore } from '../store/sqlite/budget.js';
 import { type BudgetStore, StoreUnavailableError } from '../store/types.js';
 import type { ManagedBudgetEngine } from './engine.js';
 import {

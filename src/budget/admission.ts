@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RuntimeBudget, RuntimeConfig } from '../config/runtime.js';
 import type { Nano } from '../money.js';
-import { amountFor } from '../store/logic.js';
 import {
   type BudgetStore,
   type LineBalance,
@@ -28,6 +27,7 @@ import { committed, tightestOf, zeroBalance } from './engine-views.js';
 import { simulateReserve } from './fit.js';
 import { allowedModelsOf, forbiddenModel } from './model-rights.js';
 import { thresholdNano } from './policy.js';
+import { amountFor } from './reserve-decision.js';
 import type { Settlement } from './settlement.js';
 import type {
   Admission,

@@ -54,7 +54,13 @@ export class BudgetAlerts {
     if (budget.source === 'anonymous') return;
     try {
       const name = type === 'threshold' ? `threshold:${at}` : 'exhausted';
-      const won = await this.store.claimOnce(spec.instance, spec.period, name, ttlSecondsFor(budget.period));
+      const won = await this.store.claimOnce(
+        spec.instance,
+        spec.period,
+        name,
+        ttlSecondsFor(budget.period),
+        this.clock(),
+      );
       if (!won) return;
       safe(this.onEvent, {
         type,

@@ -3,7 +3,7 @@
  * taken down, for the admission and settlement tests.
  */
 import type { RuntimeConfig } from '../config/runtime.js';
-import { SqliteStore } from '../store/sqlite.js';
+import { SqliteStore } from '../store/sqlite/budget.js';
 import { type BudgetStore, StoreUnavailableError } from '../store/types.js';
 import { ZERO_USAGE } from '../usage.js';
 import { type BudgetEvent, createBudgetEngine, type ManagedBudgetEngine } from './engine.js';
@@ -79,13 +79,14 @@ export class FlakyStore implements BudgetStore {
     return this.down ? Promise.reject(new StoreUnavailableError('store down (test)')) : fn();
   }
   reserve: BudgetStore['reserve'] = (r) => this.guard(() => this.inner.reserve(r));
-  settle: BudgetStore['settle'] = (id, n, t) => this.guard(() => this.inner.settle(id, n, t));
-  release: BudgetStore['release'] = (id, t) => this.guard(() => this.inner.release(id, t));
+  settle: BudgetStore['settle'] = (id, n) => this.guard(() => this.inner.settle(id, n));
+  release: BudgetStore['release'] = (id) => this.guard(() => this.inner.release(id));
   balances: BudgetStore['balances'] = (l) => this.guard(() => this.inner.balances(l));
   reapExpired: BudgetStore['reapExpired'] = (t) => this.guard(() => this.inner.reapExpired(t));
   topUp: BudgetStore['topUp'] = (l, n) => this.guard(() => this.inner.topUp(l, n));
   reset: BudgetStore['reset'] = (l) => this.guard(() => this.inner.reset(l));
-  claimOnce: BudgetStore['claimOnce'] = (i, p, n, t) => this.guard(() => this.inner.claimOnce(i, p, n, t));
+  claimOnce: BudgetStore['claimOnce'] = (i, p, n, t, now) =>
+    this.guard(() => this.inner.claimOnce(i, p, n, t, now));
   instances: BudgetStore['instances'] = (b, p) => this.guard(() => this.inner.instances(b, p));
   ping: BudgetStore['ping'] = () => this.guard(() => this.inner.ping());
   close = () => Promise.resolve();

@@ -146,6 +146,15 @@ export function config(
     },
     budgeting: { minOutputTokens: options.minOutputTokens ?? 256, leaseMs: options.leaseMs ?? 120_000 },
     fallbacks: new Map(),
+    store: {
+      type: 'sqlite',
+      path: file.store.path,
+      url: undefined,
+      clusterNodes: undefined,
+      prefix: file.store.prefix,
+      timeoutMs: file.store.timeout_ms,
+      onUnavailable: file.store.on_unavailable,
+    },
   };
 }
 

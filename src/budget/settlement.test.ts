@@ -4,7 +4,7 @@
  * settles that meet a store outage are retried.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../store/sqlite.js';
+import { SqliteStore } from '../store/sqlite/budget.js';
 import { closeAll, FlakyStore, granted, NOON, setup, spent, track, usage } from './engine.test-helpers.js';
 import { budget, config, identity, request } from './fixtures.test-helpers.js';
 

@@ -60,7 +60,7 @@ export class Settlement {
   async settle(reservation: Reservation | null, model: RuntimeModel, usage: Usage): Promise<SettleOutcome> {
     const costNano = costOfUsage(usage, model.price);
     if (!reservation || reservation.lines.length === 0) return { costNano };
-    const run = () => this.deps.store.settle(reservation.id, costNano, this.deps.clock());
+    const run = () => this.deps.store.settle(reservation.id, costNano);
     try {
       const result = await run();
       return { costNano, tightest: await this.afterSettle(reservation, result) };
@@ -72,7 +72,7 @@ export class Settlement {
 
   async release(reservation: Reservation | null): Promise<void> {
     if (!reservation || reservation.lines.length === 0) return;
-    const run = () => this.deps.store.release(reservation.id, this.deps.clock());
+    const run = () => this.deps.store.release(reservation.id);
     try {
       await this.afterSettle(reservation, await run());
     } catch {
@@ -89,7 +89,7 @@ export class Settlement {
     safe(this.deps.metrics.onRetryQueued, 'release' as const);
     this.retries.enqueue(async () => {
       try {
-        await this.deps.store.release(reservationId, this.deps.clock());
+        await this.deps.store.release(reservationId);
         return true;
       } catch {
         return false;

@@ -5,13 +5,14 @@
 import { createHash } from 'node:crypto';
 import { chainedDowngradeCycles } from '../budget/policy.js';
 import { pricePerMillionToPico, usdToNano } from '../money.js';
-import { parseClusterNode } from '../store/cluster-nodes.js';
+import { parseClusterNode } from '../store/redis/cluster-nodes.js';
 import type {
   RuntimeBudget,
   RuntimeConfig,
   RuntimeKey,
   RuntimeModel,
   RuntimeProvider,
+  RuntimeStore,
   RuntimeThreshold,
   Scope,
 } from './runtime.js';
@@ -278,8 +279,22 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
       minOutputTokens: file.budgeting.min_output_tokens,
       leaseMs: file.server.request_timeout_ms + file.budgeting.lease_margin_ms,
     },
+    store: compileStore(file.store),
   };
   return { config, problems };
+}
+
+function compileStore(store: ConfigFile['store']): RuntimeStore {
+  const nodes = store.cluster_nodes?.flatMap((text) => parseClusterNode(text) ?? []);
+  return {
+    type: store.type,
+    path: store.path,
+    url: nodes === undefined ? store.url : undefined,
+    clusterNodes: nodes,
+    prefix: store.prefix,
+    timeoutMs: store.timeout_ms,
+    onUnavailable: store.on_unavailable,
+  };
 }
 
 /** What the store section needs beyond its schema: a Redis address, one way, and valid cluster nodes. */

@@ -94,4 +94,22 @@ export interface RuntimeConfig {
   budgeting: { minOutputTokens: number; leaseMs: number };
   /** Models to try, in order, when a model's provider fails before answering (same API kind). */
   fallbacks: ReadonlyMap<string, readonly string[]>;
+  /** Where the budget, meta and history stores live (read by createStores, src/store/index.ts). */
+  store: RuntimeStore;
+}
+
+export interface RuntimeStore {
+  type: 'sqlite' | 'redis';
+  /** SQLite file, or ':memory:'. */
+  path: string;
+  /** One Redis (redis://host:port/db); undefined when clusterNodes are given. */
+  url: string | undefined;
+  /** Redis Cluster seed nodes; undefined for one Redis (malformed ones are config problems). */
+  clusterNodes: ReadonlyArray<{ host: string; port: number }> | undefined;
+  /** Redis key prefix and hash tag: {prefix}. */
+  prefix: string;
+  /** Bound on every store call. */
+  timeoutMs: number;
+  /** What a request gets while the store does not answer. */
+  onUnavailable: 'reject' | 'allow';
 }

@@ -3,7 +3,9 @@
  * message_start (usage with the input side and output_tokens 1), content_block_start, ping,
  * content_block_delta (text_delta) per chunk, content_block_stop, message_delta (stop_reason and
  * the cumulative output_tokens), message_stop. Reasoning tokens from `x-mock-reasoning-tokens`
- * are billed as output (thinking) tokens and reported in `output_tokens_details.thinking_tokens`.
+ * are billed as output (thinking) tokens and reported in `output_tokens_details.thinking_tokens`;
+ * with `thinking: { type: "enabled", budget_tokens }` they stay within the budget, and the budget
+ * is checked as Anthropic checks it (at least 1024, below max_tokens).
  */
 import { invalidRequest } from './errors.js';
 import { type Handler, intField, type Json } from './exchange.js';
@@ -12,6 +14,9 @@ import { outputSize } from './plan.js';
 import { anthropicPromptTokens } from './prompt.js';
 import { generatedText, textChunks } from './text.js';
 
+/** Anthropic refuses an extended-thinking budget below this. */
+const MIN_THINKING_BUDGET = 1024;
+
 function validate(body: Json): string | undefined {
   if (typeof body.model !== 'string' || body.model === '') return 'model: Field required';
   if (body.max_tokens === undefined) return 'max_tokens: Field required';
@@ -19,7 +24,24 @@ function validate(body: Json): string | undefined {
     return 'max_tokens: Input should be a valid integer greater than or equal to 1';
   }
   if (!Array.isArray(body.messages)) return 'messages: Field required';
+  const budget = thinkingBudget(body);
+  if (budget !== undefined) {
+    if (!Number.isInteger(budget) || budget < MIN_THINKING_BUDGET) {
+      return `thinking.enabled.budget_tokens: Input should be greater than or equal to ${MIN_THINKING_BUDGET}`;
+    }
+    if (budget >= (body.max_tokens as number))
+      return '`max_tokens` must be greater than `thinking.budget_tokens`';
+  }
   return undefined;
+}
+
+/** The thinking budget of an extended-thinking request (NaN when enabled without a number), else undefined. */
+function thinkingBudget(body: Json): number | undefined {
+  const thinking = body.thinking;
+  if (typeof thinking !== 'object' || thinking === null || (thinking as Json).type !== 'enabled')
+    return undefined;
+  const budget = (thinking as Json).budget_tokens;
+  return typeof budget === 'number' ? budget : Number.NaN;
 }
 
 export const countTokensHandler: Handler = (ex, body) => {
@@ -37,7 +59,12 @@ export const messages: Handler = async (ex, body) => {
     return;
   }
   const model = body.model as string;
-  const size = outputSize(ex.plan, intField(body, 'max_tokens'));
+  const budget = thinkingBudget(body);
+  const plan =
+    budget === undefined
+      ? ex.plan
+      : { ...ex.plan, reasoningTokens: Math.min(ex.plan.reasoningTokens, budget) };
+  const size = outputSize(plan, intField(body, 'max_tokens'));
   const { cachedTokens, cacheWriteTokens } = ex.plan;
   const promptTokens = anthropicPromptTokens(body);
   // Cache reads and writes are part of the prompt; input_tokens is the rest (never below zero).

@@ -1,52 +1,39 @@
 /**
- * OpenAI chat completions, legacy completions, embeddings and the model list, in OpenAI's wire
- * format. Streams follow OpenAI: one choice per chunk; with `stream_options.include_usage` every
- * chunk carries `"usage":null` and a last chunk with `choices: []` carries the usage.
+ * OpenAI chat completions, embeddings and the model list, in OpenAI's wire format (legacy
+ * completions: completions.ts). Streams follow OpenAI: one choice per chunk; with
+ * `stream_options.include_usage` every chunk carries `"usage":null` and a last chunk with
+ * `choices: []` carries the usage. Billing as OpenAI bills: every one of `n` choices, reasoning
+ * included, is in completion_tokens.
  */
 import { invalidRequest } from './errors.js';
-import { type Exchange, type Handler, intField, type Json } from './exchange.js';
+import { type Exchange, type Handler, intField } from './exchange.js';
 import { newId, nowSeconds, SYSTEM_FINGERPRINT } from './ids.js';
+import { choiceCount, includeUsage, MAX_CHOICES, requireModel } from './openai-fields.js';
 import { type OutputSize, outputSize } from './plan.js';
 import { chatPromptTokens, plainInputTokens } from './prompt.js';
 import { generatedText, textChunks } from './text.js';
 
-/** Legacy completions generate at most 16 tokens when max_tokens is not sent (OpenAI's default). */
-export const LEGACY_DEFAULT_MAX_TOKENS = 16;
-
-function includeUsage(body: Json): boolean {
-  const so = body.stream_options;
-  return typeof so === 'object' && so !== null && (so as Json).include_usage === true;
-}
-
-function choiceCount(body: Json): number {
-  const n = intField(body, 'n');
-  return n !== undefined && n > 0 ? n : 1;
-}
-
-function requireModel(ex: Exchange, body: Json): string | undefined {
-  if (typeof body.model === 'string' && body.model !== '') return body.model;
-  ex.sendError(invalidRequest('openai', 'you must provide a model parameter'));
-  return undefined;
-}
-
-function chatUsage(ex: Exchange, promptTokens: number, size: OutputSize, n: number) {
+function chatUsage(ex: Exchange, promptTokens: number, size: OutputSize, n: number, early?: number) {
   const cached = ex.plan.cachedTokens;
   const prompt = Math.max(promptTokens, cached);
-  const completion = size.textTokens * n + size.reasoningTokens;
-  ex.record.usage = {
-    input_tokens: prompt - cached,
-    cached_tokens: cached,
-    cache_write_tokens: 0,
-    output_tokens: completion,
-    reasoning_tokens: size.reasoningTokens,
-  };
+  const reasoning = size.reasoningTokens * n;
+  const completion = early ?? size.textTokens * n + reasoning;
+  if (early === undefined) {
+    ex.record.usage = {
+      input_tokens: prompt - cached,
+      cached_tokens: cached,
+      cache_write_tokens: 0,
+      output_tokens: completion,
+      reasoning_tokens: reasoning,
+    };
+  }
   return {
     prompt_tokens: prompt,
     completion_tokens: completion,
     total_tokens: prompt + completion,
     prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
     completion_tokens_details: {
-      reasoning_tokens: size.reasoningTokens,
+      reasoning_tokens: early === undefined ? reasoning : 0,
       audio_tokens: 0,
       accepted_prediction_tokens: 0,
       rejected_prediction_tokens: 0,
@@ -61,9 +48,10 @@ export const chatCompletions: Handler = async (ex, body) => {
     ex.sendError(invalidRequest('openai', "Missing required parameter: 'messages'.", 'messages'));
     return;
   }
+  const n = choiceCount(ex, body, 'n', MAX_CHOICES);
+  if (n === undefined) return;
   const cap = intField(body, 'max_completion_tokens') ?? intField(body, 'max_tokens');
   const size = outputSize(ex.plan, cap);
-  const n = choiceCount(body);
   const finish = size.truncated ? 'length' : 'stop';
   const promptTokens = chatPromptTokens(body);
   const id = newId('chatcmpl-');
@@ -105,8 +93,14 @@ export const chatCompletions: Handler = async (ex, body) => {
     service_tier: 'default',
     system_fingerprint: SYSTEM_FINGERPRINT,
   };
-  const event = (choice: unknown): string =>
-    `data: ${JSON.stringify(withUsage ? { ...head, choices: [choice], usage: null } : { ...head, choices: [choice] })}\n\n`;
+  let early = ex.plan.firstChunkUsage;
+  const event = (choice: unknown): string => {
+    const usage = early === undefined ? null : chatUsage(ex, promptTokens, size, n, early);
+    early = undefined;
+    const chunk =
+      withUsage || usage !== null ? { ...head, choices: [choice], usage } : { ...head, choices: [choice] };
+    return `data: ${JSON.stringify(chunk)}\n\n`;
+  };
   const perChoice = (make: (index: number) => unknown): string => {
     let out = '';
     for (let i = 0; i < n; i++) out += event(make(i));
@@ -137,86 +131,6 @@ export const chatCompletions: Handler = async (ex, body) => {
   if (withUsage) {
     tail += `data: ${JSON.stringify({ ...head, choices: [], usage: chatUsage(ex, promptTokens, size, n) })}\n\n`;
   }
-  if (!(await ex.write(`${tail}data: [DONE]\n\n`))) return;
-  ex.end();
-};
-
-/** How many prompts a legacy `prompt` holds (a batch gets choices for each). */
-function promptCount(prompt: unknown): number {
-  if (!Array.isArray(prompt) || prompt.length === 0) return 1;
-  return typeof prompt[0] === 'string' || Array.isArray(prompt[0]) ? prompt.length : 1;
-}
-
-export const completions: Handler = async (ex, body) => {
-  const model = requireModel(ex, body);
-  if (model === undefined) return;
-  if (body.prompt === undefined) {
-    ex.sendError(invalidRequest('openai', "Missing required parameter: 'prompt'.", 'prompt'));
-    return;
-  }
-  const size = outputSize(
-    { ...ex.plan, reasoningTokens: 0 },
-    intField(body, 'max_tokens') ?? LEGACY_DEFAULT_MAX_TOKENS,
-  );
-  const n = choiceCount(body) * promptCount(body.prompt);
-  const finish = size.truncated ? 'length' : 'stop';
-  const promptTokens = plainInputTokens(body.prompt, model);
-  const id = newId('cmpl-');
-  const created = nowSeconds();
-  ex.record.id = id;
-  const usage = () => {
-    const completion = size.textTokens * n;
-    ex.record.usage = {
-      input_tokens: promptTokens,
-      cached_tokens: 0,
-      cache_write_tokens: 0,
-      output_tokens: completion,
-      reasoning_tokens: 0,
-    };
-    return {
-      prompt_tokens: promptTokens,
-      completion_tokens: completion,
-      total_tokens: promptTokens + completion,
-    };
-  };
-
-  if (body.stream !== true) {
-    const text = generatedText(size.textTokens);
-    const choices = [];
-    for (let i = 0; i < n; i++) choices.push({ text, index: i, logprobs: null, finish_reason: finish });
-    const u = usage();
-    ex.record.outputTokensSent = size.textTokens * n;
-    ex.sendJson(200, {
-      id,
-      object: 'text_completion',
-      created,
-      model,
-      choices,
-      usage: u,
-      system_fingerprint: null,
-    });
-    return;
-  }
-
-  const withUsage = includeUsage(body);
-  const head = { id, object: 'text_completion', created, model, system_fingerprint: null };
-  const perChoice = (text: string, finishReason: string | null): string => {
-    let out = '';
-    for (let i = 0; i < n; i++) {
-      const choices = [{ text, index: i, logprobs: null, finish_reason: finishReason }];
-      out += `data: ${JSON.stringify(withUsage ? { ...head, choices, usage: null } : { ...head, choices })}\n\n`;
-    }
-    return out;
-  };
-  ex.startSse();
-  const ok = await ex.streamContent(
-    textChunks(size.textTokens, ex.plan.chunks),
-    (chunk) => perChoice(chunk.text, null),
-    n,
-  );
-  if (!ok) return;
-  let tail = perChoice('', finish);
-  if (withUsage) tail += `data: ${JSON.stringify({ ...head, choices: [], usage: usage() })}\n\n`;
   if (!(await ex.write(`${tail}data: [DONE]\n\n`))) return;
   ex.end();
 };

@@ -26,6 +26,12 @@ export interface RequestPlan {
   cachedTokens: number;
   cacheWriteTokens: number;
   reasoningTokens: number;
+  /**
+   * `x-mock-first-chunk-usage: N`: OpenAI chat / completions streams also put a usage object in the
+   * FIRST chunk, reporting N completion tokens (a provider that reports early, or a proxy in front
+   * of one): the "usage trusted too early" case. The last chunk's usage stays as it is.
+   */
+  firstChunkUsage: number | undefined;
   fail: FailurePlan;
 }
 
@@ -52,6 +58,11 @@ function nonNegativeInt(value: string, what: string): number {
 function intHeader(headers: IncomingHttpHeaders, name: string, fallback: number): number {
   const v = header(headers, name);
   return v === undefined ? fallback : nonNegativeInt(v, name);
+}
+
+function optionalIntHeader(headers: IncomingHttpHeaders, name: string): number | undefined {
+  const v = header(headers, name);
+  return v === undefined ? undefined : nonNegativeInt(v, name);
 }
 
 /** Parses `x-mock-fail`: comma-separated modes, e.g. `slow-first-byte:200,broken-stream:3`. */
@@ -108,6 +119,7 @@ export function planRequest(headers: IncomingHttpHeaders, defaults: PlanDefaults
     cachedTokens: intHeader(headers, 'x-mock-cached-tokens', 0),
     cacheWriteTokens: intHeader(headers, 'x-mock-cache-write-tokens', 0),
     reasoningTokens: intHeader(headers, 'x-mock-reasoning-tokens', 0),
+    firstChunkUsage: optionalIntHeader(headers, 'x-mock-first-chunk-usage'),
     fail: parseFailure(header(headers, 'x-mock-fail')),
   };
 }

@@ -10,12 +10,14 @@
  *   x-mock-cached-tokens: N       report N prompt tokens as cache reads
  *   x-mock-cache-write-tokens: N  report N prompt tokens as cache writes (Anthropic)
  *   x-mock-reasoning-tokens: N    report N reasoning tokens, on top of the text (within the cap)
+ *   x-mock-first-chunk-usage: N   OpenAI streams: a usage object (N completion tokens) in the first chunk too
  *   x-mock-fail: MODE[,MODE]      status:CODE | broken-stream:N | slow-first-byte:MS | hang | garbage-sse
  *   x-mock-fail-model: NAME       apply x-mock-fail only to requests whose body names this model
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { countTokensHandler, messages } from './anthropic.js';
+import { completions } from './completions.js';
 import {
   anthropicError,
   injectedError,
@@ -28,7 +30,7 @@ import {
 } from './errors.js';
 import { Exchange, type Handler, type Json } from './exchange.js';
 import { newId } from './ids.js';
-import { chatCompletions, completions, embeddings, models } from './openai.js';
+import { chatCompletions, embeddings, models } from './openai.js';
 import { type PlanDefaults, PlanError, planRequest } from './plan.js';
 import { responses } from './responses.js';
 import type { MockProvider, MockProviderOptions, ServedRecord } from './types.js';

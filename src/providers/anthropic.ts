@@ -4,6 +4,18 @@
  * Stream usage comes in two parts: `message_start` carries the input side (input, cache read, cache
  * write) and a provisional output count; `message_delta` carries the cumulative output count (and, in
  * newer API versions, the input side again). Usage is complete once a message_delta arrived.
+ *
+ * Usage fields read (anything else is ignored; a missing or odd count is 0):
+ * | gateway field     | Anthropic                                                              |
+ * |-------------------|------------------------------------------------------------------------|
+ * | inputTokens       | input_tokens (already excludes cache reads and writes)                 |
+ * | cachedInputTokens | cache_read_input_tokens                                                |
+ * | cacheWriteTokens  | cache_creation_input_tokens (= cache_creation.ephemeral_5m_input_tokens |
+ * |                   | + ephemeral_1h_input_tokens; all billed at the 5-minute write price:   |
+ * |                   | requests asking for 1-hour writes are refused up front, see pricing.ts) |
+ * | outputTokens      | output_tokens (thinking included)                                      |
+ * | reasoningTokens   | output_tokens_details.thinking_tokens, when sent                       |
+ * server_tool_use (web_search_requests) is not read: server-side tools are refused up front.
  */
 import type { Usage } from '../usage.js';
 import {
@@ -17,9 +29,29 @@ import {
   member,
   positiveIntegerOrUndefined,
 } from './common.js';
+import { messagesPricingProblem } from './pricing.js';
 import { collectStringMembers, type SseFields, sseEventType, stringMembersOf, tryParseJson } from './sse.js';
 import { SseTap } from './tap.js';
-import type { EndpointAdapter } from './types.js';
+import type { EndpointAdapter, RequestBody } from './types.js';
+import { SINGLE_OUTPUT } from './worst-case.js';
+
+/** Anthropic refuses an extended-thinking budget below this. */
+export const MIN_THINKING_BUDGET = 1024;
+
+/**
+ * Thinking tokens are output tokens inside max_tokens, and Anthropic requires
+ * 1024 <= budget_tokens < max_tokens. When the gateway lowers max_tokens, the budget goes to
+ * cap - 1; when that is below the minimum, thinking is turned off (a request the API accepts,
+ * rather than one it rejects). Adaptive thinking (no budget) needs nothing.
+ */
+function fitThinking(body: RequestBody, cap: number): void {
+  const thinking = body.thinking;
+  if (!isObject(thinking) || thinking.type !== 'enabled') return;
+  const budget = thinking.budget_tokens;
+  if (typeof budget !== 'number' || budget < cap) return;
+  if (cap - 1 < MIN_THINKING_BUDGET) delete body.thinking;
+  else body.thinking = { ...thinking, budget_tokens: cap - 1 };
+}
 
 /** Anthropic usage in the gateway's terms (input_tokens already excludes cache reads and writes). */
 export function anthropicUsage(usage: unknown): Usage | undefined {
@@ -50,13 +82,11 @@ export class AnthropicStreamTap extends SseTap {
       collectStringMembers(data, DELTA_TEXT, this.text.list);
     } else if (type === 'message_start') {
       const usage = anthropicUsage(member(member(tryParseJson(data), 'message'), 'usage'));
-      if (usage !== undefined) this.current = usage;
+      // Provisional: output_tokens here is a placeholder until message_delta.
+      if (usage !== undefined) this.report(usage, false);
     } else if (type === 'message_delta') {
       const usage = member(tryParseJson(data), 'usage');
-      if (isObject(usage)) {
-        this.current = mergeDeltaUsage(this.current, usage);
-        this.complete = true;
-      }
+      if (isObject(usage)) this.report(mergeDeltaUsage(this.lastReport(), usage));
     }
   }
 }
@@ -91,11 +121,18 @@ export const messagesAdapter: EndpointAdapter = {
       () => checkMessages(body),
       () => checkPositiveInteger(body, 'max_tokens'),
       () => checkStreamFields(body),
+      () => messagesPricingProblem(body),
     ),
   isStream: (body) => body.stream === true,
+  // One output; thinking is inside max_tokens (setOutputCap keeps its budget below the cap).
+  worstCase: () => SINGLE_OUTPUT,
+  pricingProblem: messagesPricingProblem,
+  conversationState: () => ({}),
+  responseIdFromJson: () => undefined,
   requestedOutputCap: (body) => positiveIntegerOrUndefined(body.max_tokens),
   setOutputCap(body, cap) {
     body.max_tokens = cap;
+    fitThinking(body, cap);
   },
   requestUsageInStream: () => false,
   usageFromJson: (json) => anthropicUsage(member(json, 'usage')),

@@ -5,7 +5,10 @@ import type { EndpointAdapter } from './types.js';
 
 export { messagesAdapter } from './anthropic.js';
 export { DEFAULT_ANTHROPIC_VERSION, responseHeadersForClient, upstreamHeaders } from './headers.js';
+export { duplicateKeyError, findDuplicateKey } from './json-keys.js';
 export { chatCompletionsAdapter, completionsAdapter, embeddingsAdapter, responsesAdapter } from './openai.js';
+export { contextTokensOf, ResponseTokenMemory } from './response-memory.js';
+export { type StreamBilling, streamBilling } from './stream-usage.js';
 export type * from './types.js';
 
 export const adapters: readonly EndpointAdapter[] = [

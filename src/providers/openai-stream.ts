@@ -7,6 +7,18 @@
  * removes both, by cutting bytes, so the client gets the stream it would have had without the option.
  *
  * Responses: named events; usage arrives in `response.completed` (or `.incomplete` / `.failed`).
+ *
+ * Usage fields read (anything else is ignored; a missing or odd count is 0):
+ * | gateway field     | chat / completions / embeddings           | Responses                              |
+ * |-------------------|-------------------------------------------|----------------------------------------|
+ * | inputTokens       | prompt_tokens - cached                     | input_tokens - cached                  |
+ * | cachedInputTokens | prompt_tokens_details.cached_tokens        | input_tokens_details.cached_tokens     |
+ * | cacheWriteTokens  | 0 (OpenAI caches for free)                 | 0                                      |
+ * | outputTokens      | completion_tokens (all choices, reasoning and rejected prediction tokens included) | output_tokens (reasoning included) |
+ * | reasoningTokens   | completion_tokens_details.reasoning_tokens | output_tokens_details.reasoning_tokens |
+ * Audio tokens (prompt/completion_tokens_details.audio_tokens) are inside prompt/completion_tokens
+ * and billed here at the text price: audio output is refused up front (pricing.ts); audio input
+ * parts are counted as their JSON by the estimate.
  */
 import type { Usage } from '../usage.js';
 import { count, isObject, member } from './common.js';
@@ -68,10 +80,7 @@ export class ChatStreamTap extends SseTap {
     if (data.includes('"usage":{')) {
       const chunk = tryParseJson(data);
       const usage = openAiUsage(member(chunk, 'usage'));
-      if (usage !== undefined) {
-        this.current = usage;
-        this.complete = true;
-      }
+      if (usage !== undefined) this.report(usage);
     }
     collectStringMembers(data, this.textMembers, this.text.list);
   }
@@ -106,6 +115,9 @@ const RESPONSES_TEXT_DELTAS = new Set([
   'response.audio.transcript.delta',
 ]);
 
+/** The response id in response.created, which puts it first in `response` (no parse of the echoed request). */
+const RESPONSE_ID = /"response": *\{ *"id": *"([^"\\]+)"/;
+
 const RESPONSES_FINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
 export class ResponsesStreamTap extends SseTap {
@@ -122,13 +134,16 @@ export class ResponsesStreamTap extends SseTap {
       collectStringMembers(data, DELTA, this.text.list);
       return;
     }
+    if (type === 'response.created' && this.id === undefined) {
+      this.id = RESPONSE_ID.exec(data)?.[1];
+      return;
+    }
     if ((type === undefined || RESPONSES_FINAL.has(type)) && data.includes('"usage":{')) {
-      const event = tryParseJson(data);
-      const usage = responsesUsage(member(member(event, 'response'), 'usage'));
-      if (usage !== undefined) {
-        this.current = usage;
-        this.complete = true;
-      }
+      const response = member(tryParseJson(data), 'response');
+      const id = member(response, 'id');
+      if (typeof id === 'string') this.id = id;
+      const usage = responsesUsage(member(response, 'usage'));
+      if (usage !== undefined) this.report(usage);
     }
   }
 }

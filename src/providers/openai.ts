@@ -17,7 +17,17 @@ import {
   positiveIntegerOrUndefined,
 } from './common.js';
 import { ChatStreamTap, openAiUsage, ResponsesStreamTap, responsesUsage } from './openai-stream.js';
-import type { EndpointAdapter, RequestBody } from './types.js';
+import { chatPricingProblem, responsesPricingProblem, serviceTierProblem } from './pricing.js';
+import type { ConversationState, EndpointAdapter, RequestBody } from './types.js';
+import {
+  chatWorstCase,
+  checkChatChoices,
+  checkCompletionChoices,
+  checkPromptShape,
+  completionsWorstCase,
+  NO_OUTPUT,
+  SINGLE_OUTPUT,
+} from './worst-case.js';
 
 /** A required field that may be a string or an array (prompt, input). */
 function checkStringOrArray(body: RequestBody, field: string): GatewayError | null {
@@ -34,6 +44,32 @@ export const LEGACY_COMPLETIONS_DEFAULT_CAP = 16;
 
 function isStream(body: RequestBody): boolean {
   return body.stream === true;
+}
+
+/** The APIs that keep no conversation state and have no response ids worth remembering. */
+const STATELESS = {
+  conversationState: (): ConversationState => ({}),
+  responseIdFromJson: (): undefined => undefined,
+};
+
+/**
+ * Chat's two cap fields. An upstream may read either, so when a client sent both the larger is
+ * the request's worst case, and both carry the granted cap. With one, `capField` (the served
+ * model's field) replaces it: o-series models refuse max_tokens.
+ */
+function chatRequestedCap(body: RequestBody): number | undefined {
+  const completion = positiveIntegerOrUndefined(body.max_completion_tokens);
+  const legacy = positiveIntegerOrUndefined(body.max_tokens);
+  if (completion === undefined) return legacy;
+  return legacy === undefined ? completion : Math.max(completion, legacy);
+}
+
+function setChatCap(body: RequestBody, cap: number, capField: 'max_tokens' | 'max_completion_tokens'): void {
+  const other = capField === 'max_tokens' ? 'max_completion_tokens' : 'max_tokens';
+  const both = !isAbsent(body.max_tokens) && !isAbsent(body.max_completion_tokens);
+  body[capField] = cap;
+  if (both) body[other] = cap;
+  else delete body[other];
 }
 
 /**
@@ -60,15 +96,16 @@ export const chatCompletionsAdapter: EndpointAdapter = {
       () => checkMessages(body),
       () => checkPositiveInteger(body, 'max_completion_tokens'),
       () => checkPositiveInteger(body, 'max_tokens'),
+      () => checkChatChoices(body),
       () => checkStreamFields(body),
+      () => chatPricingProblem(body),
     ),
   isStream,
-  requestedOutputCap: (body) =>
-    positiveIntegerOrUndefined(body.max_completion_tokens) ?? positiveIntegerOrUndefined(body.max_tokens),
-  setOutputCap(body, cap, capField) {
-    body[capField] = cap;
-    delete body[capField === 'max_tokens' ? 'max_completion_tokens' : 'max_tokens'];
-  },
+  worstCase: chatWorstCase,
+  pricingProblem: chatPricingProblem,
+  ...STATELESS,
+  requestedOutputCap: chatRequestedCap,
+  setOutputCap: setChatCap,
   requestUsageInStream: requestOpenAiStreamUsage,
   usageFromJson: (json) => openAiUsage(member(json, 'usage')),
   createStreamTap: ({ stripUsageChunk }) => ChatStreamTap.chat(stripUsageChunk),
@@ -83,10 +120,17 @@ export const completionsAdapter: EndpointAdapter = {
     firstError(
       () => checkModel(body),
       () => checkStringOrArray(body, 'prompt'),
+      () => checkPromptShape(body.prompt),
       () => checkPositiveInteger(body, 'max_tokens'),
       () => checkStreamFields(body),
+      () => checkCompletionChoices(body),
+      () => serviceTierProblem(body),
     ),
   isStream,
+  // Per prompt, best_of completions are generated and billed (n returned): cap x best_of x prompts.
+  worstCase: completionsWorstCase,
+  pricingProblem: serviceTierProblem,
+  ...STATELESS,
   // Absent max_tokens means the provider's default of 16: that is the request's cap. Answering it
   // (not undefined) keeps the body as sent, so the client gets the 16 tokens it would have got
   // without the gateway, and the reservation is for 16, not the model's maximum.
@@ -110,6 +154,9 @@ export const embeddingsAdapter: EndpointAdapter = {
       () => checkStringOrArray(body, 'input'),
     ),
   isStream: () => false,
+  worstCase: () => NO_OUTPUT,
+  pricingProblem: () => null,
+  ...STATELESS,
   requestedOutputCap: () => undefined,
   setOutputCap() {
     // Embeddings generate no tokens: nothing to cap.
@@ -122,6 +169,16 @@ export const embeddingsAdapter: EndpointAdapter = {
 
 /** Fields any one of which gives a Responses request something to answer. */
 const RESPONSES_INPUT_FIELDS = ['input', 'instructions', 'prompt', 'previous_response_id', 'conversation'];
+
+function responsesConversationState(body: RequestBody): ConversationState {
+  const state: ConversationState = {};
+  if (typeof body.previous_response_id === 'string' && body.previous_response_id.length > 0) {
+    state.previousResponseId = body.previous_response_id;
+  }
+  const conversation = isObject(body.conversation) ? body.conversation.id : body.conversation;
+  if (typeof conversation === 'string' && conversation.length > 0) state.conversationId = conversation;
+  return state;
+}
 
 export const responsesAdapter: EndpointAdapter = {
   shape: 'responses',
@@ -142,8 +199,17 @@ export const responsesAdapter: EndpointAdapter = {
       () => checkListLength('input', body.input),
       () => checkPositiveInteger(body, 'max_output_tokens'),
       () => checkStreamFields(body),
+      () => responsesPricingProblem(body),
     ),
   isStream,
+  // One output; reasoning tokens are output tokens inside max_output_tokens.
+  worstCase: () => SINGLE_OUTPUT,
+  pricingProblem: responsesPricingProblem,
+  conversationState: responsesConversationState,
+  responseIdFromJson: (json) => {
+    const id = member(json, 'id');
+    return typeof id === 'string' && id.length > 0 ? id : undefined;
+  },
   requestedOutputCap: (body) => positiveIntegerOrUndefined(body.max_output_tokens),
   setOutputCap(body, cap) {
     body.max_output_tokens = cap;

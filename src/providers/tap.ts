@@ -6,7 +6,11 @@
  * back; they only keep a copy of the unfinished event's bytes to read it once complete.
  * Rewriting taps hold back only the unfinished event; a chunk is returned unchanged (same instance)
  * when nothing in it was rewritten and nothing was or is held back.
+ *
+ * Usage: the last report counts, and it is final only when no generated text came after it (text
+ * and usage in the same event count as covered by that report, as with per-chunk usage stats).
  */
+import { countTokens, encodingForModel } from '../tokens/encoding.js';
 import type { Usage } from '../usage.js';
 import { parseSseFields, type SseFields, SseSplitter, TextPieces } from './sse.js';
 import type { StreamTap } from './types.js';
@@ -16,23 +20,46 @@ const decoder = new TextDecoder();
 export abstract class SseTap implements StreamTap {
   private readonly splitter = new SseSplitter();
   protected readonly text = new TextPieces();
-  protected current: Usage | undefined;
-  protected complete = false;
+  private current: Usage | undefined;
+  private complete = false;
+  private reports = 0;
+  protected id: string | undefined;
+  private counted: { length: number; model: string; tokens: number } | undefined;
   private readonly out: Uint8Array[] = [];
   private changed = false;
   private readonly inspect = (event: Uint8Array): void => {
-    this.read(parseSseFields(decoder.decode(event)));
+    this.readEvent(parseSseFields(decoder.decode(event)));
   };
   private readonly rewriteInto = (event: Uint8Array): void => {
     const fields = parseSseFields(decoder.decode(event));
-    this.read(fields);
+    this.readEvent(fields);
     if (this.rewrite(event, fields, this.out)) this.changed = true;
   };
 
   constructor(private readonly rewriting: boolean) {}
 
-  /** Reads one complete event. Must not throw on garbage. */
+  /** Reads one complete event (text into `this.text.list`, usage via report()). Must not throw on garbage. */
   protected abstract read(fields: SseFields): void;
+
+  /** A usage report; `final` false for one the provider says is provisional (Anthropic message_start). */
+  protected report(usage: Usage, final = true): void {
+    this.current = usage;
+    this.complete = final;
+    this.reports++;
+  }
+
+  /** The last usage reported (for formats that merge partial reports). */
+  protected lastReport(): Usage | undefined {
+    return this.current;
+  }
+
+  private readEvent(fields: SseFields): void {
+    const pieces = this.text.list.length;
+    const reports = this.reports;
+    this.read(fields);
+    // Text after the last report: that report does not cover the whole output.
+    if (this.text.list.length > pieces && this.reports === reports) this.complete = false;
+  }
 
   /**
    * Rewriting taps: appends to `out` the bytes to forward for this event (views of it; nothing to drop
@@ -86,6 +113,19 @@ export abstract class SseTap implements StreamTap {
 
   generatedText(): string {
     return this.text.text();
+  }
+
+  countedOutputTokens(model: string): number {
+    const text = this.text.text();
+    const known = this.counted;
+    if (known !== undefined && known.length === text.length && known.model === model) return known.tokens;
+    const tokens = text.length === 0 ? 0 : countTokens(text, encodingForModel(model));
+    this.counted = { length: text.length, model, tokens };
+    return tokens;
+  }
+
+  responseId(): string | undefined {
+    return this.id;
   }
 }
 

@@ -4,6 +4,9 @@
  */
 import type { ApiFormat, GatewayError } from '../errors.js';
 import type { Usage } from '../usage.js';
+import type { WorstCase } from './worst-case.js';
+
+export type { WorstCase } from './worst-case.js';
 
 export type ApiShape = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages';
 export type ProviderKind = 'openai' | 'anthropic';
@@ -20,16 +23,32 @@ export interface StreamTap {
   push(chunk: Uint8Array): Uint8Array | null;
   /** End of the upstream stream; returns any bytes still held back. */
   flush(): Uint8Array | null;
-  /** Usage reported in the stream, once seen (complete only after the final usage event). */
+  /** The last usage the stream reported, once seen: a later report replaces an earlier one. */
   usage(): Usage | undefined;
   /**
-   * True once the stream's final usage report arrived. Before that, usage() may hold a partial report
-   * (Anthropic's message_start: input and cache tokens with a provisional output count), and the
-   * gateway bills output from generatedText() instead.
+   * True when a usage report arrived after the last generated text, i.e. it can be final. A report
+   * followed by more text (a usage object in the first chunk, Anthropic's provisional message_start
+   * count) is not: usage() then covers only part of the output, and the settle bills output from
+   * the relayed text (countedOutputTokens) instead, never below the report.
    */
   usageComplete(): boolean;
-  /** The text generated so far (content and tool-call arguments), to bill output when usage never came. */
+  /** The text generated so far (content, tool-call arguments, reasoning text), all choices. */
   generatedText(): string;
+  /**
+   * Tokens of generatedText() in this model's tokenizer (tiktoken; Claude counts unscaled), counted
+   * once per text length. What the client was relayed: settle at no less than this.
+   */
+  countedOutputTokens(model: string): number;
+  /** The provider's response id seen in the stream (Responses API), for ResponseTokenMemory. */
+  responseId(): string | undefined;
+}
+
+/** Conversation state the provider adds to a request's input, by reference. */
+export interface ConversationState {
+  /** Responses `previous_response_id`: that response's input and output are input of this call. */
+  previousResponseId?: string;
+  /** Responses `conversation` (an id or `{ id }`): the stored conversation is input of this call. */
+  conversationId?: string;
 }
 
 export interface EndpointAdapter {
@@ -40,15 +59,38 @@ export interface EndpointAdapter {
   readonly format: ApiFormat;
   /** The provider kind that serves this API. */
   readonly provider: ProviderKind;
-  /** Validates the body's shape (model, messages/input, types); returns a 400 naming the field, or null. */
+  /**
+   * Validates the body's shape (model, messages/input, types, `n`/`best_of`) and ends with
+   * pricingProblem(); returns a 400 naming the field, or null.
+   */
   validate(body: RequestBody): GatewayError | null;
+  /**
+   * How many output sequences the provider can bill for this body (chat `n`, completions
+   * `best_of` x prompts, 0 for embeddings): the engine reserves `outputCap x outputMultiplier`
+   * output tokens. Total on any body; meaningful once validate() passed.
+   */
+  worstCase(body: RequestBody): WorstCase;
+  /**
+   * A 400 naming the field when the body asks for something billed at a price the gateway does not
+   * have (service tiers, 1-hour cache writes, server-side tools, audio output); null otherwise.
+   * Part of validate(); exposed so a caller that does learn such prices can decide itself.
+   */
+  pricingProblem(body: RequestBody): GatewayError | null;
+  /** Context the provider adds by reference (Responses only; {} elsewhere). */
+  conversationState(body: RequestBody): ConversationState;
+  /** The provider's response id in a non-streaming JSON answer (Responses API), else undefined. */
+  responseIdFromJson(json: unknown): string | undefined;
   isStream(body: RequestBody): boolean;
-  /** The output cap the client sent (max_tokens / max_completion_tokens / max_output_tokens), if any. */
+  /**
+   * The output cap the client sent (max_tokens / max_completion_tokens / max_output_tokens), if any;
+   * per output sequence. Chat with both fields: the larger (an upstream may read either).
+   */
   requestedOutputCap(body: RequestBody): number | undefined;
   /**
    * Writes the output cap the gateway decided into the right field for this API and model
    * (chat: `capField`, i.e. max_tokens or max_completion_tokens; responses: max_output_tokens;
-   * messages: max_tokens), removing any other cap field so exactly one is sent.
+   * messages: max_tokens, lowering `thinking.budget_tokens` below it). Chat with one cap field
+   * sends only `capField`; with both, both carry the cap, so no larger value is left upstream.
    */
   setOutputCap(body: RequestBody, cap: number, capField: 'max_tokens' | 'max_completion_tokens'): void;
   /**

@@ -2,8 +2,8 @@
  * Usage history: hourly rollups and the request ledger, beside the budget counters (the SQLite file
  * or the Redis deployment) but behind their own interface, because nothing on the request path
  * reads or writes them. The analytics recorder (src/analytics/recorder.ts) writes batches in the
- * background; the admin analytics read them. Two implementations: sqlite-history.ts,
- * redis-history.ts, one contract suite (test/analytics/history-store.test.ts).
+ * background; the admin analytics read them. Two implementations: sqlite/history.ts,
+ * redis/history.ts, one contract suite (history.test.ts).
  *
  * Nothing secret goes in: key ids (never key secrets), user and team names, models, counts, money.
  */

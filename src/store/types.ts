@@ -1,6 +1,6 @@
 /**
- * The budget store: the one place where money is counted. Two implementations (sqlite.ts, redis.ts)
- * pass one contract suite (test/store/contract.ts). Every operation is atomic: a reservation
+ * The budget store: the one place where money is counted. Two implementations (sqlite/budget.ts,
+ * redis/budget.ts) pass one contract suite (contract.test-helpers.ts). Every operation is atomic: a reservation
  * succeeds on every line it names or on none.
  *
  * Vocabulary:
@@ -94,9 +94,9 @@ export interface BudgetStore {
   readonly kind: 'sqlite' | 'redis';
   reserve(request: ReserveRequest): Promise<ReserveResult>;
   /** Replaces the reservation by the actual cost on every line it holds. Idempotent by reservation id. */
-  settle(reservationId: string, actualNano: Nano, nowMs: number): Promise<SettleResult>;
+  settle(reservationId: string, actualNano: Nano): Promise<SettleResult>;
   /** Drops the reservation without spending (the provider produced nothing). Idempotent. */
-  release(reservationId: string, nowMs: number): Promise<SettleResult>;
+  release(reservationId: string): Promise<SettleResult>;
   /** Balances as they stand, without writing (a period's rollover is computed, not stored). */
   balances(lines: LineSpec[]): Promise<LineBalance[]>;
   /** Settles every reservation whose lease expired at their reserved amount; returns how many. */
@@ -105,8 +105,17 @@ export interface BudgetStore {
   topUp(line: LineSpec, amountNano: Nano): Promise<LineBalance>;
   /** Sets a line's spent to zero and drops its top-ups and rollover; reservations in flight stay. */
   reset(line: LineSpec): Promise<LineBalance>;
-  /** True for exactly one caller per (instance, period, name): who fires a once-per-period alert. */
-  claimOnce(instance: string, period: string, name: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * True for exactly one caller per (instance, period, name) until `ttlSeconds` (0: never) past
+   * `nowMs`, the gateway's clock: who fires a once-per-period alert.
+   */
+  claimOnce(
+    instance: string,
+    period: string,
+    name: string,
+    ttlSeconds: number,
+    nowMs: number,
+  ): Promise<boolean>;
   /** Template ("*") instances of a budget seen in a period, for summaries and top spenders. */
   instances(budgetId: string, period: string): Promise<string[]>;
   /** Reachability, for /readyz. */

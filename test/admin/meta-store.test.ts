@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MetaStore } from '../../src/store/meta.js';
-import { RedisMetaStore } from '../../src/store/redis-meta.js';
-import { SqliteMetaStore } from '../../src/store/sqlite-meta.js';
+import { RedisMetaStore } from '../../src/store/redis/meta.js';
+import { SqliteMetaStore } from '../../src/store/sqlite/meta.js';
 import { type StartedCluster, type StartedRedis, startRedis, startRedisCluster } from '../helpers/redis.js';
 import { eventually } from '../helpers/stack.js';
 

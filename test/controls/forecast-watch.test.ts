@@ -10,7 +10,7 @@ import type { SettledLine } from '../../src/budget/engine.js';
 import { periodOf, ttlSecondsFor } from '../../src/budget/periods.js';
 import { compileBudget } from '../../src/config/compile.js';
 import type { BudgetConfig } from '../../src/config/schema.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
+import { SqliteStore } from '../../src/store/sqlite/budget.js';
 import type { BudgetStore } from '../../src/store/types.js';
 import { eventually } from '../helpers/stack.js';
 

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminCall, storedMeta } from '../admin/harness.js';
+import { adminCall, storedMeta } from '../helpers/admin.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 let stack: Stack;

@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/sqlite.js';
+import { SqliteStore } from '../../src/store/sqlite/budget.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 const BUDGET = 'budgets:\n  - { id: everything, scope: global, limit_usd: 100, period: none }\n';

@@ -9,7 +9,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
+import { SqliteStore } from '../../src/store/sqlite/budget.js';
 import { costOfUsage } from '../../src/usage.js';
 import { spawnGateway } from '../helpers/processes.js';
 import { ANTHROPIC_UPSTREAM_KEY, baseConfigYaml, OPENAI_UPSTREAM_KEY, TEST_KEY } from '../helpers/stack.js';

@@ -8,7 +8,7 @@ import { instanceId } from '../../src/budget/scopes.js';
 import { createBudgetSnapshots } from '../../src/budget/snapshot.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { RuntimeConfig } from '../../src/config/runtime.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
+import { SqliteStore } from '../../src/store/sqlite/budget.js';
 import type { BudgetStore, LineSpec } from '../../src/store/types.js';
 import { eventually } from '../helpers/stack.js';
 
@@ -60,7 +60,7 @@ async function spend(line: LineSpec, usd: number, settle = true): Promise<void> 
     leaseExpiresAtMs: NOW + 3_600_000,
   });
   expect(result.status).toBe('reserved');
-  if (settle) expect((await store.settle(id, nano, NOW)).status).toBe('settled');
+  if (settle) expect((await store.settle(id, nano)).status).toBe('settled');
 }
 
 const user = (name: string) => spec('per-user', instanceId('per-user', [['user', name]]));

@@ -270,7 +270,8 @@ describe('validate', () => {
 
 describe('output caps', () => {
   it('reads the cap each API uses', () => {
-    expect(chat.requestedOutputCap({ max_completion_tokens: 50, max_tokens: 80 })).toBe(50);
+    // Both sent: the larger, as an upstream may read either (issue 12).
+    expect(chat.requestedOutputCap({ max_completion_tokens: 50, max_tokens: 80 })).toBe(80);
     expect(chat.requestedOutputCap({ max_tokens: 80 })).toBe(80);
     expect(chat.requestedOutputCap({})).toBeUndefined();
     expect(completions.requestedOutputCap({ max_tokens: 7 })).toBe(7);
@@ -282,7 +283,7 @@ describe('output caps', () => {
   });
 
   it('writes the chosen chat field and removes the other', () => {
-    const body: Record<string, unknown> = { max_tokens: 100, max_completion_tokens: 200 };
+    const body: Record<string, unknown> = { max_tokens: 100 };
     chat.setOutputCap(body, 60, 'max_completion_tokens');
     expect(body).toEqual({ max_completion_tokens: 60 });
     chat.setOutputCap(body, 40, 'max_tokens');

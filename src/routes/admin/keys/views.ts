@@ -1,0 +1,53 @@
+/**
+ * Virtual keys as the admin API shows them: config file keys (read-only here) and API-made ones,
+ * never with a secret or a hash. A new key's secret is shown once, in the creation answer.
+ */
+import { randomBytes } from 'node:crypto';
+import type { z } from 'zod';
+import type { ApiKeyRecord, ConfigRegistry, MergedConfig } from '../../../config/registry.js';
+import { GatewayError } from '../../../errors.js';
+import type { keyAnswer } from './schemas.js';
+
+/** `sk-gw-` + 32 random bytes, base64url: 256 bits, nothing to guess. */
+export function newKeySecret(): string {
+  return `sk-gw-${randomBytes(32).toString('base64url')}`;
+}
+
+export type KeyJson = z.infer<typeof keyAnswer>;
+
+export function apiKeyJson(record: ApiKeyRecord, problems: string[] = []): KeyJson {
+  return {
+    id: record.id,
+    source: 'api',
+    active: problems.length === 0,
+    ...(problems.length > 0 ? { problems } : {}),
+    ...(record.user !== undefined ? { user: record.user } : {}),
+    ...(record.team !== undefined ? { team: record.team } : {}),
+    tags: record.tags,
+    ...(record.models !== undefined ? { models: record.models } : {}),
+    created_at: record.created_at,
+  };
+}
+
+/** Config keys first (file order), then API keys (id order). Never a secret or a hash. */
+export function keyList(merged: MergedConfig): KeyJson[] {
+  const fromFile: KeyJson[] = merged.config.file.keys.map((key) => ({
+    id: key.id,
+    source: 'config',
+    active: true,
+    ...(key.user !== undefined ? { user: key.user } : {}),
+    ...(key.team !== undefined ? { team: key.team } : {}),
+    tags: key.tags,
+    ...(key.models !== undefined ? { models: key.models } : {}),
+  }));
+  const fromApi = [...merged.apiKeys.values()].map((r) => apiKeyJson(r, merged.inactiveKeys.get(r.id)));
+  return [...fromFile, ...fromApi];
+}
+
+export function isFileKey(registry: ConfigRegistry, id: string): boolean {
+  return registry.fileConfig().file.keys.some((k) => k.id === id);
+}
+
+export function keyNotFound(id: string): never {
+  throw new GatewayError('not_found', `No key "${id}".`, { param: 'id' });
+}

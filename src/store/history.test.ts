@@ -1,0 +1,270 @@
+/**
+ * The history stores (SQLite file, real Redis) behind one contract: rollups add up, the ledger reads
+ * back in time order across pages, ranges are half-open, retention prunes; and the recorder writes
+ * batches off the request path and keeps them while the store is down.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, HOUR, requestRecord, USD } from '../../test/analytics/fixtures.js';
+import { type StartedRedis, startRedis } from '../../test/helpers/redis.js';
+import { Recorder, type RecorderSettings } from '../analytics/recorder.js';
+import { ledgerEntryOf, rollupsOf } from '../analytics/records.js';
+import type { HistoryStore } from './history.js';
+import { RedisHistoryStore } from './redis/history.js';
+import { SqliteHistoryStore } from './sqlite/history.js';
+
+const BASE = Date.UTC(2030, 2, 15, 0);
+const DAY = 24 * HOUR;
+const RETENTION = { rollupMs: 400 * DAY, ledgerMs: 90 * DAY };
+
+let redis: StartedRedis;
+let dir: string;
+beforeAll(async () => {
+  redis = await startRedis();
+  dir = mkdtempSync(join(tmpdir(), 'llmgw-history-'));
+});
+afterAll(async () => {
+  await redis?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Kind {
+  name: string;
+  /** Two handles on one history (two instances), reading in pages of `pageSize`. */
+  open(pageSize?: number): { a: HistoryStore; b: HistoryStore };
+}
+
+const kinds: Kind[] = [
+  {
+    name: 'sqlite',
+    open(pageSize) {
+      const path = join(dir, `${randomUUID()}.db`);
+      return { a: new SqliteHistoryStore({ path, pageSize }), b: new SqliteHistoryStore({ path, pageSize }) };
+    },
+  },
+  {
+    name: 'redis',
+    open(pageSize) {
+      const prefix = `h-${randomUUID()}`;
+      const make = () => new RedisHistoryStore({ url: redis.url, prefix, timeoutMs: 5000, pageSize });
+      return { a: make(), b: make() };
+    },
+  },
+];
+
+describe.each(kinds)('$name history store', (kind) => {
+  it('rollups of two writes and two instances add up per hour and dimensions', async () => {
+    const { a, b } = kind.open();
+    try {
+      const at = (h: number, fields = {}) => requestRecord({ timeMs: BASE + h * HOUR + 60_000, ...fields });
+      const first = [
+        at(1),
+        at(1),
+        at(1, { model: 'x', servedModel: 'gpt-4o-mini' }),
+        at(2, { outputTokens: 900 }),
+      ];
+      const second = [at(1), at(1, { keyId: 'bravo', team: 'data', user: null, status: 429, costNano: 0 })];
+      await a.write(rollupsOf(first.map(ledgerEntryOf)), [], RETENTION);
+      await b.write(rollupsOf(second.map(ledgerEntryOf)), [], RETENTION);
+      const rows = await collect(a.rollups(BASE, BASE + 3 * HOUR));
+      const find = (hour: number, key: string, model: string) =>
+        rows.find((r) => r.hourMs === BASE + hour * HOUR && r.key === key && r.model === model);
+      expect(find(1, 'alpha', 'gpt-4o')).toMatchObject({
+        requests: 3,
+        inputTokens: 300,
+        costNano: 3 * 750_000,
+        short: true,
+      });
+      expect(find(1, 'alpha', 'gpt-4o-mini')).toMatchObject({ requests: 1 });
+      expect(find(1, 'bravo', 'gpt-4o')).toMatchObject({
+        requests: 1,
+        errors: 1,
+        costNano: 0,
+        user: '',
+        team: 'data',
+      });
+      expect(find(2, 'alpha', 'gpt-4o')).toMatchObject({ requests: 1, outputTokens: 900, short: false });
+      expect(rows).toHaveLength(4);
+      // Half-open ranges: hour 2 is outside [0, 2h).
+      expect((await collect(b.rollups(BASE, BASE + 2 * HOUR))).every((r) => r.hourMs === BASE + HOUR)).toBe(
+        true,
+      );
+      expect(await a.firstHour()).toBe(BASE + HOUR);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('money sums stay exact integers far past a float cent', async () => {
+    const { a, b } = kind.open();
+    try {
+      const big = requestRecord({ timeMs: BASE, costNano: 2 ** 50 + 1 });
+      await a.write(rollupsOf([ledgerEntryOf(big)]), [], RETENTION);
+      await b.write(rollupsOf([ledgerEntryOf({ ...big, costNano: 3 })]), [], RETENTION);
+      const [row] = await collect(a.rollups(BASE, BASE + HOUR));
+      expect(row?.costNano).toBe(2 ** 50 + 4);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('the ledger reads back every field, in time order, across pages, in [from, to)', async () => {
+    const { a, b } = kind.open(3);
+    try {
+      const records = Array.from({ length: 10 }, (_, i) =>
+        requestRecord({
+          timeMs: BASE + HOUR + i * 600_000, // every 10 minutes, over two hours
+          user: i === 4 ? 'O\'Brien, "Bob"' : 'alice',
+          errorCode: i === 7 ? 'budget_exceeded' : null,
+          status: i === 7 ? 429 : 200,
+          downgraded: i === 3,
+          clamped: i === 5,
+          stream: i % 2 === 0,
+        }),
+      );
+      const entries = records.map(ledgerEntryOf);
+      await a.write([], entries.slice(0, 6), RETENTION);
+      await b.write([], entries.slice(6), RETENTION);
+      expect(await collect(a.ledger(BASE, BASE + DAY))).toEqual(entries);
+      // from is inclusive, to exclusive.
+      const middle = await collect(b.ledger(entries[2]!.timeMs, entries[8]!.timeMs));
+      expect(middle.map((e) => e.requestId)).toEqual(entries.slice(2, 8).map((e) => e.requestId));
+      expect(middle[2]).toMatchObject({ user: 'O\'Brien, "Bob"', latencyMs: 12 });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('prune drops what is older than the retention and keeps the rest', async () => {
+    const { a, b } = kind.open();
+    try {
+      const old = requestRecord({ timeMs: BASE - 100 * DAY });
+      const recent = requestRecord({ timeMs: BASE - 10 * DAY });
+      const entries = [old, recent].map(ledgerEntryOf);
+      await a.write(rollupsOf(entries), entries, RETENTION);
+      expect(await a.firstHour()).toBe(BASE - 100 * DAY);
+
+      const removed = await b.prune(BASE - 50 * DAY, BASE - 50 * DAY);
+      expect(removed.rollups).toBeGreaterThan(0);
+      expect(removed.ledger).toBeGreaterThan(0);
+      const ledger = await collect(a.ledger(0, BASE));
+      expect(ledger.map((e) => e.requestId)).toEqual([recent.requestId]);
+      const rows = await collect(a.rollups(0, BASE));
+      expect(rows.map((r) => r.hourMs)).toEqual([BASE - 10 * DAY]);
+      expect(await a.firstHour()).toBe(BASE - 10 * DAY);
+      // Nothing left to prune: a second pass removes nothing.
+      expect(await b.prune(BASE - 50 * DAY, BASE - 50 * DAY)).toEqual({ rollups: 0, ledger: 0 });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+describe('recorder', () => {
+  const settings =
+    (overrides: Partial<RecorderSettings> = {}) =>
+    () => ({
+      flushIntervalMs: 60_000,
+      maxBatch: 500,
+      retention: RETENTION,
+      ...overrides,
+    });
+
+  /** Counts write calls: the recorder must batch, not write per request. */
+  function counting(store: HistoryStore) {
+    const calls: number[] = [];
+    const wrapped: HistoryStore = Object.create(store);
+    wrapped.write = (rollups, ledger, retention) => {
+      calls.push(ledger.length);
+      return store.write(rollups, ledger, retention);
+    };
+    return { store: wrapped, calls };
+  }
+
+  it('buffers records and writes them as one batch per flush', async () => {
+    const path = join(dir, `${randomUUID()}.db`);
+    const real = new SqliteHistoryStore({ path });
+    const { store, calls } = counting(real);
+    const recorder = new Recorder({ store, settings: settings(), pruneIntervalMs: 0 });
+    try {
+      for (let i = 0; i < 200; i++) recorder.record(requestRecord({ timeMs: BASE + i * 1000 }));
+      expect(calls).toEqual([]); // nothing written on the request path
+      expect(recorder.pending).toBe(200);
+      await recorder.flush();
+      expect(calls).toEqual([200]);
+      const [row] = await collect(real.rollups(BASE, BASE + HOUR));
+      expect(row).toMatchObject({ requests: 200, costNano: 200 * 750_000 });
+    } finally {
+      await recorder.close();
+      await real.close();
+    }
+  });
+
+  it('a full batch is written without waiting for the timer, in batches of maxBatch', async () => {
+    const real = new SqliteHistoryStore({ path: join(dir, `${randomUUID()}.db`) });
+    const { store, calls } = counting(real);
+    const recorder = new Recorder({ store, settings: settings({ maxBatch: 50 }), pruneIntervalMs: 0 });
+    try {
+      for (let i = 0; i < 120; i++) recorder.record(requestRecord({ timeMs: BASE + i }));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await recorder.flush();
+      expect(calls).toEqual([50, 50, 20]);
+      expect(await collect(real.ledger(BASE, BASE + HOUR))).toHaveLength(120);
+    } finally {
+      await recorder.close();
+      await real.close();
+    }
+  });
+
+  it('keeps its batch while Redis is down and writes it once when Redis is back', async () => {
+    const own = await startRedis();
+    const store = new RedisHistoryStore({ url: own.url, prefix: 'down', timeoutMs: 500 });
+    const errors: string[] = [];
+    const recorder = new Recorder({
+      store,
+      settings: settings(),
+      pruneIntervalMs: 0,
+      onError: (operation) => errors.push(operation),
+    });
+    try {
+      await own.stop();
+      for (let i = 0; i < 30; i++) recorder.record(requestRecord({ timeMs: BASE + i * 1000, costNano: USD }));
+      await expect(recorder.flush()).rejects.toThrow();
+      expect(errors).toEqual(['write']);
+      expect(recorder.pending).toBe(30);
+      await own.restart();
+      await recorder.flush();
+      expect(recorder.pending).toBe(0);
+      const rows = await collect(store.rollups(BASE, BASE + HOUR));
+      expect(rows).toMatchObject([{ requests: 30, costNano: 30 * USD }]);
+      expect(await collect(store.ledger(BASE, BASE + HOUR))).toHaveLength(30);
+    } finally {
+      await recorder.close();
+      await store.close();
+      await own.close();
+    }
+  });
+
+  it('prune applies the configured retention from the given time', async () => {
+    const store = new SqliteHistoryStore({ path: join(dir, `${randomUUID()}.db`) });
+    const recorder = new Recorder({
+      store,
+      settings: settings({ retention: { rollupMs: 30 * DAY, ledgerMs: 7 * DAY } }),
+      pruneIntervalMs: 0,
+    });
+    try {
+      for (const days of [40, 20, 1]) recorder.record(requestRecord({ timeMs: BASE - days * DAY }));
+      await recorder.flush();
+      await recorder.prune(BASE);
+      // Rollups keep 30 days (20 and 1 days old); the ledger keeps 7 (1 day old).
+      expect((await collect(store.rollups(0, BASE))).map((r) => (BASE - r.hourMs) / DAY)).toEqual([20, 1]);
+      expect((await collect(store.ledger(0, BASE))).map((e) => (BASE - e.timeMs) / DAY)).toEqual([1]);
+    } finally {
+      await recorder.close();
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * The three stores of a gateway, built once from the config: the budget counters, the API-made
+ * budgets and keys (meta), and the usage history, side by side in one SQLite file or under one
+ * Redis prefix.
+ */
+import type { RuntimeStore } from '../config/runtime.js';
+import type { HistoryStore } from './history.js';
+import type { MetaStore } from './meta.js';
+import { RedisStore } from './redis/budget.js';
+import type { RedisTarget } from './redis/client.js';
+import { RedisHistoryStore } from './redis/history.js';
+import { RedisMetaStore } from './redis/meta.js';
+import { SqliteStore } from './sqlite/budget.js';
+import { SqliteHistoryStore } from './sqlite/history.js';
+import { SqliteMetaStore } from './sqlite/meta.js';
+import type { BudgetStore } from './types.js';
+
+export interface Stores {
+  budget: BudgetStore;
+  meta: MetaStore;
+  history: HistoryStore;
+}
+
+/** History reads and writes run in the background: a slow answer delays a chart, not a request. */
+const HISTORY_MIN_TIMEOUT_MS = 5000;
+
+export function createStores(config: { store: RuntimeStore }): Stores {
+  const store = config.store;
+  const historyTimeoutMs = Math.max(store.timeoutMs, HISTORY_MIN_TIMEOUT_MS);
+  if (store.type === 'redis') {
+    const target = redisTarget(store);
+    return {
+      budget: new RedisStore({ ...target, timeoutMs: store.timeoutMs }),
+      meta: new RedisMetaStore({ ...target, timeoutMs: store.timeoutMs }),
+      history: new RedisHistoryStore({ ...target, timeoutMs: historyTimeoutMs }),
+    };
+  }
+  return {
+    budget: new SqliteStore({ path: store.path, timeoutMs: store.timeoutMs }),
+    meta: new SqliteMetaStore({ path: store.path, timeoutMs: store.timeoutMs }),
+    history: new SqliteHistoryStore({ path: store.path, timeoutMs: historyTimeoutMs }),
+  };
+}
+
+/** Closes all three; one failing to close does not keep the others open. */
+export async function closeStores(stores: Stores): Promise<void> {
+  await Promise.allSettled([stores.budget.close(), stores.meta.close(), stores.history.close()]);
+}
+
+/** Where the configured Redis is (config validation has already checked the address). */
+function redisTarget(store: RuntimeStore): RedisTarget & { prefix: string } {
+  if (store.clusterNodes && store.clusterNodes.length > 0) {
+    return { clusterNodes: store.clusterNodes, prefix: store.prefix };
+  }
+  if (!store.url) throw new Error('store.url: required when store.type is redis');
+  return { url: store.url, prefix: store.prefix };
+}

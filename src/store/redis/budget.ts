@@ -1,0 +1,182 @@
+/**
+ * The shared budget store: Redis (or Redis Cluster) through ioredis, one Lua script per operation,
+ * one round trip each (auto-pipelined). Every key carries the hash tag {<prefix>}, so all of a
+ * deployment's keys live in one cluster slot and each script runs on one node. That is also the
+ * ceiling: one Redis core runs every script of a deployment (see scripts/bench-store.ts for the
+ * figure); past it, partition by running one prefix (one gateway deployment) per tenant group.
+ *
+ * Key layout (p = prefix):
+ *   {p}:line:<instance>:<period>   hash spent, reserved, rollover, topup   (TTL from the line spec)
+ *   {p}:res:<reservationId>        hash amount, cap, exp, lines (JSON [[lineKey, baseLimit], ...])
+ *   {p}:leases                     sorted set reservationId -> lease expiry ms
+ *   {p}:inst:<budgetId>:<period>   set of template instances seen (TTL from the line spec)
+ *   {p}:claim:<instance>:<period>:<name>   once-per-period claim: its expiry ms by the gateway's
+ *                                          clock (0 = never), with the same TTL
+ */
+import type { Nano } from '../../money.js';
+import type {
+  BudgetStore,
+  LineBalance,
+  LineSpec,
+  ReserveRequest,
+  ReserveResult,
+  SettleResult,
+} from '../types.js';
+import { RedisClient, type RedisTarget } from './client.js';
+import { decodeBalance, decodeBalances, decodeCount, decodeReserve, decodeSettle } from './replies.js';
+
+export interface RedisStoreOptions extends RedisTarget {
+  /** Key namespace, used as the hash tag: {prefix}. */
+  prefix: string;
+  /** Bound on every operation, waiting for a (re)connection included. */
+  timeoutMs: number;
+}
+
+/** Reservations the reap script settles per call; reapExpired loops while batches come back full. */
+const REAP_BATCH = 500;
+
+export class RedisStore implements BudgetStore {
+  readonly kind = 'redis' as const;
+  private readonly redis: RedisClient;
+  private readonly tag: string;
+  private readonly none: string;
+  private readonly leasesKey: string;
+  private readonly resPrefix: string;
+
+  constructor(options: RedisStoreOptions) {
+    this.tag = `{${options.prefix}}`;
+    this.none = `${this.tag}:none`;
+    this.leasesKey = `${this.tag}:leases`;
+    this.resPrefix = `${this.tag}:res:`;
+    this.redis = new RedisClient({
+      ...options,
+      label: 'redis store',
+      scripts: ['reserve', 'settle', 'reap', 'balances', 'topup', 'reset', 'claim'],
+    });
+  }
+
+  lineKey(instance: string, period: string): string {
+    return `${this.tag}:line:${instance}:${period}`;
+  }
+
+  async reserve(req: ReserveRequest): Promise<ReserveResult> {
+    const keys: string[] = [this.resPrefix + req.reservationId, this.leasesKey];
+    const argv: Array<string | number> = [
+      req.reservationId,
+      req.nowMs,
+      req.leaseExpiresAtMs,
+      req.fixedPico,
+      req.outputPico,
+      req.requestedCap,
+      req.minCap,
+      this.resPrefix,
+    ];
+    for (const spec of req.lines) {
+      const template = spec.instance !== spec.budgetId;
+      keys.push(
+        this.lineKey(spec.instance, spec.period),
+        this.prevKey(spec),
+        template ? `${this.tag}:inst:${spec.budgetId}:${spec.period}` : this.none,
+      );
+      argv.push(
+        spec.limitNano,
+        rolloverCap(spec),
+        spec.downgradeAtNano,
+        spec.ttlSeconds,
+        template ? spec.instance : '',
+      );
+    }
+    return decodeReserve(await this.redis.script('reserve', keys, argv));
+  }
+
+  settle(reservationId: string, actualNano: Nano): Promise<SettleResult> {
+    return this.settleAt(reservationId, actualNano);
+  }
+
+  release(reservationId: string): Promise<SettleResult> {
+    return this.settleAt(reservationId, 0);
+  }
+
+  async balances(lines: LineSpec[]): Promise<LineBalance[]> {
+    if (lines.length === 0) return [];
+    const keys: string[] = [];
+    const argv: number[] = [];
+    for (const spec of lines) {
+      keys.push(this.lineKey(spec.instance, spec.period), this.prevKey(spec));
+      argv.push(spec.limitNano, rolloverCap(spec));
+    }
+    return decodeBalances(await this.redis.script('balances', keys, argv));
+  }
+
+  async reapExpired(nowMs: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = decodeCount(
+        await this.redis.script('reap', [this.leasesKey], [nowMs, REAP_BATCH, this.resPrefix]),
+      );
+      total += n;
+      if (n < REAP_BATCH) return total;
+    }
+  }
+
+  async topUp(line: LineSpec, amountNano: Nano): Promise<LineBalance> {
+    const [keys, argv] = this.lineArgs(line);
+    return decodeBalance(await this.redis.script('topup', keys, [...argv, line.ttlSeconds, amountNano]));
+  }
+
+  async reset(line: LineSpec): Promise<LineBalance> {
+    const [keys, argv] = this.lineArgs(line);
+    return decodeBalance(await this.redis.script('reset', keys, [...argv, line.ttlSeconds]));
+  }
+
+  async claimOnce(
+    instance: string,
+    period: string,
+    name: string,
+    ttlSeconds: number,
+    nowMs: number,
+  ): Promise<boolean> {
+    const key = `${this.tag}:claim:${instance}:${period}:${name}`;
+    const ttl = Math.max(0, Math.ceil(ttlSeconds));
+    return decodeCount(await this.redis.script('claim', [key], [nowMs, ttl])) === 1;
+  }
+
+  instances(budgetId: string, period: string): Promise<string[]> {
+    return this.redis.call(async (c) => (await c.smembers(`${this.tag}:inst:${budgetId}:${period}`)).sort());
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.redis.call((c) => c.ping());
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.redis.close();
+  }
+
+  private async settleAt(reservationId: string, actualNano: Nano): Promise<SettleResult> {
+    const keys = [this.resPrefix + reservationId, this.leasesKey];
+    return decodeSettle(await this.redis.script('settle', keys, [reservationId, actualNano]));
+  }
+
+  /** KEYS and the first ARGV of the single-line scripts (topup, reset). */
+  private lineArgs(spec: LineSpec): [keys: string[], argv: number[]] {
+    return [
+      [this.lineKey(spec.instance, spec.period), this.prevKey(spec)],
+      [spec.limitNano, rolloverCap(spec)],
+    ];
+  }
+
+  private prevKey(spec: LineSpec): string {
+    return spec.previousPeriod === null ? this.none : this.lineKey(spec.instance, spec.previousPeriod);
+  }
+}
+
+/** The rollover cap the scripts see: 0 when there is no previous period to roll from. */
+function rolloverCap(spec: LineSpec): number {
+  return spec.previousPeriod === null ? 0 : Math.max(0, spec.rolloverMaxNano);
+}

@@ -1,0 +1,14 @@
+-- Settle expired reservations at their reserved amount (their process probably died after the
+-- provider billed). Reads each reservation's lines from the reservation hash: they are not in KEYS,
+-- but every key shares the {p} hash tag, so they live in this script's slot.
+--
+-- KEYS[1]   lease index {p}:leases
+--
+-- ARGV[1]   now, ms: leases expiring at or before it are settled
+-- ARGV[2]   most reservations to settle in this call (the caller loops while it gets a full batch)
+-- ARGV[3]   reservation key prefix {p}:res:
+--
+-- Returns how many reservations were settled.
+assert(#KEYS == 1, 'reap: 1 KEYS')
+assert(#ARGV == 3, 'reap: 3 ARGV')
+return reap(KEYS[1], ARGV[3], tonumber(ARGV[1]), tonumber(ARGV[2]))

@@ -1,0 +1,80 @@
+/**
+ * The one place the budget scripts' replies are decoded (the layouts are documented in each
+ * script's header, src/store/redis/lua/*.lua). A reply that does not have its shape is a bug in a
+ * script, so it throws rather than guess.
+ */
+import type { Nano } from '../../money.js';
+import type { LineBalance, ReserveResult, SettleResult } from '../types.js';
+
+/** reserve.lua: {status, capOrLineIndex, amount, expiredSettled, then a balance triple per line}. */
+const RESERVE_HEAD = 4;
+/** balances.lua, topup.lua, reset.lua: a balance triple (limit, spent, reserved) per line. */
+const BALANCE_FIELDS = 3;
+/** settle.lua: {'settled', then per line limit, spent, reserved, spentBefore} or {'unknown'}. */
+const SETTLED_LINE_FIELDS = 4;
+
+function numbers(reply: unknown, what: string): number[] {
+  if (!Array.isArray(reply)) throw new Error(`redis ${what}: expected an array reply`);
+  return reply.map((v) => Number(v));
+}
+
+function balancesFrom(values: readonly number[], from: number): LineBalance[] {
+  const out: LineBalance[] = [];
+  for (let i = from; i + BALANCE_FIELDS <= values.length; i += BALANCE_FIELDS) {
+    out.push({ limitNano: values[i]!, spentNano: values[i + 1]!, reservedNano: values[i + 2]! });
+  }
+  return out;
+}
+
+export function decodeReserve(reply: unknown): ReserveResult {
+  if (!Array.isArray(reply) || reply.length < RESERVE_HEAD) throw new Error('redis reserve: malformed reply');
+  const [status, second, amountNano, expiredSettled] = [
+    String(reply[0]),
+    Number(reply[1]),
+    Number(reply[2]),
+    Number(reply[3]),
+  ];
+  const balances = balancesFrom(numbers(reply.slice(RESERVE_HEAD), 'reserve'), 0);
+  if (status === 'reserved') return { status, grantedCap: second, amountNano, balances, expiredSettled };
+  if (status === 'rejected' || status === 'downgrade')
+    return { status, lineIndex: second, balances, expiredSettled };
+  throw new Error(`redis reserve: unknown status ${status}`);
+}
+
+export function decodeSettle(reply: unknown): SettleResult {
+  if (!Array.isArray(reply) || reply.length === 0) throw new Error('redis settle: malformed reply');
+  if (reply[0] === 'unknown') return { status: 'unknown' };
+  if (reply[0] !== 'settled') throw new Error(`redis settle: unknown status ${String(reply[0])}`);
+  const values = numbers(reply.slice(1), 'settle');
+  const balances: LineBalance[] = [];
+  const spentBeforeNano: Nano[] = [];
+  for (let i = 0; i + SETTLED_LINE_FIELDS <= values.length; i += SETTLED_LINE_FIELDS) {
+    balances.push({ limitNano: values[i]!, spentNano: values[i + 1]!, reservedNano: values[i + 2]! });
+    spentBeforeNano.push(values[i + 3]!);
+  }
+  return { status: 'settled', balances, spentBeforeNano };
+}
+
+export function decodeBalances(reply: unknown): LineBalance[] {
+  return balancesFrom(numbers(reply, 'balances'), 0);
+}
+
+/** topup.lua and reset.lua answer one line's balance. */
+export function decodeBalance(reply: unknown): LineBalance {
+  const [balance] = decodeBalances(reply);
+  if (!balance) throw new Error('redis balance: malformed reply');
+  return balance;
+}
+
+/** reap.lua and claim.lua answer a count (claim: 1 for the winner). */
+export function decodeCount(reply: unknown): number {
+  const n = Number(reply);
+  if (!Number.isSafeInteger(n)) throw new Error('redis count: malformed reply');
+  return n;
+}
+
+/** meta-snapshot.lua: {version, {id, json, ...} budgets, {id, json, ...} keys}. */
+export function decodeMetaSnapshot(reply: unknown): { version: number; budgets: string[]; keys: string[] } {
+  if (!Array.isArray(reply) || reply.length !== 3) throw new Error('redis meta snapshot: malformed reply');
+  return { version: Number(reply[0]), budgets: reply[1] as string[], keys: reply[2] as string[] };
+}
