@@ -105,9 +105,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     config: () => current,
     store,
     clock: options.clock,
-    // onRejected/onDowngrade/onClamped/onStoreError are not wired: request records (observeRequest)
-    // and the instrumented store already count them, and the engine also fires them for
-    // /v1/cost/estimate previews, which are not real rejections or downgrades.
+    // Rejections, downgrades, clamps and store errors are counted from request records
+    // (observeRequest) and the instrumented store, so /v1/cost/estimate previews stay out of them.
     metrics: {
       onExpired: (count) => metrics.expired.inc(count),
       onUnrecorded: () => metrics.unrecorded.inc(),

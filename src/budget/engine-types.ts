@@ -28,17 +28,14 @@ export interface SettledLine {
   balance: LineBalance;
 }
 
-export type StoreOperation = 'reserve' | 'settle' | 'release' | 'balances' | 'reapExpired' | 'claimOnce';
-
-/** Optional callbacks for metrics; none of them may throw (errors are swallowed). */
+/**
+ * Optional callbacks for the counts only the engine sees; none of them may throw (errors are
+ * swallowed). Rejections, downgrades, clamps and store errors are counted from request records and
+ * the instrumented store instead (src/metrics.ts), which also keeps previews out of them.
+ */
 export interface EngineMetricsHooks {
-  onRejected?(reason: 'budget_exceeded' | 'forbidden_model' | 'store_unavailable'): void;
-  onDowngrade?(from: string, to: string): void;
-  /** Fit-to-budget lowered a cap. */
-  onClamped?(model: string): void;
   /** Reservations whose lease expired, settled at their reserved amount (by any reaping path). */
   onExpired?(count: number): void;
-  onStoreError?(operation: StoreOperation): void;
   /** Spend not counted: a fail-open admission, or a queued settle/release that was given up on. */
   onUnrecorded?(operation: 'reserve' | 'settle' | 'release'): void;
   /** A settle or release waits in the retry queue for the store to come back. */

@@ -8,10 +8,6 @@ import type { LineBalance, LineSpec } from '../store/types.js';
 import { cachedPeriodOf } from './periods.js';
 import type { BudgetView, Identity } from './types.js';
 
-export function cacheKey(instance: string, period: string): string {
-  return `${instance}\n${period}`;
-}
-
 export function committed(balance: LineBalance): Nano {
   return balance.spentNano + balance.reservedNano;
 }

@@ -83,64 +83,6 @@ export function thresholdNano(at: number, limitNano: Nano): Nano {
   return Math.max(0, Math.ceil(at * limitNano - 1e-6));
 }
 
-interface DowngradeMapsBudget {
-  thresholds: ReadonlyArray<{ downgrade?: ReadonlyMap<string, string> | Readonly<Record<string, string>> }>;
-}
-
-function entriesOf(
-  map: ReadonlyMap<string, string> | Readonly<Record<string, string>>,
-): Array<[string, string]> {
-  return map instanceof Map ? [...map.entries()] : Object.entries(map as Record<string, string>);
-}
-
-/**
- * Config-time checks of downgrade maps: unknown models, a target behind another kind of provider
- * (a downgrade keeps the client's API format), and cycles within one budget (every threshold's map
- * applies at once when the budget is full, so the maps are checked together).
- * Problems read `budgets[i].thresholds[j].downgrade.<model>: ...`.
- */
-export function validateDowngradeMaps(
-  budgets: readonly DowngradeMapsBudget[],
-  models: ReadonlyMap<string, { provider: { kind: string } }>,
-): string[] {
-  const problems: string[] = [];
-  budgets.forEach((budget, i) => {
-    const combined = new Map<string, string>();
-    budget.thresholds.forEach((threshold, j) => {
-      if (!threshold.downgrade) return;
-      for (const [from, to] of entriesOf(threshold.downgrade)) {
-        const path = `budgets[${i}].thresholds[${j}].downgrade.${from}`;
-        const fromModel = models.get(from);
-        const toModel = models.get(to);
-        if (!fromModel) problems.push(`${path}: unknown model ${from}`);
-        if (!toModel) problems.push(`${path}: unknown model ${to}`);
-        if (fromModel && toModel && fromModel.provider.kind !== toModel.provider.kind) {
-          problems.push(`${path}: ${to} speaks another API (${toModel.provider.kind}) than ${from}`);
-        }
-        if (from === to) problems.push(`${path}: maps ${from} to itself`);
-        if (!combined.has(from)) combined.set(from, to);
-      }
-    });
-    budget.thresholds.forEach((threshold, j) => {
-      if (!threshold.downgrade) return;
-      for (const [from] of entriesOf(threshold.downgrade)) {
-        const seen = [from];
-        let next = combined.get(from);
-        while (next !== undefined && next !== from && !seen.includes(next)) {
-          seen.push(next);
-          next = combined.get(next);
-        }
-        if (next === from && seen.length > 1) {
-          problems.push(
-            `budgets[${i}].thresholds[${j}].downgrade.${from}: cycle ${[...seen, from].join(' -> ')}`,
-          );
-        }
-      }
-    });
-  });
-  return problems;
-}
-
 interface DowngradeEdge {
   from: string;
   to: string;

@@ -2,10 +2,10 @@
  * What the proxy pipeline asks of the budget engine, and what it gets back.
  */
 import type { RuntimeBudget, RuntimeModel } from '../config/runtime.js';
-import type { GatewayError } from '../errors.js';
 import type { Nano } from '../money.js';
 import type { LineSpec } from '../store/types.js';
 import type { Usage } from '../usage.js';
+import type { Denial } from './denials.js';
 
 /** Who is calling: a virtual key's attributes, or an anonymous trial user. */
 export interface Identity {
@@ -73,9 +73,10 @@ export interface AdmissionGranted {
   promptTokens: number;
 }
 
+/** Refused: why, as values (the HTTP edge renders it, src/http/denial-errors.ts). */
 export interface AdmissionDenied {
   ok: false;
-  error: GatewayError;
+  denial: Denial;
   /** The estimate at the last model tried, for /v1/cost/estimate. */
   estimateNano?: Nano;
   servedModel?: RuntimeModel;
@@ -99,7 +100,7 @@ export interface BudgetEngine {
   settle(reservation: Reservation | null, model: RuntimeModel, usage: Usage): Promise<SettleOutcome>;
   /** Drops the reservation (the provider produced nothing). Never throws. */
   release(reservation: Reservation | null): Promise<void>;
-  /** The caller's budgets with balances (GET /v1/budget). */
+  /** The caller's budgets with balances (GET /v1/budget); throws StoreUnavailableError on an outage. */
   budgetsFor(identity: Identity, nowMs: number): Promise<BudgetView[]>;
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@
  * Periods end to end, on a controllable clock through a real gateway: a daily budget in Asia/Tokyo
  * (UTC+9, so its midnight is 15:00 UTC). A stream reserved at 23:59:50 and finished after midnight
  * is settled in the day it was reserved in; the new day starts fresh. (DST and month ends are unit
- * tested in test/budget/periods.test.ts.)
+ * tested in src/budget/periods.test.ts.)
  */
 import { APIError } from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';

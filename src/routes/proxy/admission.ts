@@ -5,6 +5,7 @@
 import type { AdmissionDenied, AdmissionRequest, Identity } from '../../budget/types.js';
 import type { RuntimeConfig, RuntimeModel } from '../../config/runtime.js';
 import { GatewayError } from '../../errors.js';
+import { denialError } from '../../http/denial-errors.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
 import { countPromptTokens } from '../../tokens/estimate.js';
 
@@ -66,21 +67,16 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
   };
 }
 
-/**
- * What the client is told about a refused admission. The one line that reads a denial: when the
- * engine returns `{ denial }` this becomes `denialError(denied.denial, config)` (http/denial-errors.ts).
- */
-export function refusal(denied: AdmissionDenied, _config: RuntimeConfig): GatewayError {
-  return denied.error;
+/** What the client is told about a refused admission (the engine's denial, worded at the edge). */
+export function refusal(denied: AdmissionDenied, config: RuntimeConfig): GatewayError {
+  return denialError(denied.denial, config);
 }
 
-/** The configured model a body names, if this caller may use it on this endpoint. */
-export function resolveModel(
-  config: RuntimeConfig,
-  adapter: EndpointAdapter,
-  name: string,
-  identity: Identity,
-): RuntimeModel {
+/**
+ * The configured model a body names, if this endpoint serves it. Whether the caller may use it is
+ * the engine's decision (budget/model-rights.ts), answered as a `forbidden_model` denial.
+ */
+export function resolveModel(config: RuntimeConfig, adapter: EndpointAdapter, name: string): RuntimeModel {
   const model = config.models.get(name);
   if (!model) {
     throw new GatewayError(
@@ -88,13 +84,6 @@ export function resolveModel(
       `The model ${JSON.stringify(name)} is not configured on this gateway.`,
       { param: 'model' },
     );
-  }
-  if (identity.allowedModels && !identity.allowedModels.has(name)) {
-    // Trial users have no key; tell them what the trial does offer.
-    const message = identity.anonymous
-      ? `The model ${name} is not allowed for trial users; the trial offers ${[...identity.allowedModels].join(', ')}.`
-      : `This key may not use the model ${name}.`;
-    throw new GatewayError('forbidden_model', message, { param: 'model' });
   }
   if (model.provider.kind !== adapter.provider) {
     throw new GatewayError(

@@ -44,9 +44,9 @@ keys:
   {},
 );
 
-/** A budget denial as the engine returns it (the one line to change when AdmissionDenied carries `denial`). */
-function denied(denial: Denial, cfg: RuntimeConfig): AdmissionDenied {
-  return { ok: false, error: denialError(denial, cfg) };
+/** A budget denial as the engine returns it. */
+function denied(denial: Denial): AdmissionDenied {
+  return { ok: false, denial };
 }
 
 class FakeEngine implements BudgetEngine {
@@ -145,7 +145,7 @@ const exhausted: Denial = {
 
 describe('a denial from the engine', () => {
   beforeEach(() => {
-    engine.answer = () => denied(exhausted, config);
+    engine.answer = () => denied(exhausted);
   });
 
   it('is a 429 budget_exceeded in OpenAI’s format, with retry-after and x-should-retry', async () => {

@@ -49,7 +49,7 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
       });
       state.record.user = builder.identity.user ?? null;
       const config = c.get('config');
-      const model = resolveModel(config, adapter, body.model as string, builder.identity);
+      const model = resolveModel(config, adapter, body.model as string);
       state.record.requestedModel = model.name;
       const exchange: Exchange = {
         c,

@@ -4,7 +4,9 @@ import { linearForecast } from '../../budget/forecast.js';
 import { periodOf } from '../../budget/periods.js';
 import type { BudgetView } from '../../budget/types.js';
 import type { GatewayContext } from '../../http/app.js';
+import { denialError } from '../../http/denial-errors.js';
 import { nanoToUsd } from '../../money.js';
+import { StoreUnavailableError } from '../../store/types.js';
 import type { SelfServiceDeps } from './deps.js';
 
 /**
@@ -43,7 +45,13 @@ export function budgetJson(view: BudgetView, nowMs: number, burnRates?: BurnRate
 export function budgetHandler(deps: SelfServiceDeps) {
   return async (c: GatewayContext): Promise<Response> => {
     const now = deps.clock();
-    const views = await deps.engine().budgetsFor(c.get('identity'), now);
+    const views = await deps
+      .engine()
+      .budgetsFor(c.get('identity'), now)
+      .catch((error: unknown) => {
+        if (!(error instanceof StoreUnavailableError)) throw error;
+        throw denialError({ kind: 'store_unavailable', operation: 'balances' }, c.get('config'));
+      });
     return c.json({ budgets: views.map((v) => budgetJson(v, now, deps.burnRates)) });
   };
 }

@@ -58,8 +58,10 @@ export async function costPreview(
   const invalid = adapter.validate(body);
   if (invalid) throw invalid;
   const builder = admissionBuilder({ requestId: 'estimate', identity, adapter, body, nowMs: now });
-  const model = resolveModel(config, adapter, body.model as string, builder.identity);
+  const model = resolveModel(config, adapter, body.model as string);
   const preview = await deps.engine().preview(builder.request(model));
+  // A model the caller may not use is an error, not a priced refusal (as the real request answers).
+  if (!preview.ok && preview.denial.kind === 'forbidden_model') throw refusal(preview, config);
   const budgets = preview.budgets.map((v) => budgetJson(v, now, deps.burnRates));
   if (preview.ok) {
     return {
@@ -85,6 +87,6 @@ export async function costPreview(
     budgets,
     allowed: false,
     reason: refused.message,
-    code: refused.code,
+    code: preview.denial.kind,
   };
 }

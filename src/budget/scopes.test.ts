@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { escapeScopeValue, linesFor, linesForIdentity, matchBudget } from '../../src/budget/scopes.js';
-import { budget, standardModels } from './fixtures.js';
+import { budget, standardModels } from './fixtures.test-helpers.js';
+import { escapeScopeValue, linesFor, linesForIdentity, matchBudget } from './scopes.js';
 
 const attrs = {
   keyId: 'web-app',

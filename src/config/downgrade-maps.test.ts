@@ -4,7 +4,7 @@
  * chaining follows every applicable map), stop start-up with the problem named by path.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { ConfigError, parseConfig } from './load.js';
 
 const BASE = `
 providers:

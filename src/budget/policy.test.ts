@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { simulateReserve } from '../../src/budget/fit.js';
-import {
-  downgradeAtRatio,
-  downgradeChain,
-  thresholdNano,
-  validateDowngradeMaps,
-} from '../../src/budget/policy.js';
-import type { LineSpec } from '../../src/store/types.js';
-import { budget, standardModels } from './fixtures.js';
+import type { LineSpec } from '../store/types.js';
+import { simulateReserve } from './fit.js';
+import { budget, standardModels } from './fixtures.test-helpers.js';
+import { downgradeAtRatio, downgradeChain, thresholdNano } from './policy.js';
 
 const models = standardModels();
 const tiered = budget({
@@ -93,32 +88,6 @@ describe('downgradeChain', () => {
     expect(thresholdNano(0.8, 500_000_000_000)).toBe(400_000_000_000);
     expect(thresholdNano(0.5, 3)).toBe(2);
     expect(thresholdNano(1, 7)).toBe(7);
-  });
-});
-
-describe('validateDowngradeMaps', () => {
-  it('reports unknown models, cross-API targets and cycles by path', () => {
-    const problems = validateDowngradeMaps(
-      [
-        { thresholds: [{ downgrade: { 'gpt-4o': 'gpt-5-nope' } }] },
-        { thresholds: [{}, { downgrade: new Map([['gpt-4o', 'claude-haiku-4-5']]) }] },
-        {
-          thresholds: [
-            { downgrade: { 'gpt-4o': 'gpt-4o-mini' } },
-            { downgrade: { 'gpt-4o-mini': 'gpt-4o' } },
-          ],
-        },
-      ],
-      models,
-    );
-    expect(problems).toContain('budgets[0].thresholds[0].downgrade.gpt-4o: unknown model gpt-5-nope');
-    expect(
-      problems.some((p) => p.startsWith('budgets[1].thresholds[1].downgrade.gpt-4o: claude-haiku-4-5')),
-    ).toBe(true);
-    expect(problems).toContain(
-      'budgets[2].thresholds[0].downgrade.gpt-4o: cycle gpt-4o -> gpt-4o-mini -> gpt-4o',
-    );
-    expect(validateDowngradeMaps([tiered], models)).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * Builds RuntimeConfig objects directly (no YAML, no compile step) for budget tests.
  */
-import type { AdmissionRequest, Identity } from '../../src/budget/types.js';
+
 import type {
   RuntimeBudget,
   RuntimeConfig,
@@ -9,9 +9,10 @@ import type {
   RuntimeProvider,
   RuntimeThreshold,
   Scope,
-} from '../../src/config/runtime.js';
-import { configSchema } from '../../src/config/schema.js';
-import { pricePerMillionToPico, usdToNano } from '../../src/money.js';
+} from '../config/runtime.js';
+import { configSchema } from '../config/schema.js';
+import { pricePerMillionToPico, usdToNano } from '../money.js';
+import type { AdmissionRequest, Identity } from './types.js';
 
 function provider(name: string, kind: 'openai' | 'anthropic'): RuntimeProvider {
   return {

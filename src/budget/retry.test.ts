@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { RetryQueue } from '../../src/budget/retry.js';
+import { RetryQueue } from './retry.js';
 
 describe('RetryQueue', () => {
   it('retries with backoff until an attempt succeeds', async () => {

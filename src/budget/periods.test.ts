@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cachedPeriodOf, isValidTimeZone, periodOf, ttlSecondsFor } from '../../src/budget/periods.js';
+import { cachedPeriodOf, isValidTimeZone, periodOf, ttlSecondsFor } from './periods.js';
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { linearForecast } from '../../src/budget/forecast.js';
+import { linearForecast } from './forecast.js';
 
 const NOW = Date.parse('2026-11-28T12:00:00Z');
 

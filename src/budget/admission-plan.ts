@@ -1,0 +1,113 @@
+/**
+ * Planning one admission attempt: the served model (the requested one, stepped down the downgrade
+ * chain while the balances last seen pass thresholds), its output cap, and the reserve asked of
+ * the store on every budget line that applies.
+ */
+import type { RuntimeBudget, RuntimeConfig, RuntimeModel } from '../config/runtime.js';
+import type { LineSpec } from '../store/types.js';
+import type { BalanceCache } from './balance-cache.js';
+import { attributes, committed } from './engine-views.js';
+import { lineSpecOf } from './lines.js';
+import { cachedPeriodOf, type PeriodInfo } from './periods.js';
+import { downgradeAtRatio, downgradeChain, thresholdNano } from './policy.js';
+import { linesFor, type ScopedLine } from './scopes.js';
+import type { AdmissionRequest } from './types.js';
+
+/** Output cap used when neither the client nor the model config gives one (the gateway sends it upstream). */
+export const FALLBACK_OUTPUT_CAP = 4096;
+/** Bounded re-planning after the store asks for a downgrade, and bounded chain walking. */
+export const MAX_ROUNDS = 8;
+
+export interface PlannedLine {
+  scoped: ScopedLine;
+  period: PeriodInfo;
+  spec: LineSpec;
+  /** The threshold ratio behind spec.downgradeAtNano, when set. */
+  downgradeAt: number | undefined;
+}
+
+export interface Plan {
+  model: RuntimeModel;
+  lines: PlannedLine[];
+  promptTokens: number;
+  /** The cap asked of the store: the client's (or the model's maximum), never above the model's maximum. */
+  cap: number;
+  minCap: number;
+  fixedPico: number;
+  outputPico: number;
+}
+
+/** What stays fixed across the rounds of one admission. */
+export interface PlanContext {
+  cfg: RuntimeConfig;
+  request: AdmissionRequest;
+  budgets: readonly RuntimeBudget[];
+  allowed: ReadonlySet<string> | undefined;
+  cache: BalanceCache;
+  /** Per instance: a used ratio the store's answer proved, which the cache may not show yet. */
+  forced: ReadonlyMap<string, number>;
+  /** Prompt tokens per model name, counted once per admission. */
+  promptTokens: Map<string, number>;
+}
+
+/** The served model: the requested one, stepped down while cached balances pass downgrade thresholds. */
+export function chooseModel(ctx: PlanContext): RuntimeModel {
+  const { cfg, request } = ctx;
+  let current = request.model;
+  const visited = new Set([current.name]);
+  for (let step = 0; step < MAX_ROUNDS; step++) {
+    const ratios = linesFor(ctx.budgets, attributes(request.identity, current)).map((line) => {
+      const period = cachedPeriodOf(line.budget.period, line.budget.timezone, request.nowMs);
+      const balance = ctx.cache.get(line.instance, period.id);
+      const ratio = balance && balance.limitNano > 0 ? committed(balance) / balance.limitNano : 0;
+      return { budget: line.budget, usedRatio: Math.max(ratio, ctx.forced.get(line.instance) ?? 0) };
+    });
+    const served = downgradeChain(current.name, ratios, ctx.allowed, cfg.models).at(-1);
+    const next = served === undefined ? undefined : cfg.models.get(served);
+    if (!next || visited.has(next.name)) break;
+    visited.add(next.name);
+    current = next;
+  }
+  return current;
+}
+
+export async function planFor(ctx: PlanContext, model: RuntimeModel): Promise<Plan> {
+  const { cfg, request } = ctx;
+  let promptTokens = ctx.promptTokens.get(model.name);
+  if (promptTokens === undefined) {
+    promptTokens = await request.promptTokensFor(model);
+    ctx.promptTokens.set(model.name, promptTokens);
+  }
+  let cap = 0;
+  if (!request.outputless) {
+    const max = model.maxOutputTokens;
+    cap = request.requestedCap ?? max ?? FALLBACK_OUTPUT_CAP;
+    if (max !== undefined) cap = Math.min(cap, max);
+    cap = Math.max(0, Math.floor(cap));
+  }
+  const lines = linesFor(ctx.budgets, attributes(request.identity, model)).map((scoped) => {
+    const budget = scoped.budget;
+    const period = cachedPeriodOf(budget.period, budget.timezone, request.nowMs);
+    const downgradeAt = downgradeAtRatio(budget, model.name, ctx.allowed, cfg.models);
+    // The store compares committed against this; the ratio is of the effective limit, known
+    // from the last balance seen in this period, else the base limit (so a stale view can only
+    // downgrade early, and the store's answer then refreshes the cache and the plan).
+    const limitForRatio = ctx.cache.get(scoped.instance, period.id)?.limitNano ?? budget.limitNano;
+    const spec = lineSpecOf(
+      budget,
+      scoped.instance,
+      period,
+      downgradeAt === undefined ? -1 : thresholdNano(downgradeAt, limitForRatio),
+    );
+    return { scoped, period, spec, downgradeAt };
+  });
+  return {
+    model,
+    lines,
+    promptTokens,
+    cap,
+    minCap: Math.min(cap, cfg.budgeting.minOutputTokens),
+    fixedPico: promptTokens * model.price.input,
+    outputPico: model.price.output,
+  };
+}

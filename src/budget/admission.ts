@@ -1,0 +1,267 @@
+/**
+ * Admission: which model serves a request, what output cap it may use, and one atomic reservation
+ * on every budget that applies (or none), or a denial as values. Preview runs the same decision
+ * against a simulated reserve and reserves nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RuntimeBudget, RuntimeConfig } from '../config/runtime.js';
+import type { Nano } from '../money.js';
+import {
+  type BudgetStore,
+  type LineBalance,
+  type ReserveResult,
+  StoreUnavailableError,
+} from '../store/types.js';
+import {
+  chooseModel,
+  MAX_ROUNDS,
+  type Plan,
+  type PlanContext,
+  type PlannedLine,
+  planFor,
+} from './admission-plan.js';
+import type { BalanceCache } from './balance-cache.js';
+import { type BudgetAlerts, safe } from './budget-alerts.js';
+import type { EngineMetricsHooks } from './engine-types.js';
+import { committed, tightestOf, zeroBalance } from './engine-views.js';
+import { simulateReserve } from './fit.js';
+import { allowedModelsOf, forbiddenModel } from './model-rights.js';
+import { thresholdNano } from './policy.js';
+import { amountFor } from './reserve-decision.js';
+import type { Settlement } from './settlement.js';
+import type {
+  Admission,
+  AdmissionDenied,
+  AdmissionGranted,
+  AdmissionRequest,
+  BudgetView,
+  Reservation,
+} from './types.js';
+
+export interface AdmissionDeps {
+  store: BudgetStore;
+  config: () => RuntimeConfig;
+  cache: BalanceCache;
+  alerts: BudgetAlerts;
+  settlement: Pick<Settlement, 'track' | 'releaseLate'>;
+  metrics: EngineMetricsHooks;
+  /** Overrides the config's store.on_unavailable. */
+  onUnavailable: 'reject' | 'allow' | undefined;
+}
+
+type Attempt = (plan: Plan) => Promise<ReserveResult>;
+
+/** The budgets a caller falls under: the configured ones, plus the trial's for anonymous users. */
+export function budgetsOf(cfg: RuntimeConfig, anonymous: boolean): RuntimeBudget[] {
+  return anonymous ? [...cfg.budgets, cfg.anonymous.budget] : cfg.budgets;
+}
+
+export class BudgetAdmission {
+  constructor(private readonly deps: AdmissionDeps) {}
+
+  async admit(request: AdmissionRequest): Promise<Admission> {
+    const cfg = this.deps.config();
+    const forbidden = forbiddenModel(cfg, request.identity, request.model);
+    if (forbidden) return { ok: false, denial: forbidden };
+    const reservationId = randomUUID();
+    return this.decide(cfg, request, reservationId, (plan) =>
+      this.deps.store.reserve({
+        reservationId,
+        lines: plan.lines.map((l) => l.spec),
+        ...reserveShape(plan),
+        nowMs: request.nowMs,
+        leaseExpiresAtMs: request.nowMs + cfg.budgeting.leaseMs,
+      }),
+    );
+  }
+
+  async preview(request: AdmissionRequest): Promise<Admission & { budgets: BudgetView[] }> {
+    const cfg = this.deps.config();
+    const forbidden = forbiddenModel(cfg, request.identity, request.model);
+    if (forbidden) return { ok: false, denial: forbidden, budgets: [] };
+    let views: BudgetView[] = [];
+    const admission = await this.decide(cfg, request, null, async (plan) => {
+      const specs = plan.lines.map((l) => l.spec);
+      const balances = await this.deps.store.balances(specs);
+      const result = simulateReserve({ ...reserveShape(plan), lines: specs }, balances);
+      // Views show balances as they stand, not with the simulated reservation added.
+      views = plan.lines.map((line, i) =>
+        this.deps.cache.view(line.scoped.budget, line.spec, line.period, balances[i]),
+      );
+      return result;
+    });
+    return { ...admission, budgets: views };
+  }
+
+  /**
+   * Plans, then attempts (reserve, or a simulation for preview); a 'downgrade' answer updates the
+   * cached balances (the store's fresher view wins) and plans again with the cheaper model.
+   */
+  private async decide(
+    cfg: RuntimeConfig,
+    request: AdmissionRequest,
+    reservationId: string | null,
+    attempt: Attempt,
+  ): Promise<Admission> {
+    const forced = new Map<string, number>();
+    const ctx: PlanContext = {
+      cfg,
+      request,
+      budgets: budgetsOf(cfg, request.identity.anonymous),
+      allowed: allowedModelsOf(cfg, request.identity),
+      cache: this.deps.cache,
+      forced,
+      promptTokens: new Map(),
+    };
+    let plan: Plan | undefined;
+    let lastDowngradeLine: PlannedLine | undefined;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      plan = await planFor(ctx, chooseModel(ctx));
+      if (plan.lines.length === 0) {
+        const amountNano = amountFor(plan.fixedPico, plan.outputPico, plan.cap);
+        const reservation = reservationId === null ? null : { id: reservationId, amountNano, lines: [] };
+        return this.granted(request, plan, reservation, plan.cap, amountNano, []);
+      }
+      let result: ReserveResult;
+      try {
+        result = await attempt(plan);
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError)) throw error;
+        if (reservationId !== null && error.maybeApplied) this.deps.settlement.releaseLate(reservationId);
+        return this.unavailable(cfg, request, plan, reservationId !== null);
+      }
+      this.deps.cache.rememberAll(
+        plan.lines.map((l) => l.spec),
+        result.balances,
+      );
+      if (result.expiredSettled > 0) safe(this.deps.metrics.onExpired, result.expiredSettled);
+      if (result.status === 'reserved') {
+        const reservation =
+          reservationId === null
+            ? null
+            : { id: reservationId, amountNano: result.amountNano, lines: plan.lines.map((l) => l.spec) };
+        return this.granted(
+          request,
+          plan,
+          reservation,
+          result.grantedCap,
+          result.amountNano,
+          result.balances,
+        );
+      }
+      const line = plan.lines[result.lineIndex];
+      const balance = result.balances[result.lineIndex];
+      if (!line || !balance) throw new Error(`store answered with an unknown line index ${result.lineIndex}`);
+      if (result.status === 'rejected')
+        return this.rejected(request, plan, result.lineIndex, result.balances);
+      // 'downgrade': with fresh balances the next plan usually agrees; when the store's arithmetic
+      // says the threshold is reached but the ratio sits on the boundary, force it.
+      lastDowngradeLine = line;
+      const at = line.downgradeAt;
+      if (at !== undefined && committed(balance) >= thresholdNano(at, balance.limitNano)) {
+        forced.set(line.scoped.instance, Math.max(forced.get(line.scoped.instance) ?? 0, at));
+      }
+    }
+    // Unreachable with an acyclic config; never let the expensive model through.
+    const index = plan && lastDowngradeLine ? plan.lines.indexOf(lastDowngradeLine) : -1;
+    if (!plan || index < 0) throw new Error('budget planning did not converge');
+    const balances = plan.lines.map((l) => this.deps.cache.of(l.spec) ?? zeroBalance(l.spec));
+    return this.rejected(request, plan, index, balances);
+  }
+
+  private views(plan: Plan, balances: readonly LineBalance[]): BudgetView[] {
+    return plan.lines.map((l, i) => this.deps.cache.view(l.scoped.budget, l.spec, l.period, balances[i]));
+  }
+
+  private granted(
+    request: AdmissionRequest,
+    plan: Plan,
+    reservation: Reservation | null,
+    grantedCap: number,
+    amountNano: Nano,
+    balances: readonly LineBalance[],
+  ): AdmissionGranted {
+    if (reservation) {
+      this.deps.settlement.track(reservation, {
+        budgets: plan.lines.map((l) => l.scoped.budget),
+        resetsAtMs: plan.lines.map((l) => l.period.endMs),
+      });
+    }
+    const views = this.views(plan, balances);
+    const outputless = request.outputless;
+    const downgradedFrom = plan.model.name !== request.model.name ? request.model.name : undefined;
+    return {
+      ok: true,
+      reservation,
+      servedModel: plan.model,
+      ...(downgradedFrom ? { downgradedFrom } : {}),
+      outputCap: outputless ? undefined : grantedCap,
+      capChanged: !outputless && grantedCap !== request.requestedCap,
+      clamped: !outputless && grantedCap < plan.cap,
+      estimateNano: amountNano,
+      ...(views.length > 0 ? { tightest: tightestOf(views) } : {}),
+      promptTokens: plan.promptTokens,
+    };
+  }
+
+  private rejected(
+    request: AdmissionRequest,
+    plan: Plan,
+    lineIndex: number,
+    balances: readonly LineBalance[],
+  ): AdmissionDenied {
+    const line = plan.lines[lineIndex]!;
+    const balance = balances[lineIndex] ?? zeroBalance(line.spec);
+    const remainingNano = Math.max(0, balance.limitNano - committed(balance));
+    // "Exhausted" when the line cannot serve even a minimal answer of this model, whatever the prompt.
+    if (remainingNano < amountFor(0, plan.outputPico, plan.minCap) || remainingNano === 0) {
+      void this.deps.alerts.fireOnce(line.scoped.budget, line.spec, 'exhausted', undefined, balance);
+    }
+    return {
+      ok: false,
+      denial: {
+        kind: 'budget_exceeded',
+        budgetId: line.scoped.budget.id,
+        instance: line.scoped.instance,
+        remainingNano,
+        minimumNano: amountFor(plan.fixedPico, plan.outputPico, plan.minCap),
+        resetsAtMs: line.period.endMs,
+        nowMs: request.nowMs,
+        anonymous: request.identity.anonymous,
+      },
+      estimateNano: amountFor(plan.fixedPico, plan.outputPico, plan.cap),
+      servedModel: plan.model,
+      budgets: this.views(plan, balances),
+    };
+  }
+
+  private unavailable(
+    cfg: RuntimeConfig,
+    request: AdmissionRequest,
+    plan: Plan,
+    reserving: boolean,
+  ): Admission {
+    const mode = this.deps.onUnavailable ?? cfg.file.store.on_unavailable;
+    const estimateNano = amountFor(plan.fixedPico, plan.outputPico, plan.cap);
+    if (mode === 'allow') {
+      if (reserving) safe(this.deps.metrics.onUnrecorded, 'reserve' as const);
+      return this.granted(request, { ...plan, lines: [] }, null, plan.cap, estimateNano, []);
+    }
+    // A preview answers what the request would get: the same refusal.
+    return {
+      ok: false,
+      denial: { kind: 'store_unavailable', operation: 'reserve' },
+      estimateNano,
+      servedModel: plan.model,
+    };
+  }
+}
+
+function reserveShape(plan: Plan) {
+  return {
+    fixedPico: plan.fixedPico,
+    outputPico: plan.outputPico,
+    requestedCap: plan.cap,
+    minCap: plan.minCap,
+  };
+}
