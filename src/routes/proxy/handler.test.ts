@@ -16,7 +16,6 @@ import type {
 } from '../../budget/types.js';
 import { parseConfig } from '../../config/load.js';
 import type { RuntimeConfig, RuntimeModel } from '../../config/runtime.js';
-import { denialError } from '../../http/denial-errors.js';
 import { createLogger } from '../../logger.js';
 import type { RequestRecord } from '../../record.js';
 import { buildApp } from '../../server.js';
