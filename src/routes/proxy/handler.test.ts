@@ -15,7 +15,7 @@ import type {
   SettleOutcome,
 } from '../../budget/types.js';
 import { parseConfig } from '../../config/load.js';
-import type { RuntimeConfig, RuntimeModel } from '../../config/runtime.js';
+import type { RuntimeModel } from '../../config/runtime.js';
 import { createLogger } from '../../logger.js';
 import type { RequestRecord } from '../../record.js';
 import { buildApp } from '../../server.js';
