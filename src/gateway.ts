@@ -108,7 +108,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     onAlert: (alert) => metrics.alerts.inc({ type: alert.type }),
     onDelivery: (outcome) => metrics.alertDeliveries.inc({ outcome }),
   });
-  const forecasts = new ForecastWatch({ store, emit: (alert) => alerts.emit(alert) });
+  const forecasts = new ForecastWatch({
+    store,
+    emit: (alert) => alerts.emit(alert),
+    observedSinceMs: (options.clock ?? Date.now)(),
+    evidence: () => current.forecast,
+  });
   const engine = createBudgetEngine({
     config: () => current,
     store,

@@ -278,6 +278,10 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
       minOutputTokens: file.budgeting.min_output_tokens,
       leaseMs: file.server.request_timeout_ms + file.budgeting.lease_margin_ms,
     },
+    forecast: {
+      minHistoryMs: file.forecast.min_history_ms,
+      minPeriodFraction: file.forecast.min_history_period_fraction,
+    },
   };
   return { config, problems };
 }

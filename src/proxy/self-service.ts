@@ -3,8 +3,7 @@
  * POST /v1/cost/estimate (a cost preview before sending). Same key, same error formats as the proxy.
  */
 import type { Context } from 'hono';
-import { type BurnRateSource, project } from '../analytics/forecast.js';
-import { linearForecast } from '../budget/forecast.js';
+import { type BurnRateSource, forecastBalance } from '../analytics/forecast.js';
 import { periodOf } from '../budget/periods.js';
 import type { BudgetView, Identity } from '../budget/types.js';
 import type { RuntimeConfig } from '../config/runtime.js';
@@ -33,8 +32,7 @@ export function budgetJson(view: BudgetView, nowMs: number, burnRates?: BurnRate
     periodEndMs: period.endMs,
     nowMs,
   };
-  const rate = burnRates?.rateOf(view.instance, view.line.period);
-  const forecast = rate ? project(input, rate.rateNanoPerHour) : linearForecast(input);
+  const forecast = forecastBalance(input, { instance: view.instance, periodId: view.line.period }, burnRates);
   return {
     id: view.budget.id,
     ...(view.instance !== view.budget.id ? { instance: view.instance } : {}),

@@ -135,14 +135,25 @@ describe.each(stores)('anomalies on $name', ({ store }) => {
 });
 
 describe('an empty history', () => {
-  it('has no anomalies and forecasts linearly', async () => {
-    const stack = await startStack({ clock: () => NOW, extraYaml: EXTRA_YAML });
+  it('has no anomalies, no forecast in its first hour, then a linear one', async () => {
+    let now = NOW;
+    const stack = await startStack({ clock: () => now, extraYaml: EXTRA_YAML });
     try {
       const anomalies = await get(stack, '/admin/anomalies?all=true');
       expect(anomalies.anomalies).toEqual([]);
       expect(anomalies.findings).toEqual([
         expect.objectContaining({ id: 'ops-monthly', reason: 'short_history' }),
       ]);
+      // Just started: too little observed history to forecast from.
+      expect((await get(stack, '/admin/forecast')).budgets).toEqual([
+        expect.objectContaining({
+          budget_id: 'ops-monthly',
+          spent_usd: 0,
+          projected_usd: null,
+          exhausted_at: null,
+        }),
+      ]);
+      now += 3_600_000;
       const forecast = await get(stack, '/admin/forecast');
       expect(forecast.budgets).toEqual([
         expect.objectContaining({

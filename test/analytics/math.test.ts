@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { detectAnomaly, median, medianAbsoluteDeviation } from '../../src/analytics/anomaly.js';
-import { ewmaRate, forecastSpend } from '../../src/analytics/forecast.js';
+import {
+  type BurnRateSource,
+  ewmaRate,
+  forecastBalance,
+  forecastSpend,
+} from '../../src/analytics/forecast.js';
 import { linearForecast } from '../../src/budget/forecast.js';
+import { DEFAULT_FORECAST_EVIDENCE, hasForecastEvidence } from '../../src/budget/forecast-evidence.js';
 
 const HOUR = 3_600_000;
 const USD = 1_000_000_000;
@@ -126,6 +132,49 @@ describe('forecast', () => {
     });
     expect(prepaid.projectedNano).toBeNull();
     expect(prepaid.exhaustedAtMs).toBe(now + 30 * HOUR);
+  });
+});
+
+describe('forecasts wait for observed history', () => {
+  const rule = DEFAULT_FORECAST_EVIDENCE;
+  const base = { limitNano: 100 * USD, periodStartMs: START, periodEndMs: END, hourly: [] as number[] };
+
+  it('projects nothing in the first hour of a period, however long the gateway has been up', () => {
+    const evidence = { observedSinceMs: START - 30 * 24 * HOUR, rule };
+    const early = forecastSpend({ ...base, spentNano: 10 * USD, nowMs: START + 5 * 60_000, evidence });
+    expect(early).toMatchObject({ method: 'linear', projectedNano: null, exhaustedAtMs: null });
+    // Without the rule, five minutes of spend would project a month: $10 in 5 minutes runs out in 45.
+    const unguarded = forecastSpend({ ...base, spentNano: 10 * USD, nowMs: START + 5 * 60_000 });
+    expect(unguarded.exhaustedAtMs).toBe(START + 50 * 60_000);
+    const later = forecastSpend({ ...base, spentNano: 10 * USD, nowMs: START + HOUR, evidence });
+    expect(later.exhaustedAtMs).toBe(START + 10 * HOUR);
+  });
+
+  it('projects nothing in the first hour after the gateway started, and an exhausted line is exhausted', () => {
+    const now = START + 12 * HOUR;
+    const evidence = { observedSinceMs: now - 10 * 60_000, rule };
+    const young = forecastSpend({ ...base, spentNano: 60 * USD, nowMs: now, evidence });
+    expect(young.projectedNano).toBeNull();
+    expect(young.exhaustedAtMs).toBeNull();
+    const spent = forecastSpend({ ...base, spentNano: 100 * USD, nowMs: now, evidence });
+    expect(spent).toMatchObject({ projectedNano: null, exhaustedAtMs: now });
+  });
+
+  it('/v1/budget: the history rate with evidence, linear without a rate, nothing before the hour', () => {
+    const now = START + 10 * HOUR;
+    const input = { ...base, spentNano: 10 * USD, nowMs: now };
+    const line = { instance: 'b', periodId: '2030-03' };
+    const source = (observedSinceMs: number, rate?: number): BurnRateSource => ({
+      rateOf: () => (rate === undefined ? undefined : { rateNanoPerHour: rate, computedAtMs: now }),
+      hasEvidence: (period) => hasForecastEvidence({ ...period, observedSinceMs }, rule),
+    });
+    expect(forecastBalance(input, line, source(now - 59 * 60_000, 5 * USD))).toEqual({
+      projectedNano: null,
+      exhaustedAtMs: null,
+    });
+    expect(forecastBalance(input, line, source(START, 5 * USD)).exhaustedAtMs).toBe(now + 18 * HOUR);
+    expect(forecastBalance(input, line, source(START)).exhaustedAtMs).toBe(now + 90 * HOUR);
+    expect(forecastBalance(input, line).exhaustedAtMs).toBe(now + 90 * HOUR); // no analytics: linear
   });
 });
 

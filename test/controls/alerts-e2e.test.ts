@@ -102,8 +102,8 @@ alerts:
 
   it('raises a forecast alert once per period across instances, when the burn rate runs out early', async () => {
     const hook = await receiver();
-    // Noon: half of the day has passed.
-    let now = Date.UTC(2026, 10, 20, 12, 0, 0);
+    // The gateways start at ten and watch two quiet hours (no forecast before an hour of them).
+    let now = Date.UTC(2026, 10, 20, 10, 0, 0);
     const [a, b] = await twoInstances(
       `
 budgets:
@@ -113,7 +113,8 @@ alerts:
 `,
       () => now,
     );
-    // 10% spent by noon projects 20%: no forecast.
+    // Noon: half of the day has passed. 10% spent by noon projects 20%: no forecast.
+    now = Date.UTC(2026, 10, 20, 12, 0, 0);
     await chat(b.openai(), 'gpt-4o', { maxTokens: 100, outputTokens: 100 });
     now += 10_000;
     // 60% spent by noon projects 120%: instance A forecasts exhaustion before midnight.
