@@ -45,7 +45,9 @@ function main(argv: string[]): number {
   const failed: string[] = [];
   for (const [name, time] of chosen) {
     const offset = time - Date.now();
-    console.log(`\ntest:calendar: ${name}: the clock reads ${new Date(time).toISOString()} (shift ${offset} ms)`);
+    console.log(
+      `\ntest:calendar: ${name}: the clock reads ${new Date(time).toISOString()} (shift ${offset} ms)`,
+    );
     const result = spawnSync(vitest, ['run', ...argv], {
       cwd: root,
       stdio: 'inherit',

@@ -65,6 +65,8 @@ export interface Gateway {
   readonly alerts: AlertDispatcher;
   /** The merged config (file + API-made budgets and keys) and its refresh from the store. */
   readonly registry: ConfigRegistry;
+  /** Forecast alerts after settles; idle() resolves once its store claims are answered (tests). */
+  readonly forecastWatch: Pick<ForecastWatch, 'idle'>;
   /** Usage history, request ledger, forecasts, anomalies (flush() and refresh() for tests). */
   readonly analytics: Analytics;
   /** Stops the server: waits up to graceMs for in-flight requests, settles everything, releases resources. */
@@ -206,6 +208,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     engine,
     metrics,
     alerts,
+    forecastWatch: forecasts,
     registry,
     analytics,
     reload() {

@@ -4,14 +4,14 @@
  */
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type Receiver, startReceiver } from '../../test/controls/receiver.js';
+import { freePort } from '../../test/helpers/ports.js';
+import { eventually } from '../../test/helpers/stack.js';
+import { parseConfig } from '../config/load.js';
+import type { RuntimeConfig } from '../config/runtime.js';
 import { AlertDispatcher } from './dispatcher.js';
 import type { AlertInput } from './event.js';
 import { verifySignature } from './signature.js';
-import { parseConfig } from '../config/load.js';
-import type { RuntimeConfig } from '../config/runtime.js';
-import { freePort } from '../../test/helpers/ports.js';
-import { eventually } from '../../test/helpers/stack.js';
-import { type Receiver, startReceiver } from '../../test/controls/receiver.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -4,9 +4,9 @@
  * (once across instances sharing the store), quiet keys never do. And an empty history.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOUR, requestRecord, USD } from '../../test/analytics/fixtures.js';
 import { type StartedRedis, startRedis } from '../../test/helpers/redis.js';
 import { ADMIN_TOKEN, type Stack, startStack } from '../../test/helpers/stack.js';
-import { HOUR, requestRecord, USD } from '../../test/analytics/fixtures.js';
 
 const NOW = Date.UTC(2030, 2, 15, 10, 30);
 const CURRENT_HOUR = Date.UTC(2030, 2, 15, 10);

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type BurnRateSource,
-  ewmaRate,
-  forecastBalance,
-  forecastSpend,
-} from './forecast.js';
 import { linearForecast } from '../budget/forecast.js';
 import { DEFAULT_FORECAST_EVIDENCE, hasForecastEvidence } from '../budget/forecast-evidence.js';
+import { type BurnRateSource, ewmaRate, forecastBalance, forecastSpend } from './forecast.js';
 
 const HOUR = 3_600_000;
 const USD = 1_000_000_000;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { zeroCounters } from './records.js';
-import { candidatePairs, suggestSavings } from './suggestions.js';
 import { parseConfig } from '../config/load.js';
 import type { RollupRow } from '../store/history.js';
+import { zeroCounters } from './records.js';
+import { candidatePairs, suggestSavings } from './suggestions.js';
 
 const USD = 1_000_000_000;
 const HOUR = Date.UTC(2030, 2, 15, 9);

@@ -2,15 +2,15 @@
  * The budget snapshot behind the budget gauges, against a real SQLite store: one line per
  * config budget, "*" budgets summarised, the exhaustion forecast, caching, and store failures.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { periodOf } from './periods.js';
-import { instanceId } from './scopes.js';
-import { createBudgetSnapshots } from './snapshot.js';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { eventually } from '../../test/helpers/stack.js';
 import { parseConfig } from '../config/load.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { BudgetStore, LineSpec } from '../store/types.js';
-import { eventually } from '../../test/helpers/stack.js';
+import { periodOf } from './periods.js';
+import { instanceId } from './scopes.js';
+import { createBudgetSnapshots } from './snapshot.js';
 
 /** Mid-November 2026 (UTC): 15 of the month's 30 days have passed. */
 const NOW = Date.UTC(2026, 10, 16);
@@ -154,6 +154,10 @@ describe('budget snapshot', () => {
         },
       },
     });
+    vi.useFakeTimers({ toFake: ['performance'] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const snapshots = createBudgetSnapshots({
       config: () => config,
       store: counting,
@@ -169,9 +173,12 @@ describe('budget snapshot', () => {
     expect(reads).toBe(perRead);
 
     await spend(spec('team-web'), 2);
-    // Past the interval (200 ms, longer if the read was slow) the next ask reads again, once.
-    await new Promise((r) => setTimeout(r, 200));
-    await eventually(async () => expect((await snapshots.current())!.lines[0]!.spentNano).toBe(2e9), 3000);
+    // Freshness is measured on the monotonic clock: faked, so "200 ms later" is exact.
+    vi.advanceTimersByTime(199);
+    expect(await snapshots.current()).toBe(a);
+    // Past the interval the next ask reads again, once.
+    vi.advanceTimersByTime(1);
+    expect((await snapshots.current())!.lines[0]!.spentNano).toBe(2e9);
     expect(reads).toBe(2 * perRead);
   });
 

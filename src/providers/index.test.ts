@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  adapterForPath,
-  adapters,
-  responseHeadersForClient,
-  upstreamHeaders,
-} from './index.js';
+import { adapterForPath, adapters, responseHeadersForClient, upstreamHeaders } from './index.js';
 
 describe('adapterForPath', () => {
   it('maps each proxy path to its adapter', () => {

@@ -1,12 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  collectStringMembers,
-  parseSseFields,
-  SseSplitter,
-  sseEventType,
-  stringMembersOf,
-} from './sse.js';
+import { collectStringMembers, parseSseFields, SseSplitter, sseEventType, stringMembersOf } from './sse.js';
 import { decoder, encoder, splitAt } from './streams.test-helpers.js';
 
 function split(input: string | Uint8Array, positions: number[] = []): string[] {

@@ -9,9 +9,7 @@ vi.mock('node:worker_threads', () => ({
   },
 }));
 
-const { countPromptTokens, promptTokens, WORKER_THRESHOLD_CHARS } = await import(
-  './estimate.js'
-);
+const { countPromptTokens, promptTokens, WORKER_THRESHOLD_CHARS } = await import('./estimate.js');
 const { realisticText } = await import('./tokens.test-helpers.js');
 
 describe('countPromptTokens without workers', () => {

@@ -3,14 +3,9 @@
  * large prompt starts a fresh one with the same count.
  */
 import { afterAll, expect, it } from 'vitest';
-import {
-  closeTokenWorkers,
-  countPromptTokens,
-  promptTokens,
-  WORKER_THRESHOLD_CHARS,
-} from './estimate.js';
-import { setTokenWorkerIdleMs, tokenWorkerCount } from './worker-pool.js';
+import { closeTokenWorkers, countPromptTokens, promptTokens, WORKER_THRESHOLD_CHARS } from './estimate.js';
 import { realisticText } from './tokens.test-helpers.js';
+import { setTokenWorkerIdleMs, tokenWorkerCount } from './worker-pool.js';
 
 afterAll(async () => {
   setTokenWorkerIdleMs(30_000);

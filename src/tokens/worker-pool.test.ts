@@ -1,12 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  closeTokenWorkers,
-  countPromptTokens,
-  promptTokens,
-  WORKER_THRESHOLD_CHARS,
-} from './estimate.js';
-import { tokenWorkerCount } from './worker-pool.js';
+import { closeTokenWorkers, countPromptTokens, promptTokens, WORKER_THRESHOLD_CHARS } from './estimate.js';
 import { realisticText } from './tokens.test-helpers.js';
+import { tokenWorkerCount } from './worker-pool.js';
 
 afterAll(async () => {
   await closeTokenWorkers();

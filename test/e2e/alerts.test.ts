@@ -6,10 +6,10 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../src/alerts/signature.js';
-import { freePort } from '../helpers/ports.js';
-import { eventually, type Stack, type StackOptions, startStack, TEST_KEY_2 } from '../helpers/stack.js';
 import { admin, chat } from '../controls/helpers.js';
 import { ofType, type Receiver, startReceiver } from '../controls/receiver.js';
+import { freePort } from '../helpers/ports.js';
+import { eventually, type Stack, type StackOptions, startStack, TEST_KEY_2 } from '../helpers/stack.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -123,8 +123,9 @@ alerts:
     // Instance B now sees it too, but the store gave A the claim for this period.
     await chat(b.openai(), 'gpt-4o', { maxTokens: 50, outputTokens: 50 });
     await eventually(() => expect(ofType(hook, 'forecast')).toHaveLength(1));
+    // Both watchers' claims answered, then both dispatchers' deliveries: nothing else is coming.
+    await Promise.all([a.gateway.forecastWatch.idle(), b.gateway.forecastWatch.idle()]);
     await Promise.all([a.gateway.alerts.idle(), b.gateway.alerts.idle()]);
-    await new Promise((r) => setTimeout(r, 100));
     expect(hook.received).toHaveLength(1);
     const forecast = hook.received[0]!.body;
     expect(forecast).toMatchObject({ type: 'forecast', budget_id: 'web-daily', period: '2026-11-20' });

@@ -5,9 +5,9 @@
  */
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Stack, startStack } from '../helpers/stack.js';
 import { budgets, nanoOf, nanoOfNumber } from '../controls/helpers.js';
 import { startReceiver } from '../controls/receiver.js';
+import { type Stack, startStack } from '../helpers/stack.js';
 
 const UPGRADE = 'Your free trial is over: create an account at example.com to keep going.';
 

@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import setup, { INSTALL_LINE, missingPrerequisites, PREREQUISITES, prerequisitesMessage } from './prerequisites.js';
+import setup, {
+  INSTALL_LINE,
+  missingPrerequisites,
+  PREREQUISITES,
+  prerequisitesMessage,
+} from './prerequisites.js';
 
 /** A fake file system: the executables that exist, by full path. */
-const only = (...files: string[]) => (file: string) => files.includes(file);
+const only =
+  (...files: string[]) =>
+  (file: string) =>
+    files.includes(file);
 
 describe('test prerequisites', () => {
   it('finds each command in any PATH directory', () => {
@@ -17,7 +25,10 @@ describe('test prerequisites', () => {
   });
 
   it('names what is missing, with the apt-get line and .ci/run', () => {
-    const missing = missingPrerequisites('/usr/bin:/bin', only('/usr/bin/redis-server', '/usr/bin/redis-cli'));
+    const missing = missingPrerequisites(
+      '/usr/bin:/bin',
+      only('/usr/bin/redis-server', '/usr/bin/redis-cli'),
+    );
     expect(missing.map((p) => p.command)).toEqual(['prometheus', 'promtool', 'chromium']);
     const message = prerequisitesMessage(missing);
     expect(message).toContain('prometheus (Debian package prometheus)');

@@ -10,7 +10,14 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatUsd } from '../../../console/src/format.js';
 import { usageRows } from '../../../console/src/views/usage-series.js';
-import { ADMIN_TOKEN, eventually, type Stack, startStack, TEST_KEY, TEST_KEY_2 } from '../../helpers/stack.js';
+import {
+  ADMIN_TOKEN,
+  eventually,
+  type Stack,
+  startStack,
+  TEST_KEY,
+  TEST_KEY_2,
+} from '../../helpers/stack.js';
 import { launchChromium, screenshot } from './browser.js';
 import { ensureConsoleBuilt } from './build.js';
 
