@@ -46,7 +46,10 @@ const BUDGETS_YAML = `budgets:
     period: daily
     thresholds:
       - { at: 0.01, alert: true, downgrade: { gpt-4o: gpt-4o-mini } }
-  - { id: everything, scope: global, limit_usd: 0.2, period: monthly }`;
+  - { id: everything, scope: global, limit_usd: 0.2, period: monthly }
+# The console shows forecasts; this gateway has just started, so it forecasts from the first
+# request (the wait for observed history is tested in src/budget/forecast-evidence.test.ts).
+forecast: { min_history_ms: 0 }`;
 
 interface BudgetLine {
   id: string;
