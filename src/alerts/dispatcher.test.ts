@@ -202,8 +202,9 @@ describe('alert webhooks', () => {
 `);
     const alerts = dispatcher(config);
     for (let i = 0; i < 5; i++) alerts.emit(threshold({ period: `2026-0${i + 1}` }));
-    // The healthy receiver gets all five while the hanging one still holds its first attempts.
-    await eventually(() => expect(healthy.received).toHaveLength(5));
+    // The healthy receiver gets all five while the hanging one still holds its first attempts
+    // (at least once: on a busy machine an answer can miss the 300 ms and be sent again).
+    await eventually(() => expect(new Set(healthy.received.map((r) => r.body.id)).size).toBe(5));
     expect(hanging.hanging()).toBeGreaterThan(0);
     await eventually(() => {
       const statuses = alerts.recent(5).map((e) => e.deliveries[0]!.status);
