@@ -56,6 +56,8 @@ export interface Gateway {
   readonly alerts: AlertDispatcher;
   /** The merged config (file + API-made budgets and keys) and its refresh from the store. */
   readonly registry: ConfigRegistry;
+  /** Forecast alerts after settles; idle() resolves once its store claims are answered (tests). */
+  readonly forecastWatch: Pick<ForecastWatch, 'idle'>;
   /** Usage history, request ledger, forecasts, anomalies (flush() and refresh() for tests). */
   readonly analytics: Analytics;
   /** Stops the server: waits up to graceMs for in-flight requests, settles everything, releases resources. */
@@ -100,7 +102,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     onAlert: (alert) => metrics.alerts.inc({ type: alert.type }),
     onDelivery: (outcome) => metrics.alertDeliveries.inc({ outcome }),
   });
-  const forecasts = new ForecastWatch({ store, emit: (alert) => alerts.emit(alert) });
+  const forecasts = new ForecastWatch({
+    store,
+    emit: (alert) => alerts.emit(alert),
+    observedSinceMs: (options.clock ?? Date.now)(),
+    evidence: () => current.forecast,
+  });
   const engine = createBudgetEngine({
     config: () => current,
     store,
@@ -189,6 +196,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     engine,
     metrics,
     alerts,
+    forecastWatch: forecasts,
     registry,
     analytics,
     reload() {

@@ -7,6 +7,11 @@
  */
 import type { SettledLine } from '../budget/engine.js';
 import { linearForecast } from '../budget/forecast.js';
+import {
+  DEFAULT_FORECAST_EVIDENCE,
+  type ForecastEvidenceRule,
+  hasForecastEvidence,
+} from '../budget/forecast-evidence.js';
 import { cachedPeriodOf, ttlSecondsFor } from '../budget/periods.js';
 import type { RuntimeBudget } from '../config/runtime.js';
 import type { BudgetStore } from '../store/types.js';
@@ -23,6 +28,10 @@ export interface ForecastWatchOptions {
    */
   minSpentRatio?: number;
   minElapsedRatio?: number;
+  /** When this gateway began watching (its start, by its clock); default: the first observe(). */
+  observedSinceMs?: number;
+  /** No forecast before this much observed history (config `forecast`). */
+  evidence?: () => ForecastEvidenceRule;
   onError?: () => void;
 }
 
@@ -39,12 +48,18 @@ export class ForecastWatch {
   /** Lines whose forecast alert this process claimed (or tried to) this period. */
   private readonly decided = new Set<string>();
   private readonly intervalMs: number;
+  private observedSinceMs: number | undefined;
+  /** Claims in flight, for idle(). */
+  private readonly claims = new Set<Promise<void>>();
 
   constructor(private readonly options: ForecastWatchOptions) {
     this.intervalMs = options.intervalMs ?? 5000;
+    this.observedSinceMs = options.observedSinceMs;
   }
 
   observe(lines: readonly SettledLine[], nowMs: number): void {
+    this.observedSinceMs ??= nowMs;
+    const evidence = this.options.evidence?.() ?? DEFAULT_FORECAST_EVIDENCE;
     for (const { budget, line, balance } of lines) {
       if (budget.period === 'none') continue; // a prepaid budget has no period end to run out before
       // One forecast per user (or visitor) would be noise: "*" budgets are forecast in aggregate by
@@ -62,6 +77,8 @@ export class ForecastWatch {
       if (spentNano < (this.options.minSpentRatio ?? 0.05) * limitNano) continue;
       const length = period.endMs - period.startMs;
       if (nowMs - period.startMs < (this.options.minElapsedRatio ?? 0.02) * length) continue;
+      const observed = { periodStartMs: period.startMs, periodEndMs: period.endMs, nowMs };
+      if (!hasForecastEvidence({ ...observed, observedSinceMs: this.observedSinceMs }, evidence)) continue;
       const forecast = linearForecast({
         spentNano,
         limitNano,
@@ -83,8 +100,15 @@ export class ForecastWatch {
         exhaustedAtMs: forecast.exhaustedAtMs,
         timeMs: nowMs,
       };
-      void this.claim(key, line.instance, line.period, ttlSecondsFor(budget.period), alert);
+      const claim = this.claim(key, line.instance, line.period, ttlSecondsFor(budget.period), alert);
+      this.claims.add(claim);
+      void claim.finally(() => this.claims.delete(claim));
     }
+  }
+
+  /** Resolves once every claim started so far has been answered (and its alert emitted). */
+  async idle(): Promise<void> {
+    while (this.claims.size > 0) await Promise.all(this.claims);
   }
 
   private async claim(

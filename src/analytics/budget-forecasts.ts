@@ -41,7 +41,8 @@ export function rateWindow(period: PeriodInfo, nowMs: number): { fromMs: number;
 
 /**
  * Forecasts for every line. `firstHourMs` is when the history began: hours before it are unknown,
- * not quiet, so they are left out of the rate (none at all: linear).
+ * not quiet, so they are left out of the rate (none at all: linear). `observedSinceMs` is when the
+ * gateway began watching: no forecast before cfg.forecast says there is enough of it.
  */
 export async function forecastLines(
   cfg: RuntimeConfig,
@@ -49,6 +50,7 @@ export async function forecastLines(
   history: SpendHistory,
   firstHourMs: number | null,
   nowMs: number,
+  observedSinceMs: number = firstHourMs ?? nowMs,
 ): Promise<LineForecast[]> {
   const budgets = trackedBudgets(cfg);
   const periods = budgets.map((b) => periodOf(b.period, b.timezone, nowMs));
@@ -84,6 +86,7 @@ export async function forecastLines(
             periodEndMs: period.endMs,
             nowMs,
             hourly: spend.lineSeries(instance, window.fromMs, window.toMs),
+            evidence: { observedSinceMs, rule: cfg.forecast },
           }),
         });
       });

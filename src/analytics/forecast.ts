@@ -11,8 +11,16 @@
  *   exhausted at                        = now + (limit - spent) / r    (null when past the period's end)
  *
  * A steady burn of c per hour gives r = c exactly, whatever the weights.
+ *
+ * Neither is made before a minimum of observed history (budget/forecast-evidence.ts): then the
+ * projection and the exhaustion time are null (an exhausted line is still exhausted now).
  */
-import { linearForecast } from '../budget/forecast.js';
+import { type Forecast, linearForecast } from '../budget/forecast.js';
+import {
+  type EvidenceInput,
+  type ForecastEvidenceRule,
+  hasForecastEvidence,
+} from '../budget/forecast-evidence.js';
 import type { Nano } from '../money.js';
 import { HOUR_MS } from '../store/history.js';
 
@@ -32,6 +40,8 @@ export interface ForecastInput {
   halfLifeHours?: number;
   /** Fewer complete hours than this: linear. Default 3. */
   minHours?: number;
+  /** When the gateway began watching, and how long it must have: no projection before. */
+  evidence?: { observedSinceMs: number; rule: ForecastEvidenceRule };
 }
 
 export interface SpendForecast {
@@ -61,6 +71,22 @@ export function ewmaRate(hourly: readonly number[], halfLifeHours = DEFAULT_HALF
 }
 
 export function forecastSpend(input: ForecastInput): SpendForecast {
+  const forecast = forecastFromHistory(input);
+  const evidence = input.evidence;
+  if (
+    !evidence ||
+    hasForecastEvidence({ ...input, observedSinceMs: evidence.observedSinceMs }, evidence.rule)
+  )
+    return forecast;
+  return { ...forecast, ...unforecast(input) };
+}
+
+/** What is known without a forecast: an exhausted line is exhausted now; nothing is projected. */
+function unforecast(input: Pick<ForecastInput, 'spentNano' | 'limitNano' | 'nowMs'>): Forecast {
+  return { projectedNano: null, exhaustedAtMs: input.limitNano - input.spentNano <= 0 ? input.nowMs : null };
+}
+
+function forecastFromHistory(input: ForecastInput): SpendForecast {
   const minHours = input.minHours ?? DEFAULT_MIN_HOURS;
   const historyTotal = input.hourly.reduce((sum, v) => sum + v, 0);
   // Spend the history does not know about (recorded before history existed) makes it unreliable.
@@ -94,6 +120,23 @@ export interface BurnRate {
 /** Burn rates by budget line; undefined where history gives none (callers fall back to linear). */
 export interface BurnRateSource {
   rateOf(instance: string, periodId: string): BurnRate | undefined;
+  /** Whether this gateway has watched the period long enough to forecast it (forecast-evidence.ts). */
+  hasEvidence(period: Omit<EvidenceInput, 'observedSinceMs'>): boolean;
+}
+
+/**
+ * A balance's forecast as /v1/budget shows it: at the burn rate the analytics computed from the
+ * hourly history, linear over the elapsed period where there is none, and none at all before
+ * the gateway has watched the period long enough. Without a source (no analytics), linear.
+ */
+export function forecastBalance(
+  input: Pick<ForecastInput, 'spentNano' | 'limitNano' | 'periodStartMs' | 'periodEndMs' | 'nowMs'>,
+  line: { instance: string; periodId: string },
+  source?: BurnRateSource,
+): Forecast {
+  if (source && !source.hasEvidence(input)) return unforecast(input);
+  const rate = source?.rateOf(line.instance, line.periodId);
+  return rate ? project(input, rate.rateNanoPerHour) : linearForecast(input);
 }
 
 /** Projection and exhaustion time at a known rate, from the balance as it stands now. */

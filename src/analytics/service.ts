@@ -5,6 +5,7 @@
  * their results from memory, and so each new anomaly raises one alert.
  */
 import type { Logger } from 'pino';
+import { hasForecastEvidence } from '../budget/forecast-evidence.js';
 import { type ExhaustionForecaster, linearExhaustion } from '../budget/snapshot.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import { type Nano, usdToNano } from '../money.js';
@@ -111,10 +112,20 @@ export function createAnalytics(options: AnalyticsOptions): Analytics {
     return { minVolumeNano: usdToNano(h.anomaly_min_usd), threshold: h.anomaly_score };
   };
 
+  /**
+   * Watched since this instance started, or since the end of the history's first hour (history
+   * outlives restarts; its first hour may have begun before its first record).
+   */
+  const startedAtMs = clock();
+  let observedSinceMs = startedAtMs;
+  const hasEvidence: BurnRateSource['hasEvidence'] = (period) =>
+    hasForecastEvidence({ ...period, observedSinceMs }, options.config().forecast);
+
   async function computeForecasts(nowMs: number): Promise<LineForecast[]> {
     const cfg = options.config();
     const first = await options.history.firstHour();
-    const lines = await forecastLines(cfg, options.store, spend, first, nowMs);
+    if (first !== null) observedSinceMs = Math.min(startedAtMs, first + HOUR_MS);
+    const lines = await forecastLines(cfg, options.store, spend, first, nowMs, observedSinceMs);
     const nextRates = new Map<string, BurnRate>();
     const nextEtas = new Map<string, number | null>();
     const fixed = new Set(cfg.budgets.filter((b) => !isTemplate(b)).map((b) => b.id));
@@ -204,11 +215,19 @@ export function createAnalytics(options: AnalyticsOptions): Analytics {
     prune: () => recorder.prune(clock()),
     refresh,
     rateOf,
+    hasEvidence,
     exhaustionEtaSeconds: () => new Map(etas),
     exhaustionForecaster: (input) => {
       const rate = rateOf(input.line.instance, input.period.id);
       const { limitNano, spentNano, reservedNano } = input.balance;
-      if (!rate || limitNano - spentNano - reservedNano <= 0) return linearExhaustion(input);
+      if (limitNano - spentNano - reservedNano <= 0) return linearExhaustion(input);
+      const period = {
+        periodStartMs: input.period.startMs,
+        periodEndMs: input.period.endMs,
+        nowMs: input.nowMs,
+      };
+      if (!hasEvidence(period)) return null;
+      if (!rate) return linearExhaustion(input);
       return project(
         {
           spentNano,

@@ -145,6 +145,7 @@ export function config(
         anon?.upgradeMessage ?? 'Your free trial budget is used up. Create an account to keep going.',
     },
     budgeting: { minOutputTokens: options.minOutputTokens ?? 256, leaseMs: options.leaseMs ?? 120_000 },
+    forecast: { minHistoryMs: 3_600_000, minPeriodFraction: 0.05 },
     fallbacks: new Map(),
     store: {
       type: 'sqlite',

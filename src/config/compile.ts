@@ -280,6 +280,10 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
       leaseMs: file.server.request_timeout_ms + file.budgeting.lease_margin_ms,
     },
     store: compileStore(file.store),
+    forecast: {
+      minHistoryMs: file.forecast.min_history_ms,
+      minPeriodFraction: file.forecast.min_history_period_fraction,
+    },
   };
   return { config, problems };
 }

@@ -92,6 +92,8 @@ export interface RuntimeConfig {
     upgradeMessage: string;
   };
   budgeting: { minOutputTokens: number; leaseMs: number };
+  /** No forecast before this much observed history (budget/forecast-evidence.ts). */
+  forecast: { minHistoryMs: number; minPeriodFraction: number };
   /** Models to try, in order, when a model's provider fails before answering (same API kind). */
   fallbacks: ReadonlyMap<string, readonly string[]>;
   /** Where the budget, meta and history stores live (read by createStores, src/store/index.ts). */

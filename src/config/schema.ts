@@ -206,6 +206,26 @@ const budgetingSchema = z
   })
   .strict();
 
+/**
+ * Forecasts (/v1/budget, /admin/forecast, the exhaustion gauge, forecast alerts) wait for evidence:
+ * none before the gateway has watched a budget's current period for the shorter of these two
+ * (src/budget/forecast-evidence.ts says why the shorter). 0 turns the wait off.
+ */
+const forecastSchema = z
+  .object({
+    min_history_ms: z
+      .number({ error: 'expected an integer >= 0' })
+      .int('expected an integer')
+      .nonnegative('expected an integer >= 0')
+      .default(3_600_000),
+    min_history_period_fraction: z
+      .number({ error: 'expected a number from 0 to 1' })
+      .min(0, 'expected a number from 0 to 1')
+      .max(1, 'expected a number from 0 to 1')
+      .default(0.05),
+  })
+  .strict();
+
 /** Usage history (hourly rollups), the request ledger and the admin analytics read from them. */
 const historySchema = z
   .object({
@@ -251,6 +271,7 @@ export const configSchema = z
       .strict()
       .default({ webhooks: [], delivery: alertDeliverySchema.parse({}), history: 200 }),
     history: historySchema.default(historySchema.parse({})),
+    forecast: forecastSchema.default(forecastSchema.parse({})),
     /**
      * Provider fallback: model -> models to try, in order, when its provider answers 429 or 5xx or
      * times out before the first byte. Each fallback is budget-checked at its own price.

@@ -1,6 +1,5 @@
 /** GET /v1/budget: the caller's budgets with balances and forecasts (a budget bar for the app). */
-import { type BurnRateSource, project } from '../../analytics/forecast.js';
-import { linearForecast } from '../../budget/forecast.js';
+import { type BurnRateSource, forecastBalance } from '../../analytics/forecast.js';
 import { periodOf } from '../../budget/periods.js';
 import type { BudgetView } from '../../budget/types.js';
 import type { GatewayContext } from '../../http/app.js';
@@ -23,8 +22,7 @@ export function budgetJson(view: BudgetView, nowMs: number, burnRates?: BurnRate
     periodEndMs: period.endMs,
     nowMs,
   };
-  const rate = burnRates?.rateOf(view.instance, view.line.period);
-  const forecast = rate ? project(input, rate.rateNanoPerHour) : linearForecast(input);
+  const forecast = forecastBalance(input, { instance: view.instance, periodId: view.line.period }, burnRates);
   return {
     id: view.budget.id,
     ...(view.instance !== view.budget.id ? { instance: view.instance } : {}),
