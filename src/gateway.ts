@@ -42,6 +42,8 @@ export interface GatewayOptions {
   onBudgetEvent?: (event: BudgetEvent) => void;
   /** Reload when the config file changes (only with configPath). Default true. */
   watchConfig?: boolean;
+  /** Called after every reload attempt (file watch, SIGHUP, admin API), applied or refused. */
+  onReload?: (result: ReloadResult) => void;
 }
 
 export interface Gateway {
@@ -187,6 +189,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
 
   let watch: ConfigWatch | undefined;
+  const reloadOnce = (): ReloadResult => {
+    try {
+      const next = read();
+      const warnings = restartWarnings(registry.fileConfig(), next);
+      registry.setFile(next);
+      if (!options.logger) logger.level = current.server.logLevel;
+      logger.info({ msg: 'config reloaded', ...(warnings.length > 0 ? { warnings } : {}) });
+      return { ok: true, warnings };
+    } catch (error) {
+      const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
+      logger.error({ msg: 'config reload failed; keeping the running config', problems });
+      return { ok: false, problems };
+    }
+  };
   const gateway: Gateway = {
     url,
     port: boundPort,
@@ -200,18 +216,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     registry,
     analytics,
     reload() {
-      try {
-        const next = read();
-        const warnings = restartWarnings(registry.fileConfig(), next);
-        registry.setFile(next);
-        if (!options.logger) logger.level = current.server.logLevel;
-        logger.info({ msg: 'config reloaded', ...(warnings.length > 0 ? { warnings } : {}) });
-        return { ok: true, warnings };
-      } catch (error) {
-        const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
-        logger.error({ msg: 'config reload failed; keeping the running config', problems });
-        return { ok: false, problems };
-      }
+      const result = reloadOnce();
+      options.onReload?.(result);
+      return result;
     },
     async close(graceMs = 0) {
       watch?.close();

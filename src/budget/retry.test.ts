@@ -13,12 +13,18 @@ describe('RetryQueue', () => {
 
   it('flushes on demand and drops items past their maximum age', async () => {
     const dropped: number[] = [];
-    const queue = new RetryQueue({ baseDelayMs: 60_000, maxAgeMs: 0, onDrop: (n) => dropped.push(n) });
+    let now = 1_000_000;
+    const queue = new RetryQueue({
+      baseDelayMs: 60_000,
+      maxAgeMs: 0,
+      onDrop: (n) => dropped.push(n),
+      clock: () => now,
+    });
     queue.enqueue(async () => false);
     queue.enqueue(async () => {
       throw new Error('down');
     });
-    await new Promise((r) => setTimeout(r, 2));
+    now += 1; // both items are now past their maximum age (0 ms)
     expect(await queue.flush()).toBe(0);
     expect(dropped).toEqual([1, 1]);
     queue.close();

@@ -15,6 +15,8 @@ export interface RetryQueueOptions {
   maxAgeMs?: number;
   maxItems?: number;
   onDrop?: (count: number) => void;
+  /** For the age limit and the back-off schedule; injectable so tests need not wait. */
+  clock?: () => number;
 }
 
 interface Item {
@@ -34,6 +36,7 @@ export class RetryQueue {
   private readonly maxAgeMs: number;
   private readonly maxItems: number;
   private readonly onDrop: (count: number) => void;
+  private readonly clock: () => number;
 
   constructor(options: RetryQueueOptions = {}) {
     this.baseDelayMs = options.baseDelayMs ?? 250;
@@ -41,6 +44,7 @@ export class RetryQueue {
     this.maxAgeMs = options.maxAgeMs ?? 24 * 3_600_000;
     this.maxItems = options.maxItems ?? 100_000;
     this.onDrop = options.onDrop ?? (() => {});
+    this.clock = options.clock ?? Date.now;
   }
 
   get size(): number {
@@ -48,7 +52,7 @@ export class RetryQueue {
   }
 
   enqueue(attempt: RetryAttempt): void {
-    const now = Date.now();
+    const now = this.clock();
     if (this.items.length >= this.maxItems) {
       this.items.shift();
       this.onDrop(1);
@@ -83,9 +87,9 @@ export class RetryQueue {
     this.timer = setTimeout(
       () => {
         this.timer = undefined;
-        void this.runDue(Date.now());
+        void this.runDue(this.clock());
       },
-      Math.max(0, next - Date.now()),
+      Math.max(0, next - this.clock()),
     );
     this.timer.unref();
   }
@@ -111,7 +115,7 @@ export class RetryQueue {
       } catch {
         done = false;
       }
-      const now = Date.now();
+      const now = this.clock();
       if (!done && now - item.firstAtMs > this.maxAgeMs) {
         done = true;
         this.onDrop(1);

@@ -209,7 +209,8 @@ describe('recorder', () => {
     const recorder = new Recorder({ store, settings: settings({ maxBatch: 50 }), pruneIntervalMs: 0 });
     try {
       for (let i = 0; i < 120; i++) recorder.record(requestRecord({ timeMs: BASE + i }));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // The full buffer schedules a flush on the next turn of the event loop, not on the timer.
+      await new Promise((resolve) => setImmediate(resolve));
       await recorder.flush();
       expect(calls).toEqual([50, 50, 20]);
       expect(await collect(real.ledger(BASE, BASE + HOUR))).toHaveLength(120);

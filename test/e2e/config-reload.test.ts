@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ReloadResult } from '../../src/config/registry.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
 import { pricePerMillionToPico } from '../../src/money.js';
@@ -45,6 +46,8 @@ interface FileGateway {
   gateway: Gateway;
   path: string;
   records: RequestRecord[];
+  /** Every reload attempt's result, in order (file watch, SIGHUP, admin API). */
+  reloads: ReloadResult[];
   /** Rewrites the config file: the stack's base config plus `extraYaml`, edited by `edit`. */
   write(extraYaml: string, edit?: (yaml: string) => string): void;
   openai(): OpenAI;
@@ -60,16 +63,19 @@ async function fileGateway(extraYaml: string, watchConfig = false): Promise<File
   const path = join(dir, 'gateway.yaml');
   writeFileSync(path, configText(dir, extraYaml));
   const records: RequestRecord[] = [];
+  const reloads: ReloadResult[] = [];
   const gateway = await startGateway({
     configPath: path,
     env: {},
     watchConfig,
     onRecord: (r) => records.push(r),
+    onReload: (result) => reloads.push(result),
   });
   return {
     gateway,
     path,
     records,
+    reloads,
     write: (extra, edit) => writeFileSync(path, configText(dir, extra, edit)),
     openai: () => new OpenAI({ apiKey: TEST_KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 }),
     async close() {
@@ -203,9 +209,10 @@ describe('file watch', () => {
       fg.write(budgetsYaml(-5));
       fg.write(budgetsYaml(175)); // a burst: only the content after it counts
       await eventually(async () => expect(await limitOf(fg.gateway, 'web-monthly')).toBe(175));
+      const refusedBefore = fg.reloads.filter((r) => !r.ok).length;
       fg.write(budgetsYaml(-5));
-      // Give the watch time to see it (debounce 200 ms), then check nothing changed.
-      await new Promise((r) => setTimeout(r, 600));
+      // The watch tries the invalid file (a refused reload), and the running config stays.
+      await eventually(() => expect(fg.reloads.filter((r) => !r.ok).length).toBe(refusedBefore + 1));
       expect(await limitOf(fg.gateway, 'web-monthly')).toBe(175);
     } finally {
       await fg.close();
@@ -225,23 +232,38 @@ describe('SIGHUP', () => {
       {
         cwd: ROOT,
         env: { ...process.env, PORT: String(port) },
-        stdio: 'ignore',
+        stdio: ['ignore', 'pipe', 'ignore'],
       },
     );
     const exited = new Promise((resolve) => child.once('exit', resolve));
+    // The child's log lines (JSON): a reload says what it did, so the test waits on that, not a timer.
+    const logged: string[] = [];
+    let partial = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        const msg = (JSON.parse(line) as { msg?: string }).msg;
+        if (msg) logged.push(msg);
+      }
+    });
+    const reloadsLogged = () => logged.filter((m) => m.startsWith('config reload'));
     const gateway = { url: `http://127.0.0.1:${port}` };
     try {
       await eventually(async () => expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200), 30_000);
       writeFileSync(path, configText(dir, budgetsYaml(250)));
-      // Without the watch, nothing changes until the signal.
-      await new Promise((r) => setTimeout(r, 500));
+      // Without the watch, nothing changes until the signal: the write itself reloads nothing.
       expect(await limitOf(gateway, 'web-monthly')).toBe(100);
       child.kill('SIGHUP');
       await eventually(async () => expect(await limitOf(gateway, 'web-monthly')).toBe(250));
+      // Exactly one reload, the signal's: no watcher saw the write.
+      expect(reloadsLogged()).toEqual(['config reloaded']);
       // An invalid file on SIGHUP: the process keeps serving the old config.
       writeFileSync(path, configText(dir, budgetsYaml(-1)));
       child.kill('SIGHUP');
-      await new Promise((r) => setTimeout(r, 300));
+      await eventually(() => expect(reloadsLogged()).toHaveLength(2));
+      expect(reloadsLogged()[1]).toMatch(/^config reload failed/);
       expect(await limitOf(gateway, 'web-monthly')).toBe(250);
       expect(child.exitCode).toBeNull();
     } finally {
