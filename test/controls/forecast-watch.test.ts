@@ -8,7 +8,7 @@ import type { AlertInput } from '../../src/alerts/event.js';
 import { ForecastWatch } from '../../src/alerts/forecast-watch.js';
 import type { SettledLine } from '../../src/budget/engine.js';
 import { periodOf, ttlSecondsFor } from '../../src/budget/periods.js';
-import { compileBudget } from '../../src/config/compile.js';
+import { compileBudget } from '../../src/config/budgets.js';
 import type { BudgetConfig } from '../../src/config/schema.js';
 import { SqliteStore } from '../../src/store/sqlite/budget.js';
 import type { BudgetStore } from '../../src/store/types.js';
