@@ -25,14 +25,16 @@ export interface MergedConfig {
  * Reference problems of a budget against a config (unknown models, providers, zones, downgrade
  * cycles), as `field: message` with fields relative to the budget (`thresholds[0].downgrade.gpt-4o`).
  */
-export function budgetReferenceProblems(budget: BudgetConfig, file: RuntimeConfig): string[] {
-  const models = new Map([...file.models].map(([name, m]) => [name, { provider: m.provider.name }]));
-  return budgetProblems(budget, '', models, new Set(file.providers.keys())).map((p) => p.replace(/^\./, ''));
+export function budgetReferenceProblems(budget: BudgetConfig, config: RuntimeConfig): string[] {
+  const models = new Map([...config.models].map(([name, m]) => [name, { provider: m.provider.name }]));
+  return budgetProblems(budget, '', models, new Set(config.providers.keys())).map((p) =>
+    p.replace(/^\./, ''),
+  );
 }
 
-export function mergeConfig(file: RuntimeConfig, meta: ParsedMeta): MergedConfig {
-  const fileBudgetIds = new Set(file.budgets.map((b) => b.id));
-  const budgets: RuntimeBudget[] = [...file.budgets];
+export function mergeConfig(fromFile: RuntimeConfig, meta: ParsedMeta): MergedConfig {
+  const fileBudgetIds = new Set(fromFile.budgets.map((b) => b.id));
+  const budgets: RuntimeBudget[] = [...fromFile.budgets];
   const apiBudgets = new Map<string, ApiBudgetRecord>();
   const inactiveBudgets = new Map<string, string[]>();
   for (const record of meta.budgets) {
@@ -41,13 +43,13 @@ export function mergeConfig(file: RuntimeConfig, meta: ParsedMeta): MergedConfig
     const problems =
       fileBudgetIds.has(budget.id) || budget.id === ANONYMOUS_BUDGET_ID
         ? [`id: the config file now defines a budget "${budget.id}"; it takes precedence`]
-        : budgetReferenceProblems(budget, file);
+        : budgetReferenceProblems(budget, fromFile);
     if (problems.length > 0) inactiveBudgets.set(budget.id, problems);
     else budgets.push(compileBudget(budget, 'api'));
   }
 
-  const fileKeyIds = new Set([...file.keysByHash.values()].map((k) => k.id));
-  const keysByHash = new Map<string, RuntimeKey>(file.keysByHash);
+  const fileKeyIds = new Set([...fromFile.keysByHash.values()].map((k) => k.id));
+  const keysByHash = new Map<string, RuntimeKey>(fromFile.keysByHash);
   const apiKeys = new Map<string, ApiKeyRecord>();
   const inactiveKeys = new Map<string, string[]>();
   for (const record of meta.keys) {
@@ -73,7 +75,7 @@ export function mergeConfig(file: RuntimeConfig, meta: ParsedMeta): MergedConfig
   }
 
   return {
-    config: { ...file, budgets, keysByHash },
+    config: { ...fromFile, budgets, keysByHash },
     version: meta.version,
     apiBudgets,
     apiKeys,

@@ -1,6 +1,7 @@
 /**
  * The config a gateway runs on: the config file, plus the budgets and keys made through the admin
- * API (kept in the metadata store, src/store/meta.ts), merged into one RuntimeConfig.
+ * API (kept in the metadata store, src/store/meta.ts; records.ts), merged into one RuntimeConfig
+ * (merge.ts).
  *
  * The merged config is cached: the request path reads it from memory, never from the store. It is
  * rebuilt when the file is reloaded and when the store's metadata version moves (polled, and pushed
@@ -26,7 +27,7 @@ export interface RegistryLog {
  * always sees that write.
  */
 export class ConfigRegistry {
-  private file: RuntimeConfig;
+  private fromFile: RuntimeConfig;
   private meta: ParsedMeta = EMPTY_META;
   private view: MergedConfig;
   private running: Promise<void> | undefined;
@@ -43,7 +44,7 @@ export class ConfigRegistry {
     /** Told every new merged config (gateway.ts keeps its `current` in step). */
     private readonly onChange: (config: RuntimeConfig) => void = () => {},
   ) {
-    this.file = file;
+    this.fromFile = file;
     this.view = mergeConfig(file, EMPTY_META);
   }
 
@@ -54,7 +55,7 @@ export class ConfigRegistry {
 
   /** The config file alone, compiled. */
   fileConfig(): RuntimeConfig {
-    return this.file;
+    return this.fromFile;
   }
 
   merged(): MergedConfig {
@@ -63,7 +64,7 @@ export class ConfigRegistry {
 
   /** A reloaded config file: merged with the API records already known, at once. */
   setFile(file: RuntimeConfig): void {
-    this.file = file;
+    this.fromFile = file;
     this.rebuild();
   }
 
@@ -118,7 +119,7 @@ export class ConfigRegistry {
   }
 
   private rebuild(): void {
-    this.view = mergeConfig(this.file, this.meta);
+    this.view = mergeConfig(this.fromFile, this.meta);
     this.onChange(this.view.config);
     const inactive = [
       ...[...this.view.inactiveBudgets].map(([id, problems]) => `budget ${id}: ${problems.join('; ')}`),

@@ -47,7 +47,7 @@ export function keyList(merged: MergedConfig): KeyJson[] {
 }
 
 export function isFileKey(registry: ConfigRegistry, id: string): boolean {
-  return registry.fileConfig().fileDefinitions.keys.some((k) => k.id === id);
+  return [...registry.fileConfig().keysByHash.values()].some((k) => k.id === id);
 }
 
 export function keyNotFound(id: string): never {
