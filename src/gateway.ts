@@ -11,13 +11,13 @@ import { type Analytics, createAnalytics } from './analytics/service.js';
 import { type BudgetEvent, createBudgetEngine, type ManagedBudgetEngine } from './budget/engine.js';
 import { createBudgetSnapshots } from './budget/snapshot.js';
 import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
-import { ConfigRegistry, type ReloadResult } from './config/registry.js';
 import type { RuntimeConfig } from './config/runtime.js';
 import { type ConfigWatch, watchConfigFile } from './config/watch.js';
 import type { GatewayApp } from './http/app.js';
 import { createLogger, logRequest } from './logger.js';
 import { createMetrics, type Metrics, mountMetrics } from './metrics.js';
 import type { RequestObserver, RequestRecord } from './record.js';
+import { ConfigRegistry, type ReloadResult } from './registry/registry.js';
 import { mountAdmin } from './routes/admin/index.js';
 import { UpstreamPools } from './routes/proxy/upstream.js';
 import { buildApp } from './server.js';
@@ -255,7 +255,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 /** What a reload cannot change in a running process. */
 function restartWarnings(before: RuntimeConfig, after: RuntimeConfig): string[] {
   const warnings: string[] = [];
-  if (JSON.stringify(before.file.store) !== JSON.stringify(after.file.store))
+  if (JSON.stringify(before.store) !== JSON.stringify(after.store))
     warnings.push('store: changes apply after a restart; the running store stays');
   if (before.server.host !== after.server.host || before.server.port !== after.server.port)
     warnings.push('server.host/port: changes apply after a restart');

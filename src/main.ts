@@ -34,7 +34,7 @@ async function serveCommand(args: string[]): Promise<void> {
   logger.info({
     msg: `llm-budget-gateway listening on ${gateway.url}`,
     config: configPath,
-    store: config.file.store.type,
+    store: config.store.type,
   });
 
   // reload() logs the outcome; an invalid file keeps the running config.
@@ -66,7 +66,7 @@ function checkConfigCommand(args: string[]): void {
   const path = configPathFrom(args);
   const config = loadConfigFile(path);
   console.log(
-    `${path}: ok (${config.models.size} models, ${config.keysByHash.size} keys, ${config.budgets.length} budgets, store ${config.file.store.type})`,
+    `${path}: ok (${config.models.size} models, ${config.keysByHash.size} keys, ${config.budgets.length} budgets, store ${config.store.type})`,
   );
 }
 

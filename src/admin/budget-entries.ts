@@ -4,10 +4,10 @@
  * is in force, and its balances.
  */
 import { isTemplate } from '../budget/snapshot.js';
-import { compileBudget } from '../config/compile.js';
-import type { MergedConfig } from '../config/registry.js';
+import { compileBudget } from '../config/budgets.js';
 import type { RuntimeBudget } from '../config/runtime.js';
 import type { BudgetConfig } from '../config/schema.js';
+import type { MergedConfig } from '../registry/merge.js';
 import type { BudgetStore } from '../store/types.js';
 import { balancesOf } from './budget-balances.js';
 
@@ -24,7 +24,7 @@ export interface BudgetEntry {
 /** Config budgets first (file order), then API budgets (id order). */
 export function budgetEntries(merged: MergedConfig): BudgetEntry[] {
   const config = merged.config;
-  const entries: BudgetEntry[] = config.file.budgets.map((definition) => ({
+  const entries: BudgetEntry[] = config.fileDefinitions.budgets.map((definition) => ({
     definition,
     runtime:
       config.budgets.find((b) => b.source === 'config' && b.id === definition.id) ??

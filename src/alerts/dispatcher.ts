@@ -10,7 +10,7 @@ import type { BudgetEvent } from '../budget/engine.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import { type Alert, type AlertInput, acceptAlert, alertPayload } from './event.js';
 import { type AlertEntry, RecentAlerts } from './recent.js';
-import { type Delivery, type DeliveryOutcome, type DeliverySettings, WebhookQueue } from './webhook-queue.js';
+import { type Delivery, type DeliveryOutcome, WebhookQueue } from './webhook-queue.js';
 
 export interface AlertDispatcherOptions {
   config: () => RuntimeConfig;
@@ -34,9 +34,9 @@ export class AlertDispatcher {
   private readonly seen = new Set<string>();
 
   constructor(private readonly options: AlertDispatcherOptions) {
-    this.history = new RecentAlerts(() => options.config().file.alerts.history);
+    this.history = new RecentAlerts(() => options.config().alerts.historySize);
     this.queue = new WebhookQueue({
-      settings: () => deliverySettings(options.config()),
+      settings: () => options.config().alerts.delivery,
       concurrency: options.concurrency,
       perReceiver: options.perReceiver,
       onOutcome: options.onDelivery,
@@ -54,14 +54,14 @@ export class AlertDispatcher {
       const payload = alertPayload(alert);
       const body = JSON.stringify(payload);
       const deliveries: Delivery[] = [];
-      this.options.config().file.alerts.webhooks.forEach((webhook, index) => {
-        if (webhook.events && !webhook.events.includes(alert.type)) return;
+      this.options.config().alerts.webhooks.forEach((webhook, index) => {
+        if (webhook.events && !webhook.events.has(alert.type)) return;
         const delivery = this.queue.enqueue({
           alertId: alert.id,
           alertType: alert.type,
           webhook: index,
           url: webhook.url,
-          secret: webhook.secret || undefined,
+          secret: webhook.secret,
           body,
         });
         if (delivery) deliveries.push(delivery);
@@ -106,17 +106,6 @@ export class AlertDispatcher {
       if (oldest !== undefined) this.seen.delete(oldest);
     }
   }
-}
-
-function deliverySettings(config: RuntimeConfig): DeliverySettings {
-  const d = config.file.alerts.delivery;
-  return {
-    timeoutMs: d.timeout_ms,
-    maxAttempts: d.max_attempts,
-    backoffMs: d.backoff_ms,
-    maxBackoffMs: d.max_backoff_ms,
-    queueSize: d.queue_size,
-  };
 }
 
 /** The engine's threshold/exhausted event as an alert. */

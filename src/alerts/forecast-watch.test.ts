@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SettledLine } from '../budget/engine.js';
 import type { ForecastEvidenceRule } from '../budget/forecast-evidence.js';
 import { periodOf, ttlSecondsFor } from '../budget/periods.js';
-import { compileBudget } from '../config/compile.js';
+import { compileBudget } from '../config/budgets.js';
 import type { BudgetConfig } from '../config/schema.js';
 import { SqliteStore } from '../store/sqlite/budget.js';
 import type { BudgetStore } from '../store/types.js';

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { hasForecastEvidence } from '../budget/forecast-evidence.js';
 import { type ExhaustionForecaster, linearExhaustion } from '../budget/snapshot.js';
 import type { RuntimeConfig } from '../config/runtime.js';
-import { type Nano, usdToNano } from '../money.js';
+import type { Nano } from '../money.js';
 import type { RequestRecord } from '../record.js';
 import { type HistoryStore, HOUR_MS, hourOf, type LedgerEntry, type PruneResult } from '../store/history.js';
 import type { BudgetStore } from '../store/types.js';
@@ -79,14 +79,12 @@ export interface Analytics extends BurnRateSource {
   close(): Promise<void>;
 }
 
-const DAY_MS = 24 * HOUR_MS;
-
 export function recorderSettings(cfg: RuntimeConfig): RecorderSettings {
-  const h = cfg.file.history;
+  const h = cfg.history;
   return {
-    flushIntervalMs: h.flush_interval_ms,
-    maxBatch: h.flush_max_records,
-    retention: { rollupMs: h.rollup_retention_days * DAY_MS, ledgerMs: h.ledger_retention_days * DAY_MS },
+    flushIntervalMs: h.flushIntervalMs,
+    maxBatch: h.flushMaxRecords,
+    retention: { rollupMs: h.rollupRetentionMs, ledgerMs: h.ledgerRetentionMs },
   };
 }
 
@@ -108,8 +106,8 @@ export function createAnalytics(options: AnalyticsOptions): Analytics {
 
   const rateKey = (instance: string, periodId: string) => `${instance}\n${periodId}`;
   const settings = () => {
-    const h = options.config().file.history;
-    return { minVolumeNano: usdToNano(h.anomaly_min_usd), threshold: h.anomaly_score };
+    const h = options.config().history;
+    return { minVolumeNano: h.anomalyMinNano, threshold: h.anomalyScore };
   };
 
   /**

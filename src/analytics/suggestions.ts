@@ -38,7 +38,7 @@ export function candidatePairs(cfg: RuntimeConfig): Map<string, Set<string>> {
     }
     set.add(to);
   };
-  for (const [from, alternatives] of Object.entries(cfg.file.alternatives)) {
+  for (const [from, alternatives] of cfg.alternatives) {
     for (const to of alternatives) addPair(from, to);
   }
   for (const budget of cfg.budgets) {

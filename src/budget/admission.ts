@@ -241,7 +241,7 @@ export class BudgetAdmission {
     plan: Plan,
     reserving: boolean,
   ): Admission {
-    const mode = this.deps.onUnavailable ?? cfg.file.store.on_unavailable;
+    const mode = this.deps.onUnavailable ?? cfg.store.onUnavailable;
     const estimateNano = amountFor(plan.fixedPico, plan.outputPico, plan.cap);
     if (mode === 'allow') {
       if (reserving) safe(this.deps.metrics.onUnrecorded, 'reserve' as const);

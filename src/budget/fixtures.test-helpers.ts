@@ -1,7 +1,9 @@
 /**
- * Builds RuntimeConfig objects directly (no YAML, no compile step) for budget tests.
+ * Builds RuntimeConfig objects directly (no YAML) for budget tests: models, budgets and limits by
+ * hand; the sections budget code does not read are the compiled defaults.
  */
 
+import { compileConfig } from '../config/compile.js';
 import type {
   RuntimeBudget,
   RuntimeConfig,
@@ -109,8 +111,9 @@ export function config(
 ): RuntimeConfig {
   const file = configSchema.parse({ store: { on_unavailable: options.onUnavailable ?? 'reject' } });
   const anon = options.anonymous;
+  const defaults = compileConfig(file).config;
   return {
-    file,
+    fileDefinitions: defaults.fileDefinitions,
     server: {
       host: '127.0.0.1',
       port: 0,
@@ -147,6 +150,9 @@ export function config(
     budgeting: { minOutputTokens: options.minOutputTokens ?? 256, leaseMs: options.leaseMs ?? 120_000 },
     forecast: { minHistoryMs: 3_600_000, minPeriodFraction: 0.05 },
     fallbacks: new Map(),
+    alternatives: defaults.alternatives,
+    alerts: defaults.alerts,
+    history: defaults.history,
     store: {
       type: 'sqlite',
       path: file.store.path,

@@ -3,20 +3,20 @@
  * schema alone cannot: references between sections, downgrade maps, time zones.
  */
 import { createHash } from 'node:crypto';
-import { chainedDowngradeCycles } from '../budget/policy.js';
 import { pricePerMillionToPico, usdToNano } from '../money.js';
-import { parseClusterNode } from '../store/redis/cluster-nodes.js';
+import { budgetProblems, compileBudget, isValidTimeZone } from './budgets.js';
+import { chainedDowngradeCycles } from './downgrade-cycles.js';
 import type {
+  RuntimeAlerts,
   RuntimeBudget,
   RuntimeConfig,
+  RuntimeHistory,
   RuntimeKey,
   RuntimeModel,
   RuntimeProvider,
-  RuntimeStore,
-  RuntimeThreshold,
-  Scope,
 } from './runtime.js';
-import type { BudgetConfig, ConfigFile } from './schema.js';
+import type { ConfigFile } from './schema.js';
+import { compileStore, storeProblems } from './store.js';
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -31,15 +31,6 @@ export function parseByteSize(size: number | string): number {
   return Math.floor(Number(match[1]) * factor);
 }
 
-export function isValidTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** o-series and gpt-5 models reject max_tokens on chat completions and take max_completion_tokens. */
 function defaultCapField(model: string): 'max_tokens' | 'max_completion_tokens' {
   return /^(o\d|gpt-5)/.test(model) ? 'max_completion_tokens' : 'max_tokens';
@@ -47,75 +38,6 @@ function defaultCapField(model: string): 'max_tokens' | 'max_completion_tokens' 
 
 export const ANONYMOUS_KEY_ID = 'anonymous';
 export const ANONYMOUS_BUDGET_ID = 'anonymous-trial';
-
-export function compileBudget(budget: BudgetConfig, source: RuntimeBudget['source']): RuntimeBudget {
-  const thresholds: RuntimeThreshold[] = budget.thresholds
-    .map((t) => ({
-      at: t.at,
-      alert: t.alert,
-      downgrade: t.downgrade ? new Map(Object.entries(t.downgrade)) : undefined,
-    }))
-    .sort((a, b) => a.at - b.at);
-  return {
-    id: budget.id,
-    scope: budget.scope as Scope,
-    limitNano: usdToNano(budget.limit_usd),
-    period: budget.period,
-    timezone: budget.timezone,
-    rolloverMaxNano: budget.rollover ? usdToNano(budget.rollover.max_usd) : 0,
-    thresholds,
-    source,
-  };
-}
-
-/** Problems with one budget's references; `at` is its path prefix (`budgets[2]`). */
-export function budgetProblems(
-  budget: BudgetConfig,
-  at: string,
-  models: ReadonlyMap<string, { provider: string }>,
-  providers: ReadonlySet<string>,
-): string[] {
-  const problems: string[] = [];
-  if (!isValidTimeZone(budget.timezone))
-    problems.push(`${at}.timezone: unknown time zone ${budget.timezone}`);
-  if (budget.scope !== 'global') {
-    const { model, provider } = budget.scope;
-    if (model && model !== '*' && !models.has(model))
-      problems.push(`${at}.scope.model: unknown model ${model}`);
-    if (provider && provider !== '*' && !providers.has(provider)) {
-      problems.push(`${at}.scope.provider: unknown provider ${provider}`);
-    }
-  }
-  if (budget.period === 'none' && budget.rollover) {
-    problems.push(`${at}.rollover: a budget with period none has nothing to roll over`);
-  }
-  budget.thresholds.forEach((threshold, j) => {
-    if (!threshold.downgrade) return;
-    const map = threshold.downgrade;
-    for (const [from, to] of Object.entries(map)) {
-      const path = `${at}.thresholds[${j}].downgrade.${from}`;
-      const fromModel = models.get(from);
-      const toModel = models.get(to);
-      if (!fromModel) problems.push(`${path}: unknown model ${from}`);
-      if (!toModel) problems.push(`${path}: unknown model ${to}`);
-      if (fromModel && toModel && fromModel.provider !== toModel.provider) {
-        problems.push(`${path}: ${to} is served by another provider than ${from}; a downgrade keeps the API`);
-      }
-      // Follow the chain from `from`; coming back to a model already seen is a cycle.
-      const seen = new Set([from]);
-      let next = map[from];
-      while (next !== undefined) {
-        if (seen.has(next)) {
-          problems.push(`${path}: downgrade cycle ${[...seen, next].join(' -> ')}`);
-          break;
-        }
-        seen.add(next);
-        next = map[next];
-      }
-    }
-  });
-  return problems;
-}
 
 export function compileConfig(file: ConfigFile): { config: RuntimeConfig; problems: string[] } {
   const problems: string[] = [];
@@ -213,11 +135,13 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
     ? { kind: 'header' as const, header: anon.identify_by.slice('header:'.length).toLowerCase() }
     : { kind: 'ip' as const };
 
-  for (const [model, alternatives] of Object.entries(file.alternatives)) {
+  const alternatives = new Map<string, string[]>();
+  for (const [model, list] of Object.entries(file.alternatives)) {
     if (!models.has(model)) problems.push(`alternatives.${model}: unknown model ${model}`);
-    alternatives.forEach((alt, i) => {
+    list.forEach((alt, i) => {
       if (!models.has(alt)) problems.push(`alternatives.${model}[${i}]: unknown model ${alt}`);
     });
+    alternatives.set(model, list);
   }
 
   const fallbacks = new Map<string, string[]>();
@@ -239,7 +163,10 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
   problems.push(...storeProblems(file.store));
 
   const config: RuntimeConfig = {
-    file,
+    fileDefinitions: {
+      budgets: file.budgets,
+      keys: file.keys.map(({ key: _secret, key_sha256: _hash, ...definition }) => definition),
+    },
     server: {
       host: file.server.host,
       port: file.server.port,
@@ -279,6 +206,9 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
       minOutputTokens: file.budgeting.min_output_tokens,
       leaseMs: file.server.request_timeout_ms + file.budgeting.lease_margin_ms,
     },
+    alternatives,
+    alerts: compileAlerts(file.alerts),
+    history: compileHistory(file.history),
     store: compileStore(file.store),
     forecast: {
       minHistoryMs: file.forecast.min_history_ms,
@@ -288,37 +218,34 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
   return { config, problems };
 }
 
-function compileStore(store: ConfigFile['store']): RuntimeStore {
-  const nodes = store.cluster_nodes?.flatMap((text) => parseClusterNode(text) ?? []);
+function compileAlerts(alerts: ConfigFile['alerts']): RuntimeAlerts {
+  const d = alerts.delivery;
   return {
-    type: store.type,
-    path: store.path,
-    url: nodes === undefined ? store.url : undefined,
-    clusterNodes: nodes,
-    prefix: store.prefix,
-    timeoutMs: store.timeout_ms,
-    onUnavailable: store.on_unavailable,
+    webhooks: alerts.webhooks.map((w) => ({
+      url: w.url,
+      secret: w.secret || undefined,
+      events: w.events ? new Set(w.events) : undefined,
+    })),
+    historySize: alerts.history,
+    delivery: {
+      timeoutMs: d.timeout_ms,
+      maxAttempts: d.max_attempts,
+      backoffMs: d.backoff_ms,
+      maxBackoffMs: d.max_backoff_ms,
+      queueSize: d.queue_size,
+    },
   };
 }
 
-/** What the store section needs beyond its schema: a Redis address, one way, and valid cluster nodes. */
-function storeProblems(store: ConfigFile['store']): string[] {
-  const problems: string[] = [];
-  const nodes = store.cluster_nodes;
-  if (nodes !== undefined && store.type !== 'redis') {
-    problems.push('store.cluster_nodes: only used when store.type is redis');
-  }
-  if (store.type === 'redis' && !store.url && nodes === undefined) {
-    problems.push('store.url: required when store.type is redis (e.g. redis://127.0.0.1:6379)');
-  }
-  if (store.type === 'redis' && store.url && nodes !== undefined) {
-    problems.push(
-      'store.cluster_nodes: give either store.url (one Redis) or store.cluster_nodes (a Redis Cluster), not both',
-    );
-  }
-  nodes?.forEach((node, i) => {
-    if (!parseClusterNode(node))
-      problems.push(`store.cluster_nodes[${i}]: expected host:port with a port 1-65535, got ${node}`);
-  });
-  return problems;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function compileHistory(history: ConfigFile['history']): RuntimeHistory {
+  return {
+    rollupRetentionMs: history.rollup_retention_days * DAY_MS,
+    ledgerRetentionMs: history.ledger_retention_days * DAY_MS,
+    flushIntervalMs: history.flush_interval_ms,
+    flushMaxRecords: history.flush_max_records,
+    anomalyMinNano: usdToNano(history.anomaly_min_usd),
+    anomalyScore: history.anomaly_score,
+  };
 }

@@ -6,7 +6,7 @@
 import type { Nano } from '../money.js';
 import type { ProviderKind } from '../providers/types.js';
 import type { ModelPrice } from '../usage.js';
-import type { ConfigFile, Period, ScopeField } from './schema.js';
+import type { AlertEventType, BudgetConfig, KeyConfig, Period, ScopeField } from './schema.js';
 
 export interface RuntimeProvider {
   name: string;
@@ -63,8 +63,12 @@ export interface RuntimeBudget {
 }
 
 export interface RuntimeConfig {
-  /** The validated file, defaults applied (for reference and the admin API). */
-  file: ConfigFile;
+  /**
+   * The file's own definitions of budgets and keys, as written (defaults applied; key secrets
+   * left out): for the admin API's echo of config-file records (GET /admin/budgets, /admin/keys)
+   * only. Everything else reads the compiled fields below.
+   */
+  fileDefinitions: FileDefinitions;
   server: {
     host: string;
     port: number;
@@ -96,8 +100,61 @@ export interface RuntimeConfig {
   forecast: { minHistoryMs: number; minPeriodFraction: number };
   /** Models to try, in order, when a model's provider fails before answering (same API kind). */
   fallbacks: ReadonlyMap<string, readonly string[]>;
+  /** Cheaper models to suggest per model (savings suggestions); every name is a configured model. */
+  alternatives: ReadonlyMap<string, readonly string[]>;
+  alerts: RuntimeAlerts;
+  history: RuntimeHistory;
   /** Where the budget, meta and history stores live (read by createStores, src/store/index.ts). */
   store: RuntimeStore;
+}
+
+/** A key as the config file defines it, without its secret (`key`) or hash (`key_sha256`). */
+export type FileKeyDefinition = Omit<KeyConfig, 'key' | 'key_sha256'>;
+
+export interface FileDefinitions {
+  budgets: readonly BudgetConfig[];
+  keys: readonly FileKeyDefinition[];
+}
+
+export interface RuntimeWebhook {
+  url: string;
+  /** Signing secret; undefined when none is set (an empty one included). */
+  secret: string | undefined;
+  /** Alert types sent to this receiver; undefined = every type. */
+  events: ReadonlySet<AlertEventType> | undefined;
+}
+
+export interface RuntimeAlerts {
+  /** In file order: a delivery names its receiver by index. */
+  webhooks: readonly RuntimeWebhook[];
+  /** Recent alerts each instance keeps in memory for GET /admin/alerts. */
+  historySize: number;
+  /** Webhook delivery in the background (src/alerts/webhook-queue.ts). */
+  delivery: {
+    /** One attempt gives up after this long. */
+    timeoutMs: number;
+    /** Attempts per webhook and alert, the first included. */
+    maxAttempts: number;
+    /** Delay before the first retry; doubles per attempt (with jitter) up to maxBackoffMs. */
+    backoffMs: number;
+    maxBackoffMs: number;
+    /** Deliveries waiting at most; past it the oldest waiting one is dropped. */
+    queueSize: number;
+  };
+}
+
+/** Usage history (hourly rollups and the request ledger) and the analytics that read it. */
+export interface RuntimeHistory {
+  rollupRetentionMs: number;
+  ledgerRetentionMs: number;
+  /** Finished requests are written at least this often ... */
+  flushIntervalMs: number;
+  /** ... or as soon as this many are waiting. */
+  flushMaxRecords: number;
+  /** An hour below this spend is never an anomaly. */
+  anomalyMinNano: Nano;
+  /** Robust z-score at or past which an hour is an anomaly. */
+  anomalyScore: number;
 }
 
 export interface RuntimeStore {

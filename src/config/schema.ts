@@ -174,11 +174,13 @@ const anonymousSchema = z
   })
   .strict();
 
+const alertEventTypeSchema = z.enum(['threshold', 'exhausted', 'forecast', 'anomaly']);
+
 const webhookSchema = z
   .object({
     url: z.url({ error: 'expected an http(s) URL' }),
     secret: z.string().optional(),
-    events: z.array(z.enum(['threshold', 'exhausted', 'forecast', 'anomaly'])).optional(),
+    events: z.array(alertEventTypeSchema).optional(),
   })
   .strict();
 
@@ -285,5 +287,7 @@ export const configSchema = z
 export type ConfigFile = z.infer<typeof configSchema>;
 export type ConfigFileInput = z.input<typeof configSchema>;
 export type BudgetConfig = z.infer<typeof budgetSchema>;
+export type KeyConfig = z.infer<typeof keySchema>;
+export type AlertEventType = z.infer<typeof alertEventTypeSchema>;
 export type Period = z.infer<typeof periodSchema>;
 export type ScopeField = z.infer<typeof scopeFieldSchema>;

@@ -1,7 +1,7 @@
 /**
  * The metadata store: budgets and virtual keys made through the admin API. They live in the same
  * place as the counters (the SQLite file or the Redis deployment), so every gateway instance sees
- * them. Records are opaque JSON here; the config registry (src/config/registry.ts) validates them
+ * them. Records are opaque JSON here; the registry (src/registry/records.ts) validates them
  * and merges them with the config file.
  *
  * Every successful write bumps one version counter. Instances cache the merged config and refresh

@@ -141,7 +141,7 @@ describe('gateway config of the bench', () => {
       }),
       'bench',
     );
-    expect(redis.file.store.type).toBe('redis');
+    expect(redis.store.type).toBe('redis');
   });
 });
 

@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReloadResult } from '../../src/config/registry.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
 import { pricePerMillionToPico } from '../../src/money.js';
 import type { RequestRecord } from '../../src/record.js';
+import type { ReloadResult } from '../../src/registry/registry.js';
 import { adminCall, problemFields } from '../helpers/admin.js';
 import { freePort } from '../helpers/ports.js';
 import {

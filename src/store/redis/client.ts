@@ -11,8 +11,8 @@
  * command was sent). Redis errors of the scripts themselves (a bug) keep their own type.
  */
 import { Cluster, Redis, ReplyError } from 'ioredis';
+import type { ClusterNode } from '../../config/cluster-nodes.js';
 import { StoreUnavailableError } from '../types.js';
-import type { ClusterNode } from './cluster-nodes.js';
 import { type ScriptName, scripts } from './scripts.js';
 
 export interface RedisTarget {

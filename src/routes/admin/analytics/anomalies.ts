@@ -69,15 +69,15 @@ export const getAnomalies: AdminRoute<Pick<AdminServices, 'analytics' | 'config'
     mountRoute(admin, getAnomalies.doc, async (c) => {
       const q = parseQuery(anomaliesQuery, c);
       const report = await analytics.anomalies();
-      const history = config().file.history;
+      const history = config().history;
       const anomalies = report.findings
         .filter((f) => f.anomalous)
         .sort((a, b) => b.score - a.score || a.subject.localeCompare(b.subject) || a.id.localeCompare(b.id));
       return c.json({
         generated_at: iso(report.generatedAtMs),
         window: { start: iso(report.generatedAtMs - HOUR_MS), end: iso(report.generatedAtMs) },
-        min_volume_usd: history.anomaly_min_usd,
-        threshold: history.anomaly_score,
+        min_volume_usd: nanoToUsd(history.anomalyMinNano),
+        threshold: history.anomalyScore,
         checked: report.findings.length,
         anomalies: anomalies.map(findingJson),
         ...(q.all === 'true' ? { findings: report.findings.map(findingJson) } : {}),

@@ -7,10 +7,11 @@
 import { instanceValues, lineFor } from '../../../admin/budget-balances.js';
 import { type BudgetEntry, budgetJson, findBudgetEntry } from '../../../admin/budget-entries.js';
 import { isTemplate } from '../../../budget/snapshot.js';
-import { compileBudget } from '../../../config/compile.js';
-import { budgetReferenceProblems, type ConfigRegistry } from '../../../config/registry.js';
+import { compileBudget } from '../../../config/budgets.js';
 import type { BudgetConfig } from '../../../config/schema.js';
 import { GatewayError, invalidRequest, type Problem } from '../../../errors.js';
+import { budgetReferenceProblems } from '../../../registry/merge.js';
+import type { ConfigRegistry } from '../../../registry/registry.js';
 import type { BudgetStore } from '../../../store/types.js';
 import { problemsFromStrings } from '../shared/problems.js';
 

@@ -4,8 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ANONYMOUS_KEY_ID, sha256Hex } from '../../../config/compile.js';
-import type { ApiKeyRecord } from '../../../config/registry.js';
 import { GatewayError, invalidRequest, type Problem } from '../../../errors.js';
+import type { ApiKeyRecord } from '../../../registry/records.js';
 import { readJson } from '../shared/body.js';
 import { validate } from '../shared/problems.js';
 import { type AdminRoute, mountRoute } from '../shared/route.js';

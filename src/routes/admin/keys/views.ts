@@ -4,8 +4,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
-import type { ApiKeyRecord, ConfigRegistry, MergedConfig } from '../../../config/registry.js';
 import { GatewayError } from '../../../errors.js';
+import type { MergedConfig } from '../../../registry/merge.js';
+import type { ApiKeyRecord } from '../../../registry/records.js';
+import type { ConfigRegistry } from '../../../registry/registry.js';
 import type { keyAnswer } from './schemas.js';
 
 /** `sk-gw-` + 32 random bytes, base64url: 256 bits, nothing to guess. */
@@ -31,7 +33,7 @@ export function apiKeyJson(record: ApiKeyRecord, problems: string[] = []): KeyJs
 
 /** Config keys first (file order), then API keys (id order). Never a secret or a hash. */
 export function keyList(merged: MergedConfig): KeyJson[] {
-  const fromFile: KeyJson[] = merged.config.file.keys.map((key) => ({
+  const fromFile: KeyJson[] = merged.config.fileDefinitions.keys.map((key) => ({
     id: key.id,
     source: 'config',
     active: true,
@@ -45,7 +47,7 @@ export function keyList(merged: MergedConfig): KeyJson[] {
 }
 
 export function isFileKey(registry: ConfigRegistry, id: string): boolean {
-  return registry.fileConfig().file.keys.some((k) => k.id === id);
+  return [...registry.fileConfig().keysByHash.values()].some((k) => k.id === id);
 }
 
 export function keyNotFound(id: string): never {

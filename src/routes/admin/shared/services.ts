@@ -6,8 +6,8 @@
 import type { AlertEntry } from '../../../alerts/recent.js';
 import type { Analytics } from '../../../analytics/service.js';
 import type { BudgetEngine } from '../../../budget/types.js';
-import type { ConfigRegistry, ReloadResult } from '../../../config/registry.js';
 import type { RuntimeConfig, RuntimeKey } from '../../../config/runtime.js';
+import type { ConfigRegistry, ReloadResult } from '../../../registry/registry.js';
 import type { MetaStore } from '../../../store/meta.js';
 import type { BudgetStore } from '../../../store/types.js';
 
