@@ -46,6 +46,7 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
         adapter,
         body,
         nowMs: state.record.timeMs,
+        responses: deps.responses,
       });
       state.record.user = builder.identity.user ?? null;
       const config = c.get('config');
