@@ -13,7 +13,7 @@ import { createGatewayApp, type GatewayApp } from './http/app.js';
 import { requestContext } from './http/context.js';
 import { installErrorBoundary } from './http/error-boundary.js';
 import { callerIdentity, type KeyLookup } from './http/key-auth.js';
-import { adapters } from './providers/index.js';
+import { adapters, ResponseTokenMemory } from './providers/index.js';
 import type { RequestObserver } from './record.js';
 import type { UpstreamDispatch } from './routes/proxy/exchange.js';
 import { createProxyHandler, type ProxyDeps } from './routes/proxy/handler.js';
@@ -36,6 +36,8 @@ export interface AppDeps {
   burnRates?: BurnRateSource;
   clock?: () => number;
   onFallback?: ProxyDeps['onFallback'];
+  /** Context tokens of served Responses (previous_response_id); one is made when absent. */
+  responses?: ResponseTokenMemory;
   /** Extra route groups (admin, metrics) mounted by the caller. */
   mount?: (app: GatewayApp) => void;
 }
@@ -45,8 +47,10 @@ export function buildApp(deps: AppDeps): GatewayApp {
   app.use(requestContext(deps.config));
   installErrorBoundary(app, deps.logger);
 
+  const responses = deps.responses ?? new ResponseTokenMemory();
   const proxyDeps: ProxyDeps = {
     engine: deps.engine,
+    responses,
     pools: deps.pools,
     observe: deps.observe,
     lookupKey: deps.lookupKey,
@@ -59,6 +63,7 @@ export function buildApp(deps: AppDeps): GatewayApp {
     engine: deps.engine,
     burnRates: deps.burnRates,
     clock: deps.clock ?? Date.now,
+    responses,
   };
   const caller = callerIdentity(deps.lookupKey);
   app.get('/v1/models', caller, modelsHandler());

@@ -30,11 +30,27 @@ export interface Plan {
   model: RuntimeModel;
   lines: PlannedLine[];
   promptTokens: number;
-  /** The cap asked of the store: the client's (or the model's maximum), never above the model's maximum. */
+  /**
+   * The cap asked of the store, per output sequence: the client's (or the model's maximum), never
+   * above the model's maximum, and low enough that the whole reservation stays a safe integer.
+   */
   cap: number;
   minCap: number;
   fixedPico: number;
+  /** Price of one cap token across every output sequence: the model's output price x multiplier. */
   outputPico: number;
+  /** Output sequences the cap applies to (0 for outputless APIs). */
+  outputMultiplier: number;
+}
+
+/**
+ * The number of output sequences a request's reserve is priced for: the request's multiplier
+ * (at least 1), 0 for outputless APIs.
+ */
+export function outputMultiplierOf(request: AdmissionRequest): number {
+  if (request.outputless) return 0;
+  const m = request.outputMultiplier;
+  return m !== undefined && Number.isSafeInteger(m) && m > 1 ? m : 1;
 }
 
 /** What stays fixed across the rounds of one admission. */
@@ -78,11 +94,18 @@ export async function planFor(ctx: PlanContext, model: RuntimeModel): Promise<Pl
     promptTokens = await request.promptTokensFor(model);
     ctx.promptTokens.set(model.name, promptTokens);
   }
+  const multiplier = outputMultiplierOf(request);
+  const fixedPico = promptTokens * model.price.input;
+  const outputPico = model.price.output * multiplier;
   let cap = 0;
   if (!request.outputless) {
     const max = model.maxOutputTokens;
     cap = request.requestedCap ?? max ?? FALLBACK_OUTPUT_CAP;
     if (max !== undefined) cap = Math.min(cap, max);
+    // n: 128 choices of 16k tokens at a gpt-4o price is past 2^53 pico-USD: the stores' integer
+    // arithmetic (doubles in Lua too) would round. Such a cap is lowered (and reported as clamped)
+    // until the worst case is exact; it is a reservation of thousands of dollars either way.
+    if (outputPico > 0) cap = Math.min(cap, Math.floor((Number.MAX_SAFE_INTEGER - fixedPico) / outputPico));
     cap = Math.max(0, Math.floor(cap));
   }
   const lines = linesFor(ctx.budgets, attributes(request.identity, model)).map((scoped) => {
@@ -107,7 +130,8 @@ export async function planFor(ctx: PlanContext, model: RuntimeModel): Promise<Pl
     promptTokens,
     cap,
     minCap: Math.min(cap, cfg.budgeting.minOutputTokens),
-    fixedPico: promptTokens * model.price.input,
-    outputPico: model.price.output,
+    fixedPico,
+    outputPico,
+    outputMultiplier: multiplier,
   };
 }

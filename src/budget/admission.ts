@@ -196,6 +196,7 @@ export class BudgetAdmission {
       servedModel: plan.model,
       ...(downgradedFrom ? { downgradedFrom } : {}),
       outputCap: outputless ? undefined : grantedCap,
+      reservedOutputTokens: outputless ? 0 : grantedCap * plan.outputMultiplier,
       capChanged: !outputless && grantedCap !== request.requestedCap,
       clamped: !outputless && grantedCap < plan.cap,
       estimateNano: amountNano,

@@ -25,8 +25,14 @@ export interface AdmissionRequest {
   model: RuntimeModel;
   /** Prompt tokens as the given model's tokenizer counts them (downgrades may change the model). */
   promptTokensFor(model: RuntimeModel): number | Promise<number>;
-  /** The output cap the client sent, if any. */
+  /** The output cap the client sent, if any: per output sequence (per choice, per prompt). */
   requestedCap: number | undefined;
+  /**
+   * Output sequences the provider may bill, each up to the cap (adapter.worstCase(): chat `n`,
+   * completions prompts x max(n, best_of); 1 when absent). The reserve prices `cap x this` output
+   * tokens, so fit-to-budget lowers the per-sequence cap.
+   */
+  outputMultiplier?: number;
   /** True for APIs without output tokens (embeddings). */
   outputless: boolean;
   /** Request time (ms since epoch); the engine's clock is injectable for tests. */
@@ -61,8 +67,13 @@ export interface AdmissionGranted {
   servedModel: RuntimeModel;
   /** Set when a threshold's downgrade map changed the model. */
   downgradedFrom?: string;
-  /** The output cap to send upstream; undefined for outputless APIs. */
+  /** The output cap to send upstream (per output sequence); undefined for outputless APIs. */
   outputCap: number | undefined;
+  /**
+   * Output tokens the reservation covers: outputCap x the request's output multiplier (0 for
+   * outputless APIs). What a settle without usage must bill as output.
+   */
+  reservedOutputTokens: number;
   /** True when the cap sent upstream differs from the client's (set by the gateway or lowered to fit). */
   capChanged: boolean;
   /** True when fit-to-budget lowered the cap below what was asked (or the model's maximum). */

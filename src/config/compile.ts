@@ -78,6 +78,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
         cacheWrite: pricePerMillionToPico(m.cache_write ?? m.input),
       },
       maxOutputTokens: m.max_output_tokens,
+      contextWindow: m.context_window,
       capField: m.output_cap_field ?? defaultCapField(name),
     });
   }

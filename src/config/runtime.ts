@@ -27,6 +27,8 @@ export interface RuntimeModel {
   price: ModelPrice;
   /** Most output tokens the model can produce; undefined for models without output (embeddings). */
   maxOutputTokens: number | undefined;
+  /** Configured context window; undefined means DEFAULT_CONTEXT_WINDOW (routes/proxy/admission.ts). */
+  contextWindow?: number;
   /** Chat completions output-cap field for this model. */
   capField: 'max_tokens' | 'max_completion_tokens';
 }

@@ -97,6 +97,12 @@ const modelSchema = z
     cache_read: pricePerMillion.optional(),
     cache_write: pricePerMillion.optional(),
     max_output_tokens: positiveInt.optional(),
+    /**
+     * Most tokens the model reads in one call (input plus carried-over context). Reserved as input
+     * when a request continues a conversation the gateway cannot measure (Responses
+     * previous_response_id it did not serve, conversation); default 128000.
+     */
+    context_window: positiveInt.optional(),
     /** Which request field carries the output cap on chat completions (o-series and gpt-5 use max_completion_tokens). */
     output_cap_field: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
   })

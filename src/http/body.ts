@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { GatewayError } from '../errors.js';
+import { duplicateKeyError } from '../providers/json-keys.js';
 import type { RequestBody } from '../providers/types.js';
 import { type HeaderSource, nodeRequest } from './request.js';
 
@@ -64,6 +65,10 @@ export function requireJsonContentType(request: { headers: HeaderSource }): void
 /** Maximum nesting of arrays/objects accepted in a body; deeper JSON is rejected before any work. */
 export const MAX_JSON_DEPTH = 64;
 
+/**
+ * The body as one JSON object. A key twice in one object is refused (400 naming it): JSON.parse
+ * keeps the last, an upstream may keep the first, and what is checked must be what is sent.
+ */
 export function parseJsonObject(bytes: Buffer): RequestBody {
   let parsed: unknown;
   try {
@@ -77,6 +82,8 @@ export function parseJsonObject(bytes: Buffer): RequestBody {
   if (depthExceeds(parsed, MAX_JSON_DEPTH)) {
     throw new GatewayError('invalid_request', `Request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
   }
+  const duplicate = duplicateKeyError(bytes);
+  if (duplicate) throw duplicate;
   return parsed as RequestBody;
 }
 

@@ -197,13 +197,14 @@ describe('completions and embeddings', () => {
 });
 
 describe('responses', () => {
-  it('counts instructions and a string input as messages', () => {
+  it('counts instructions and a string input as messages, roles included', () => {
     const n = promptTokens(
       'responses',
       { model: 'gpt-4o', instructions: 'Be brief.', input: 'Hello' },
       'gpt-4o',
     );
-    expect(n).toBe(3 + tok('Be brief.') + 3 + tok('Hello') + 3);
+    // As the provider wraps them: { role: "system", content } and { role: "user", content }.
+    expect(n).toBe(3 + tok('system') + tok('Be brief.') + 3 + tok('user') + tok('Hello') + 3);
   });
 
   it('counts items: messages with parts, function calls and outputs, images', () => {

@@ -6,8 +6,21 @@ import type { AdmissionDenied, AdmissionRequest, Identity } from '../../budget/t
 import type { RuntimeConfig, RuntimeModel } from '../../config/runtime.js';
 import { GatewayError } from '../../errors.js';
 import { denialError } from '../../http/denial-errors.js';
+import type { ResponseTokenMemory } from '../../providers/response-memory.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
 import { countPromptTokens } from '../../tokens/estimate.js';
+
+/**
+ * Input tokens reserved for context a request carries by reference that this gateway cannot
+ * measure (a Responses previous_response_id it did not serve, a stored conversation), for a model
+ * without `context_window` in the config: the provider cannot add more context than the model
+ * reads, and 128k is the window of the gpt-4o / gpt-4.1-mini class.
+ */
+export const DEFAULT_CONTEXT_WINDOW = 128_000;
+
+export function contextWindowOf(model: RuntimeModel): number {
+  return model.contextWindow ?? DEFAULT_CONTEXT_WINDOW;
+}
 
 /** Longest `user` taken from a body: it becomes part of a budget instance id and a ledger field. */
 export const MAX_BODY_USER_LENGTH = 200;
@@ -27,6 +40,8 @@ export interface AdmissionInput {
   adapter: EndpointAdapter;
   body: RequestBody;
   nowMs: number;
+  /** Context tokens of Responses this gateway served (previous_response_id); absent: all unknown. */
+  responses?: ResponseTokenMemory;
 }
 
 export interface AdmissionBuilder {
@@ -37,18 +52,22 @@ export interface AdmissionBuilder {
 }
 
 /**
- * Reads the client's output cap at once: the proxy rewrites the body before forwarding, and a
- * fallback is admitted on the client's own cap. Prompt tokens are counted once per model.
+ * Reads the client's output cap and the request's worst case at once: the proxy rewrites the body
+ * before forwarding, and a fallback is admitted on the client's own cap. Prompt tokens are counted
+ * once per model, plus the context the provider adds by reference (carriedContextTokens).
  */
 export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
   const { adapter, body } = input;
   const identity = withBodyUser(input.identity, body);
   const requestedCap = adapter.requestedOutputCap(body);
+  const { outputMultiplier } = adapter.worstCase(body);
+  const carried = carriedContext(adapter, body, input.responses);
   const tokenCounts = new Map<string, Promise<number>>();
   const promptTokensFor = (model: RuntimeModel): Promise<number> => {
     let count = tokenCounts.get(model.name);
     if (!count) {
-      count = countPromptTokens(adapter.shape, body, model.upstreamModel);
+      const extra = carried(model);
+      count = countPromptTokens(adapter.shape, body, model.upstreamModel).then((tokens) => tokens + extra);
       tokenCounts.set(model.name, count);
     }
     return count;
@@ -61,10 +80,30 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
       model,
       promptTokensFor,
       requestedCap,
+      outputMultiplier,
       outputless: adapter.shape === 'embeddings',
       nowMs: input.nowMs,
     }),
   };
+}
+
+/**
+ * Input tokens the provider adds to this request by reference, per model: a previous response this
+ * gateway served counts what it remembered (its input and output); one it did not serve, and a
+ * stored `conversation`, count the model's whole context window (the most it could add).
+ */
+function carriedContext(
+  adapter: EndpointAdapter,
+  body: RequestBody,
+  responses: ResponseTokenMemory | undefined,
+): (model: RuntimeModel) => number {
+  const state = adapter.conversationState(body);
+  if (state.conversationId !== undefined) return contextWindowOf;
+  const previous = state.previousResponseId;
+  if (previous === undefined) return () => 0;
+  // Looked up once: the answer must not change between the first admission and a fallback's.
+  const remembered = responses?.contextTokens(previous);
+  return (model) => remembered ?? contextWindowOf(model);
 }
 
 /** What the client is told about a refused admission (the engine's denial, worded at the edge). */

@@ -8,6 +8,7 @@ import type { RuntimeConfig, RuntimeProvider } from '../../config/runtime.js';
 import type { GatewayContext } from '../../http/app.js';
 import type { KeyLookup } from '../../http/key-auth.js';
 import type { HeaderRecord } from '../../providers/headers.js';
+import type { ResponseTokenMemory } from '../../providers/response-memory.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
 import type { RequestObserver } from '../../record.js';
 import type { RequestState } from './request-state.js';
@@ -23,6 +24,11 @@ export interface ProxyDeps {
   observe: RequestObserver;
   lookupKey?: KeyLookup;
   clock?: () => number;
+  /**
+   * Context tokens of the Responses this gateway served (one per gateway): admission reserves a
+   * previous_response_id at what it left behind (response-context.ts rememberResponse fills it).
+   */
+  responses?: ResponseTokenMemory;
   /** A provider failed before answering and the request moved to a fallback model. */
   onFallback?(from: string, to: string, reason: string): void;
 }

@@ -61,6 +61,7 @@ class FakeEngine implements BudgetEngine {
       reservation: { id: 'res-1', amountNano: 1_000, lines: [] },
       servedModel: model,
       outputCap: 50,
+      reservedOutputTokens: 50,
       capChanged: false,
       clamped: false,
       estimateNano: 1_000,

@@ -3,7 +3,7 @@
  * key, before sending it. The admission is built as the proxy builds it (routes/proxy/admission.ts),
  * so the preview touches the same budget lines; nothing is reserved, no provider is called.
  */
-import type { BudgetEngine, Identity } from '../../budget/types.js';
+import type { Identity } from '../../budget/types.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import { GatewayError } from '../../errors.js';
 import type { GatewayContext } from '../../http/app.js';
@@ -48,7 +48,7 @@ export function estimateAdapter(body: RequestBody): EndpointAdapter {
  * Throws a GatewayError for a malformed body, an unknown or forbidden model.
  */
 export async function costPreview(
-  deps: { engine(): BudgetEngine; burnRates?: SelfServiceDeps['burnRates'] },
+  deps: Pick<SelfServiceDeps, 'engine' | 'burnRates' | 'responses'>,
   config: RuntimeConfig,
   identity: Identity,
   adapter: EndpointAdapter,
@@ -57,7 +57,14 @@ export async function costPreview(
 ) {
   const invalid = adapter.validate(body);
   if (invalid) throw invalid;
-  const builder = admissionBuilder({ requestId: 'estimate', identity, adapter, body, nowMs: now });
+  const builder = admissionBuilder({
+    requestId: 'estimate',
+    identity,
+    adapter,
+    body,
+    nowMs: now,
+    responses: deps.responses,
+  });
   const model = resolveModel(config, adapter, body.model as string);
   const preview = await deps.engine().preview(builder.request(model));
   // A model the caller may not use is an error, not a priced refusal (as the real request answers).

@@ -16,13 +16,17 @@ import {
 import { addToolDefinitions } from './tools.js';
 
 export function collectResponses(parts: PromptParts, body: Record<string, unknown>): void {
+  // A string is one message as a list item would be: its role is counted too (the provider
+  // wraps it as { role: "system" / "user", content }, and bills the role's token).
   if (typeof body.instructions === 'string' && body.instructions.length > 0) {
     parts.fixed(TOKENS_PER_MESSAGE);
+    parts.text('system');
     parts.text(body.instructions);
   }
   const input = body.input;
   if (typeof input === 'string') {
     parts.fixed(TOKENS_PER_MESSAGE);
+    parts.text('user');
     parts.text(input);
   } else if (Array.isArray(input)) {
     for (const item of input) addItem(parts, item);
