@@ -40,7 +40,7 @@ describe('config loading', () => {
     ).toBe('web-app');
   });
 
-  it('interpolates ${NAME} and ${NAME:-default}, typing whole-value numbers', () => {
+  it('interpolates NAME and NAME:-default references, typing whole-value numbers', () => {
     const text = `server: { port: "\${PORT:-8123}", host: "\${HOST:-0.0.0.0}" }\nadmin: { token: "pre-\${TOKEN}-post" }\n${BASE}`;
     const config = parseConfig(text, 't', { TOKEN: 'abc', PORT: '9001' });
     expect(config.server.port).toBe(9001);
