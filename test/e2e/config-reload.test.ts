@@ -220,11 +220,14 @@ describe('file watch', () => {
   });
 });
 
+/** The child logs at info, so the test reads what each reload did from its output. */
+const loggedAtInfo = (yaml: string) => yaml.replace('log_level: silent', 'log_level: info');
+
 describe('SIGHUP', () => {
   it('reloads a served gateway (file watch off)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmgw-sighup-'));
     const path = join(dir, 'gateway.yaml');
-    writeFileSync(path, configText(dir, budgetsYaml(100)));
+    writeFileSync(path, configText(dir, budgetsYaml(100), loggedAtInfo));
     const port = await freePort();
     const child = spawn(
       process.execPath,
@@ -252,7 +255,7 @@ describe('SIGHUP', () => {
     const gateway = { url: `http://127.0.0.1:${port}` };
     try {
       await eventually(async () => expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200), 30_000);
-      writeFileSync(path, configText(dir, budgetsYaml(250)));
+      writeFileSync(path, configText(dir, budgetsYaml(250), loggedAtInfo));
       // Without the watch, nothing changes until the signal: the write itself reloads nothing.
       expect(await limitOf(gateway, 'web-monthly')).toBe(100);
       child.kill('SIGHUP');
@@ -260,7 +263,7 @@ describe('SIGHUP', () => {
       // Exactly one reload, the signal's: no watcher saw the write.
       expect(reloadsLogged()).toEqual(['config reloaded']);
       // An invalid file on SIGHUP: the process keeps serving the old config.
-      writeFileSync(path, configText(dir, budgetsYaml(-1)));
+      writeFileSync(path, configText(dir, budgetsYaml(-1), loggedAtInfo));
       child.kill('SIGHUP');
       await eventually(() => expect(reloadsLogged()).toHaveLength(2));
       expect(reloadsLogged()[1]).toMatch(/^config reload failed/);
