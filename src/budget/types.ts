@@ -63,6 +63,11 @@ export interface AdmissionGranted {
   downgradedFrom?: string;
   /** The output cap to send upstream; undefined for outputless APIs. */
   outputCap: number | undefined;
+  /**
+   * Output sequences the provider may bill, each up to `outputCap` (n, best_of x prompts): the
+   * reservation covers `outputCap x outputMultiplier` output tokens. Absent means 1.
+   */
+  outputMultiplier?: number;
   /** True when the cap sent upstream differs from the client's (set by the gateway or lowered to fit). */
   capChanged: boolean;
   /** True when fit-to-budget lowered the cap below what was asked (or the model's maximum). */

@@ -16,9 +16,9 @@ import {
   costHeader,
   estimateHeader,
 } from './gateway-headers.js';
-import { NOTHING_PRODUCED, settleAnswer } from './settle.js';
+import { NOTHING_PRODUCED, promptOnly, settleAnswer, USAGE_UNKNOWN } from './settle.js';
 import { relayStream } from './stream-relay.js';
-import { upstreamError } from './upstream-failures.js';
+import { CLIENT_CLOSED_STATUS, ClientGone, upstreamError } from './upstream-failures.js';
 
 export async function relay(exchange: Exchange, attempt: Attempt, forwarded: Forwarded): Promise<Response> {
   const { admission } = attempt;
@@ -46,11 +46,19 @@ async function relayRefusal(
   const errorBytes = Buffer.from(await upstream.body.arrayBuffer().catch(() => new ArrayBuffer(0)));
   call.detach();
   await settleAnswer(exchange.engine, admission, NOTHING_PRODUCED, state);
+  if (call.clientGone) return clientClosed(exchange);
   state.record.status = upstream.statusCode;
   state.record.errorCode = 'provider_error';
   budgetHeaders(headers, afterRelease(admission.tightest, admission.reservation));
   state.finish(exchange.deps.observe);
   return new Response(errorBytes, { status: upstream.statusCode, headers });
+}
+
+/** The client left while the answer was read: the record says so, whatever was billed. */
+function clientClosed(exchange: Exchange): Response {
+  exchange.state.record.status = CLIENT_CLOSED_STATUS;
+  exchange.state.finish(exchange.deps.observe);
+  return new Response(null, { status: CLIENT_CLOSED_STATUS });
 }
 
 async function relayPlain(
@@ -63,9 +71,11 @@ async function relayPlain(
   const { state } = exchange;
   let responseBytes: Buffer;
   try {
+    // Read to its end even when the client has left (forward.ts): the usage is what gets billed.
     responseBytes = Buffer.from(await upstream.body.arrayBuffer());
   } catch (error) {
     call.detach();
+    if (call.clientGone) throw new ClientGone(USAGE_UNKNOWN);
     throw upstreamError(error, admission.servedModel.provider.name, call.abort.signal);
   }
   call.detach();
@@ -81,6 +91,7 @@ async function relayPlain(
     { usage, counted: false, produced: true },
     state,
   );
+  if (call.clientGone) return clientClosed(exchange);
   if (settled) costHeader(headers, settled.costNano);
   budgetHeaders(headers, settled?.tightest ?? admission.tightest);
   state.record.status = upstream.statusCode;
@@ -106,12 +117,12 @@ function relayStreamed(
     abort: call.abort,
     onEnd: async (outcome) => {
       call.detach();
-      const answered = {
-        usage: outcome.usage,
-        counted: outcome.counted,
-        produced: outcome.usage !== undefined,
-      };
+      // Answered, so written upstream: a stream cut before its first byte bills the prompt.
+      const answered = outcome.usage
+        ? { usage: outcome.usage, counted: outcome.counted, produced: true }
+        : promptOnly(admission);
       await settleAnswer(exchange.engine, admission, answered, state);
+      if (outcome.reason === 'client-gone') state.record.status = CLIENT_CLOSED_STATUS;
       state.finish(exchange.deps.observe);
     },
     promptTokens: admission.promptTokens,
