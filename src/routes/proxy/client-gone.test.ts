@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
 import {
   eventually,
+  OPENAI_UPSTREAM_KEY,
   type Stack,
   type StackOptions,
   startStack,
@@ -191,5 +192,62 @@ describe.each([
     const billed = records.filter((r) => r.settlement !== 'released');
     expect(billed.length).toBeGreaterThanOrEqual(receivedWhole(stack));
     for (const record of billed) expect(record.inputTokens).toBeGreaterThanOrEqual(40_000);
+  });
+});
+
+describe('written upstream, or not', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      extraYaml: GLOBAL_BUDGET_YAML,
+      providersYaml: `  one-lane: { kind: openai, base_url: "MOCK/v1", api_key: ${OPENAI_UPSTREAM_KEY}, connections: 1 }`,
+      modelsYaml: '  lane-model: { provider: one-lane, upstream_model: gpt-4o, input: 2.5, output: 10 }',
+      mockUrlPlaceholder: 'MOCK',
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('a request still waiting for a pooled connection when its client leaves: not sent, released at once', async () => {
+    const since = Date.now();
+    const post = (signal?: AbortSignal) =>
+      fetch(`${stack.gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${TEST_KEY}`,
+          'x-mock-latency-ms': '1500',
+        },
+        body: JSON.stringify({
+          model: 'lane-model',
+          messages: [{ role: 'user', content: 'hi' }],
+          max_tokens: 5,
+        }),
+        signal,
+      }).catch((e: unknown) => e);
+    // The first request holds the provider's only connection.
+    const first = post();
+    await eventually(() => expect(stack.mock.served).toHaveLength(1));
+    const oneReserved = (await budgetTotals(stack)).reserved;
+    expect(oneReserved).toBeGreaterThan(0);
+    // The second is admitted (its reservation is held) and queued behind it.
+    const controller = new AbortController();
+    const second = post(controller.signal);
+    await eventually(async () =>
+      expect((await budgetTotals(stack)).reserved).toBeCloseTo(2 * oneReserved, 9),
+    );
+    controller.abort();
+    await second;
+    // Released while the first is still running: the queue does not hold it.
+    const [record] = await recordsSince(stack, since, 1);
+    expect(record).toMatchObject({ status: 499, settlement: 'released', costNano: 0 });
+    expect(stack.mock.served.filter((s) => s.body !== undefined)).toHaveLength(1);
+    expect((await budgetTotals(stack)).reserved).toBeCloseTo(oneReserved, 9);
+    await first;
+    await recordsSince(stack, since, 2);
+    // The provider never saw the second one.
+    expect(stack.mock.served).toHaveLength(1);
+    expect((await budgetTotals(stack)).reserved).toBe(0);
   });
 });

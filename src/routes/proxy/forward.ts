@@ -97,7 +97,7 @@ export async function forward(exchange: Exchange, attempt: Attempt): Promise<For
   );
   headers['content-length'] = String(bytes.length);
   try {
-    upstream = await exchange.deps.pools.pool(provider).request({
+    const pending = exchange.deps.pools.pool(provider).request({
       method: 'POST',
       path: upstreamPath(provider, adapter.path),
       headers,
@@ -106,6 +106,7 @@ export async function forward(exchange: Exchange, attempt: Attempt): Promise<For
       }),
       signal: abort.signal,
     });
+    upstream = await answeredOrAborted(pending, abort.signal);
   } catch (error) {
     call.detach();
     if (call.clientGone) throw new ClientGone(unanswered(exchange, attempt.admission, call));
@@ -126,6 +127,39 @@ export async function forward(exchange: Exchange, attempt: Attempt): Promise<For
 export function unanswered(exchange: Exchange, admission: AdmissionGranted, call: UpstreamCall): Answered {
   if (!call.written) return NOTHING_PRODUCED;
   return exchange.stream ? promptOnly(admission) : USAGE_UNKNOWN;
+}
+
+/**
+ * The answer, or the abort's reason as soon as the signal fires. undici acts on an abort only once
+ * the request has a connection: one still queued for a pooled connection would otherwise hold its
+ * reservation (and its record) until a connection frees up. undici drops it unsent then; an answer
+ * that still comes is discarded.
+ */
+function answeredOrAborted(
+  pending: Promise<Dispatcher.ResponseData>,
+  signal: AbortSignal,
+): Promise<Dispatcher.ResponseData> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      reject(signal.reason);
+      pending.then(
+        (late) => late.body.destroy(),
+        () => {},
+      );
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (answer) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(answer);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /**
