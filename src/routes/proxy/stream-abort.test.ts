@@ -267,3 +267,35 @@ describe('the provider stream breaks', () => {
     expect(record.outputTokens).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('usage reported too early (x-mock-first-chunk-usage)', () => {
+  const post = (headers: Record<string, string>) =>
+    fetch(`${stack.gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}`, ...headers },
+      body: JSON.stringify({ model: 'gpt-4o', messages, max_tokens: 5000, stream: true }),
+    });
+
+  it('a first chunk reporting 1 token, then 3000 tokens of text, then a break: billed for the text', async () => {
+    const response = await post({
+      'x-mock-output-tokens': '3000',
+      'x-mock-first-chunk-usage': '1',
+      'x-mock-fail': 'broken-stream:100000',
+    });
+    const text = await response.text();
+    expect(text.length).toBeGreaterThan(10_000);
+    const served = onlyServed(stack);
+    expect(served.outputTokensSent).toBe(3000);
+    const record = await expectCountedAndBilled(response.headers.get('x-gateway-request-id'), 'gpt-4o');
+    expect(record.outputTokens).toBeGreaterThanOrEqual(2900);
+    expect(record.outputTokens).toBeLessThanOrEqual(3000);
+  });
+
+  it('the same stream ending normally: the last report counts', async () => {
+    const response = await post({ 'x-mock-output-tokens': '3000', 'x-mock-first-chunk-usage': '1' });
+    await response.text();
+    const served = onlyServed(stack);
+    const record = await recordOf(stack, response.headers.get('x-gateway-request-id'));
+    expect(record).toMatchObject({ settlement: 'usage', outputTokens: 3000, costNano: mockCost(served) });
+  });
+});
