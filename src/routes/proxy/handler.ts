@@ -22,12 +22,9 @@ import { identifyCaller } from './identify.js';
 import { relay } from './relay.js';
 import { RequestState } from './request-state.js';
 import { NOTHING_PRODUCED, settleAnswer } from './settle.js';
-import { ClientGone, FallBack, fallbackModels } from './upstream-failures.js';
+import { CLIENT_CLOSED_STATUS, ClientGone, FallBack, fallbackModels } from './upstream-failures.js';
 
 export type { ProxyDeps } from './exchange.js';
-
-/** Recorded for a request whose client left before an answer (nobody reads the response). */
-const CLIENT_CLOSED_STATUS = 499;
 
 export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
   const clock = deps.clock ?? Date.now;
@@ -84,7 +81,9 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
         }
       }
     } catch (error) {
-      if (admission) await settleAnswer(engine, admission, NOTHING_PRODUCED, state);
+      // A client gone after its request was written upstream is billed (forward.ts); else released.
+      const billed = error instanceof ClientGone ? error.answered : NOTHING_PRODUCED;
+      if (admission) await settleAnswer(engine, admission, billed, state);
       if (error instanceof ClientGone) {
         state.record.status = CLIENT_CLOSED_STATUS;
         state.finish(deps.observe);

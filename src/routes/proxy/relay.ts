@@ -16,9 +16,10 @@ import {
   costHeader,
   estimateHeader,
 } from './gateway-headers.js';
-import { NOTHING_PRODUCED, settleAnswer } from './settle.js';
+import { rememberResponse } from './response-context.js';
+import { NOTHING_PRODUCED, promptOnly, settleAnswer, USAGE_UNKNOWN } from './settle.js';
 import { relayStream } from './stream-relay.js';
-import { upstreamError } from './upstream-failures.js';
+import { CLIENT_CLOSED_STATUS, ClientGone, upstreamError } from './upstream-failures.js';
 
 export async function relay(exchange: Exchange, attempt: Attempt, forwarded: Forwarded): Promise<Response> {
   const { admission } = attempt;
@@ -46,11 +47,19 @@ async function relayRefusal(
   const errorBytes = Buffer.from(await upstream.body.arrayBuffer().catch(() => new ArrayBuffer(0)));
   call.detach();
   await settleAnswer(exchange.engine, admission, NOTHING_PRODUCED, state);
+  if (call.clientGone) return clientClosed(exchange);
   state.record.status = upstream.statusCode;
   state.record.errorCode = 'provider_error';
   budgetHeaders(headers, afterRelease(admission.tightest, admission.reservation));
   state.finish(exchange.deps.observe);
   return new Response(errorBytes, { status: upstream.statusCode, headers });
+}
+
+/** The client left while the answer was read: the record says so, whatever was billed. */
+function clientClosed(exchange: Exchange): Response {
+  exchange.state.record.status = CLIENT_CLOSED_STATUS;
+  exchange.state.finish(exchange.deps.observe);
+  return new Response(null, { status: CLIENT_CLOSED_STATUS });
 }
 
 async function relayPlain(
@@ -63,15 +72,20 @@ async function relayPlain(
   const { state } = exchange;
   let responseBytes: Buffer;
   try {
+    // Read to its end even when the client has left (forward.ts): the usage is what gets billed.
     responseBytes = Buffer.from(await upstream.body.arrayBuffer());
   } catch (error) {
     call.detach();
+    if (call.clientGone) throw new ClientGone(USAGE_UNKNOWN);
     throw upstreamError(error, admission.servedModel.provider.name, call.abort.signal);
   }
   call.detach();
   let usage: Usage | undefined;
+  let responseId: string | undefined;
   try {
-    usage = exchange.adapter.usageFromJson(JSON.parse(responseBytes.toString('utf8')));
+    const json: unknown = JSON.parse(responseBytes.toString('utf8'));
+    usage = exchange.adapter.usageFromJson(json);
+    responseId = exchange.adapter.responseIdFromJson(json);
   } catch {
     usage = undefined;
   }
@@ -81,6 +95,9 @@ async function relayPlain(
     { usage, counted: false, produced: true },
     state,
   );
+  // A follow-up naming this response (previous_response_id) is reserved for what it carries over.
+  rememberResponse(exchange.deps.responses, responseId, usage);
+  if (call.clientGone) return clientClosed(exchange);
   if (settled) costHeader(headers, settled.costNano);
   budgetHeaders(headers, settled?.tightest ?? admission.tightest);
   state.record.status = upstream.statusCode;
@@ -100,18 +117,20 @@ function relayStreamed(
   estimateHeader(headers, admission.estimateNano);
   budgetHeaders(headers, admission.tightest);
   state.record.status = upstream.statusCode;
+  const tap = exchange.adapter.createStreamTap({ stripUsageChunk: call.strippedUsage });
   const relayed = relayStream({
     upstream: upstream.body,
-    tap: exchange.adapter.createStreamTap({ stripUsageChunk: call.strippedUsage }),
+    tap,
     abort: call.abort,
     onEnd: async (outcome) => {
       call.detach();
-      const answered = {
-        usage: outcome.usage,
-        counted: outcome.counted,
-        produced: outcome.usage !== undefined,
-      };
+      // Answered, so written upstream: a stream cut before its first byte bills the prompt.
+      const answered = outcome.usage
+        ? { usage: outcome.usage, counted: outcome.counted, produced: true }
+        : promptOnly(admission);
       await settleAnswer(exchange.engine, admission, answered, state);
+      rememberResponse(exchange.deps.responses, tap.responseId(), outcome.usage);
+      if (outcome.reason === 'client-gone') state.record.status = CLIENT_CLOSED_STATUS;
       state.finish(exchange.deps.observe);
     },
     promptTokens: admission.promptTokens,

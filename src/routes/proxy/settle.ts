@@ -3,8 +3,10 @@
  * - usage known (reported by the provider, or counted from the streamed text): settle at it;
  * - an answer without usage: the provider billed something we cannot see, so the worst case that
  *   was reserved is what we count;
- * - nothing produced (the provider refused, the request failed before an answer, a stream ended
- *   before its first byte): release the reservation.
+ * - a request written upstream whose answer never came (the client left, a stream cut before its
+ *   first byte): at least the prompt, which the provider was sent and bills;
+ * - nothing produced (the provider refused, the request failed before it was written upstream):
+ *   release the reservation.
  */
 import type { AdmissionGranted, BudgetEngine, SettleOutcome } from '../../budget/types.js';
 import type { Usage } from '../../usage.js';
@@ -19,6 +21,9 @@ export interface Answered {
 }
 
 export const NOTHING_PRODUCED: Answered = { usage: undefined, counted: false, produced: false };
+
+/** An answer that came but whose usage is unknown: billed at the reserved worst case. */
+export const USAGE_UNKNOWN: Answered = { usage: undefined, counted: false, produced: true };
 
 /** Settles or releases the admission's reservation; undefined when it was released. */
 export async function settleAnswer(
@@ -39,13 +44,31 @@ export async function settleAnswer(
   return result;
 }
 
-/** The usage the reservation was sized for: the prompt and the whole output cap. */
-function reservedUsage(admission: AdmissionGranted): Usage {
+/** The prompt alone: what a request written upstream costs at least, whatever became of its answer. */
+export function promptOnly(admission: AdmissionGranted): Answered {
+  return {
+    usage: {
+      inputTokens: admission.promptTokens,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      outputTokens: 0,
+      reasoningTokens: 0,
+    },
+    counted: true,
+    produced: true,
+  };
+}
+
+/**
+ * The usage the reservation was sized for: the prompt and the whole output cap for every sequence
+ * the provider may bill (`n`, `best_of` x prompts: the admission's `reservedOutputTokens`).
+ */
+export function reservedUsage(admission: AdmissionGranted): Usage {
   return {
     inputTokens: admission.promptTokens,
     cachedInputTokens: 0,
     cacheWriteTokens: 0,
-    outputTokens: admission.outputCap ?? 0,
+    outputTokens: admission.reservedOutputTokens,
     reasoningTokens: 0,
   };
 }

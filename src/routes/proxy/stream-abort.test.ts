@@ -1,14 +1,22 @@
 /**
  * Streams that end early: a client that goes away aborts the upstream request at once (the mock sees
  * its connection closed within a second) and the partial output is billed; a provider stream that
- * breaks ends the client's stream cleanly and bills what was generated.
+ * breaks ends the client's stream cleanly and bills what was generated. A plain request whose client
+ * left is read to its end and billed (client-gone.test.ts has the rest).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, type Stack, startStack, TEST_KEY } from '../../../test/helpers/stack.js';
 import { generatedText } from '../../mock/text.js';
 import type { RequestRecord } from '../../record.js';
 import { costOfUsage } from '../../usage.js';
-import { budgetTotals, GLOBAL_BUDGET_YAML, onlyServed, priceOf, recordOf } from './stack.test-helpers.js';
+import {
+  budgetTotals,
+  GLOBAL_BUDGET_YAML,
+  mockCost,
+  onlyServed,
+  priceOf,
+  recordOf,
+} from './stack.test-helpers.js';
 
 let stack: Stack;
 
@@ -132,7 +140,7 @@ describe('the client goes away mid-stream', () => {
     await expectCountedAndBilled(response.headers.get('x-gateway-request-id'), 'gpt-4o-mini');
   });
 
-  it('a client giving up on a non-streaming request aborts the upstream request too', async () => {
+  it('a client giving up on a non-streaming request written upstream: the answer is read and billed', async () => {
     const startedAt = Date.now();
     const controller = new AbortController();
     const pending = fetch(`${stack.gateway.url}/v1/chat/completions`, {
@@ -140,27 +148,31 @@ describe('the client goes away mid-stream', () => {
       headers: {
         'content-type': 'application/json',
         authorization: `Bearer ${TEST_KEY}`,
-        'x-mock-latency-ms': '5000',
+        'x-mock-latency-ms': '800',
       },
       body: JSON.stringify({ model: 'gpt-4o-mini', messages, max_tokens: 10 }),
       signal: controller.signal,
     }).catch((e: unknown) => e);
-    await eventually(() => expect(stack.mock.served).toHaveLength(1));
-    const abortedAt = Date.now();
+    await eventually(() => expect(stack.mock.served[0]?.body).toBeDefined());
     controller.abort();
     await pending;
-    const served = onlyServed(stack);
-    await eventually(() => expect(served.clientClosedAt).not.toBeNull(), 2000);
-    expect((served.clientClosedAt ?? Number.POSITIVE_INFINITY) - abortedAt).toBeLessThanOrEqual(1000);
-    // The provider never answered: nothing was generated, so the reservation goes back.
-    await eventually(async () => expect((await budgetTotals(stack)).reserved).toBe(0));
-    // The ledger says the client left (499), not that the provider timed out.
+    // The provider has the request and bills it: the gateway reads its answer to the end.
     let record: RequestRecord | undefined;
     await eventually(() => {
       record = stack.records.find((r) => r.timeMs >= startedAt && r.endpoint === '/v1/chat/completions');
       expect(record).toBeDefined();
     });
-    expect(record).toMatchObject({ status: 499, errorCode: null, settlement: 'released', costNano: 0 });
+    const served = onlyServed(stack);
+    expect(served.completed).toBe(true);
+    expect(served.clientClosedAt).toBeNull();
+    // The ledger says the client left (499), and what the provider billed.
+    expect(record).toMatchObject({
+      status: 499,
+      errorCode: null,
+      settlement: 'usage',
+      costNano: mockCost(served),
+    });
+    expect((await budgetTotals(stack)).reserved).toBe(0);
   });
 });
 
@@ -253,5 +265,37 @@ describe('the provider stream breaks', () => {
     expect(served.usage).toBeNull();
     const record = await expectCountedAndBilled(response.headers.get('x-gateway-request-id'), 'gpt-4o-mini');
     expect(record.outputTokens).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('usage reported too early (x-mock-first-chunk-usage)', () => {
+  const post = (headers: Record<string, string>) =>
+    fetch(`${stack.gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}`, ...headers },
+      body: JSON.stringify({ model: 'gpt-4o', messages, max_tokens: 5000, stream: true }),
+    });
+
+  it('a first chunk reporting 1 token, then 3000 tokens of text, then a break: billed for the text', async () => {
+    const response = await post({
+      'x-mock-output-tokens': '3000',
+      'x-mock-first-chunk-usage': '1',
+      'x-mock-fail': 'broken-stream:100000',
+    });
+    const text = await response.text();
+    expect(text.length).toBeGreaterThan(10_000);
+    const served = onlyServed(stack);
+    expect(served.outputTokensSent).toBe(3000);
+    const record = await expectCountedAndBilled(response.headers.get('x-gateway-request-id'), 'gpt-4o');
+    expect(record.outputTokens).toBeGreaterThanOrEqual(2900);
+    expect(record.outputTokens).toBeLessThanOrEqual(3000);
+  });
+
+  it('the same stream ending normally: the last report counts', async () => {
+    const response = await post({ 'x-mock-output-tokens': '3000', 'x-mock-first-chunk-usage': '1' });
+    await response.text();
+    const served = onlyServed(stack);
+    const record = await recordOf(stack, response.headers.get('x-gateway-request-id'));
+    expect(record).toMatchObject({ settlement: 'usage', outputTokens: 3000, costNano: mockCost(served) });
   });
 });

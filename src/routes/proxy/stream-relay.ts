@@ -3,14 +3,21 @@
  * reads drive the upstream reads (pull), so a slow client slows the upstream instead of filling
  * memory. A client that goes away cancels the stream, which aborts the upstream request at once.
  * A provider stream that breaks ends the client's stream cleanly; what was generated is billed.
+ *
+ * The stream ends (and onEnd runs, exactly once) on whichever comes first: the last byte, a read
+ * that fails, the client's cancel, or the request's abort signal (the client's connection closed,
+ * the request timeout). The signal matters when nobody pulls: @hono/node-server neither reads nor
+ * cancels a body whose connection closed before it started writing it, so without it the
+ * reservation would stay held until its lease expired.
  */
 import type { RuntimeModel } from '../../config/runtime.js';
+import { streamBilling } from '../../providers/stream-usage.js';
 import type { StreamTap } from '../../providers/types.js';
-import { countTokens, encodingForModel } from '../../tokens/encoding.js';
 import type { Usage } from '../../usage.js';
+import { ClientGone } from './upstream-failures.js';
 
 export interface StreamOutcome {
-  /** What to bill; undefined when the provider produced nothing (release the reservation). */
+  /** What to bill; undefined when no byte arrived (the caller bills its floor, the prompt). */
   usage: Usage | undefined;
   /** True when usage was (partly) counted from the streamed text, not reported by the provider. */
   counted: boolean;
@@ -31,19 +38,50 @@ export function relayStream(options: RelayOptions): ReadableStream<Uint8Array> {
   const iterator = options.upstream[Symbol.asyncIterator]();
   let bytesReceived = 0;
   let ended = false;
+  let client: ReadableStreamDefaultController<Uint8Array> | undefined;
 
   const finish = (reason: StreamOutcome['reason']) => {
     if (ended) return;
     ended = true;
-    const outcome = outcomeOf(tap, bytesReceived, options.promptTokens, options.model, reason);
-    void Promise.resolve(options.onEnd(outcome)).catch(() => {});
+    abort.signal.removeEventListener('abort', onAbort);
+    const billed = streamBilling(tap, {
+      model: options.model.upstreamModel,
+      promptTokens: options.promptTokens,
+      bytesReceived,
+    });
+    void Promise.resolve(options.onEnd({ ...billed, reason })).catch(() => {});
   };
+
+  /** Ends the client's stream with what it has and bills; the upstream request is gone. */
+  const cut = (reason: StreamOutcome['reason']) => {
+    if (ended) return;
+    const rest = tap.flush();
+    try {
+      if (rest && rest.length > 0) client?.enqueue(rest);
+      client?.close();
+    } catch {
+      // the client side is already gone
+    }
+    finish(reason);
+  };
+
+  function onAbort() {
+    options.upstream.destroy?.();
+    cut(abort.signal.reason instanceof ClientGone ? 'client-gone' : 'upstream-error');
+  }
 
   return new ReadableStream<Uint8Array>(
     {
+      start(controller) {
+        client = controller;
+        if (abort.signal.aborted) onAbort();
+        else abort.signal.addEventListener('abort', onAbort, { once: true });
+      },
       async pull(controller) {
+        if (ended) return;
         try {
           const next = await iterator.next();
+          if (ended) return;
           if (next.done) {
             const rest = tap.flush();
             if (rest && rest.length > 0) controller.enqueue(rest);
@@ -55,49 +93,19 @@ export function relayStream(options: RelayOptions): ReadableStream<Uint8Array> {
           const out = tap.push(next.value);
           if (out && out.length > 0) controller.enqueue(out);
         } catch {
-          if (ended) return;
-          const rest = tap.flush();
-          try {
-            if (rest && rest.length > 0) controller.enqueue(rest);
-            controller.close();
-          } catch {
-            // the client side is already gone
-          }
-          finish(abort.signal.aborted ? 'client-gone' : 'upstream-error');
+          cut(
+            abort.signal.aborted && abort.signal.reason instanceof ClientGone
+              ? 'client-gone'
+              : 'upstream-error',
+          );
         }
       },
       cancel() {
-        abort.abort(new Error('client closed the stream'));
+        abort.abort(new ClientGone());
         options.upstream.destroy?.();
         finish('client-gone');
       },
     },
     { highWaterMark: 1 },
   );
-}
-
-function outcomeOf(
-  tap: StreamTap,
-  bytesReceived: number,
-  promptTokens: number,
-  model: RuntimeModel,
-  reason: StreamOutcome['reason'],
-): StreamOutcome {
-  const reported = tap.usage();
-  const complete = tap.usageComplete();
-  if (reported && complete) return { usage: reported, counted: false, reason };
-  if (bytesReceived === 0) return { usage: undefined, counted: false, reason };
-  // The provider's usage never (fully) arrived: count what was streamed. The input was sent and
-  // almost certainly billed; the output is what the client received, at least.
-  const countedOutput = countTokens(tap.generatedText(), encodingForModel(model.upstreamModel));
-  const usage: Usage = reported
-    ? { ...reported, outputTokens: Math.max(reported.outputTokens, countedOutput) }
-    : {
-        inputTokens: promptTokens,
-        cachedInputTokens: 0,
-        cacheWriteTokens: 0,
-        outputTokens: countedOutput,
-        reasoningTokens: 0,
-      };
-  return { usage, counted: true, reason };
 }

@@ -8,6 +8,7 @@ import type { Identity } from '../../budget/types.js';
 import type { RuntimeConfig, RuntimeModel } from '../../config/runtime.js';
 import { GatewayError } from '../../errors.js';
 import type { EndpointAdapter } from '../../providers/types.js';
+import { type Answered, NOTHING_PRODUCED } from './settle.js';
 
 /** The provider failed before answering (429, 5xx, timeout, unreachable) and a fallback remains. */
 export class FallBack extends Error {
@@ -35,12 +36,17 @@ export function fallbackModels(
   return out;
 }
 
+/** Recorded for a request whose client left before its answer (the usual "client closed request"). */
+export const CLIENT_CLOSED_STATUS = 499;
+
 /**
  * The client hung up before the provider answered. Not a provider failure: the record says 499 (the
  * usual "client closed request") with no error code, so it is not counted as an upstream error.
+ * `answered` is what the settle bills: nothing when the request never reached the provider, at
+ * least the prompt once it was written upstream (forward.ts says when that is).
  */
 export class ClientGone extends Error {
-  constructor() {
+  constructor(readonly answered: Answered = NOTHING_PRODUCED) {
     super('client closed the connection');
   }
 }
