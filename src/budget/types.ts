@@ -15,6 +15,8 @@ export interface Identity {
   tags: string[];
   /** Allowed models; undefined = all configured models. */
   allowedModels?: ReadonlySet<string>;
+  /** Most choices (`n`) one request may ask for; undefined = no limit. */
+  maxChoices?: number;
   anonymous: boolean;
 }
 

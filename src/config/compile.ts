@@ -107,6 +107,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
       team: key.team,
       tags: key.tags,
       models: key.models ? new Set(key.models) : undefined,
+      maxChoices: key.max_choices,
       source: 'config',
     });
   });

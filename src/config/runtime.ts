@@ -40,6 +40,8 @@ export interface RuntimeKey {
   tags: string[];
   /** Allowed models; undefined = all. */
   models?: ReadonlySet<string>;
+  /** Most choices (`n`) one request may ask for; undefined = no limit. */
+  maxChoices?: number;
   source: 'config' | 'api';
 }
 

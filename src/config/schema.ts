@@ -121,6 +121,8 @@ const keySchema = z
     tags: z.array(z.string()).default([]),
     /** Allowed models; absent means every configured model. */
     models: z.array(name).optional(),
+    /** Most choices one request may ask for (chat and completions `n`); absent means no limit. */
+    max_choices: positiveInt.optional(),
   })
   .strict();
 

@@ -50,6 +50,7 @@ export function identityOfKey(key: RuntimeKey, requestUser?: string): Identity {
     team: key.team,
     tags: key.tags,
     allowedModels: key.models,
+    ...(key.maxChoices !== undefined ? { maxChoices: key.maxChoices } : {}),
     anonymous: false,
   };
 }

@@ -70,6 +70,7 @@ export function mergeConfig(fromFile: RuntimeConfig, meta: ParsedMeta): MergedCo
       team: record.team,
       tags: record.tags,
       models: record.models ? new Set(record.models) : undefined,
+      maxChoices: record.max_choices,
       source: 'api',
     });
   }

@@ -20,6 +20,7 @@ export const apiKeyRecordSchema = z.object({
   team: z.string().optional(),
   tags: z.array(z.string()).default([]),
   models: z.array(z.string()).optional(),
+  max_choices: z.number().int().positive().optional(),
   created_at: z.string(),
 });
 

@@ -60,7 +60,8 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
   const { adapter, body } = input;
   const identity = withBodyUser(input.identity, body);
   const requestedCap = adapter.requestedOutputCap(body);
-  const { outputMultiplier } = adapter.worstCase(body);
+  const { outputMultiplier, returnedPerPrompt } = adapter.worstCase(body);
+  checkChoices(identity, returnedPerPrompt);
   const carried = carriedContext(adapter, body, input.responses);
   const tokenCounts = new Map<string, Promise<number>>();
   const promptTokensFor = (model: RuntimeModel): Promise<number> => {
@@ -85,6 +86,20 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
       nowMs: input.nowMs,
     }),
   };
+}
+
+/**
+ * The key's `max_choices`: a request asking for more choices is refused before anything is
+ * counted or reserved (it is the client's request that is wrong, not the budget that is short).
+ */
+function checkChoices(identity: Identity, choices: number): void {
+  const limit = identity.maxChoices;
+  if (limit === undefined || choices <= limit) return;
+  throw new GatewayError(
+    'invalid_request',
+    `This key allows at most ${limit} choice${limit === 1 ? '' : 's'} per request; the request asks for n = ${choices}.`,
+    { param: 'n' },
+  );
 }
 
 /**

@@ -54,6 +54,7 @@ export const createKey: AdminRoute<Pick<AdminServices, 'registry' | 'meta' | 'cl
         ...(body.team !== undefined ? { team: body.team } : {}),
         tags: body.tags,
         ...(body.models !== undefined ? { models: body.models } : {}),
+        ...(body.max_choices !== undefined ? { max_choices: body.max_choices } : {}),
         created_at: new Date(clock()).toISOString(),
       };
       if ((await meta.put('keys', id, record, 'create')) === null)

@@ -22,6 +22,12 @@ export const createKeyBody = z
       .array(z.string().min(1, 'expected a non-empty string'))
       .optional()
       .describe('Models this key may use; absent means every configured model.'),
+    max_choices: z
+      .number()
+      .int('expected an integer')
+      .positive('expected a positive integer')
+      .optional()
+      .describe('Most choices (chat and completions `n`) one request may ask for; absent means no limit.'),
   })
   .strict();
 
@@ -34,6 +40,7 @@ export const keyAnswer = z.object({
   team: z.string().optional(),
   tags: z.array(z.string()),
   models: z.array(z.string()).optional(),
+  max_choices: z.number().int().optional(),
   created_at: z.string().optional(),
 });
 

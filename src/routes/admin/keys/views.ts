@@ -27,6 +27,7 @@ export function apiKeyJson(record: ApiKeyRecord, problems: string[] = []): KeyJs
     ...(record.team !== undefined ? { team: record.team } : {}),
     tags: record.tags,
     ...(record.models !== undefined ? { models: record.models } : {}),
+    ...(record.max_choices !== undefined ? { max_choices: record.max_choices } : {}),
     created_at: record.created_at,
   };
 }
@@ -41,6 +42,7 @@ export function keyList(merged: MergedConfig): KeyJson[] {
     ...(key.team !== undefined ? { team: key.team } : {}),
     tags: key.tags,
     ...(key.models !== undefined ? { models: key.models } : {}),
+    ...(key.max_choices !== undefined ? { max_choices: key.max_choices } : {}),
   }));
   const fromApi = [...merged.apiKeys.values()].map((r) => apiKeyJson(r, merged.inactiveKeys.get(r.id)));
   return [...fromFile, ...fromApi];
