@@ -64,7 +64,7 @@ describe('compileConfig', () => {
   it("keeps the file's budget and key definitions for the admin echo, never a key's secret or hash", () => {
     const config = parseConfig(
       `${BASE}keys:
-  - { id: web, key: sk-secret-web-1, team: web }
+  - { id: web, key: sk-secret-web-1, team: web, max_choices: 2 }
   - { id: ops, key_sha256: "${'b'.repeat(64)}", tags: [ops] }
 budgets:
   - { id: web-monthly, scope: { team: web }, limit_usd: 5 }
@@ -73,9 +73,16 @@ budgets:
       {},
     );
     expect(config.fileDefinitions.keys).toEqual([
-      { id: 'web', team: 'web', tags: [] },
+      { id: 'web', team: 'web', tags: [], max_choices: 2 },
       { id: 'ops', tags: ['ops'] },
     ]);
+    expect([...config.keysByHash.values()].map((k) => [k.id, k.maxChoices])).toEqual([
+      ['web', 2],
+      ['ops', undefined],
+    ]);
+    expect(() =>
+      parseConfig(`${BASE}keys:\n  - { id: web, key: sk-secret-web-1, max_choices: 0 }\n`, 't', {}),
+    ).toThrow(/max_choices/);
     expect(config.fileDefinitions.budgets).toEqual([
       {
         id: 'web-monthly',

@@ -34,6 +34,32 @@ describe('output multiplier', () => {
   });
 });
 
+describe("the key's max_choices", () => {
+  const chat = (n?: number): RequestBody => ({ model: 'm', messages: [{ role: 'user', content: 'x' }], n });
+  const withLimit = (body: RequestBody, adapter: EndpointAdapter = chatCompletionsAdapter) =>
+    admissionBuilder({ requestId: 'r', identity: identity({ maxChoices: 2 }), adapter, body, nowMs: 0 });
+
+  it('refuses more choices than the key allows, naming n and the limit', () => {
+    expect(() => withLimit(chat(3))).toThrow(
+      expect.objectContaining({ code: 'invalid_request', param: 'n' }),
+    );
+    expect(() => withLimit(chat(3))).toThrow(/at most 2 choices/);
+    expect(() => withLimit({ model: 'm', prompt: ['a', 'b', 'c'], n: 3 }, completionsAdapter)).toThrow(
+      /n = 3/,
+    );
+  });
+
+  it('admits the limit, no n, and several prompts of n within it', () => {
+    expect(withLimit(chat(2)).request(mini).outputMultiplier).toBe(2);
+    expect(withLimit(chat()).request(mini).outputMultiplier).toBe(1);
+    expect(
+      withLimit({ model: 'm', prompt: ['a', 'b', 'c'], n: 2 }, completionsAdapter).request(mini)
+        .outputMultiplier,
+    ).toBe(6);
+    expect(build(chatCompletionsAdapter, chat(50)).request(mini).outputMultiplier).toBe(50);
+  });
+});
+
 describe('context carried by reference', () => {
   const body = (extra: RequestBody): RequestBody => ({ model: 'gpt-4o-mini', input: 'Hello', ...extra });
   const own = async (b: RequestBody, memory?: ResponseTokenMemory, m = mini) =>

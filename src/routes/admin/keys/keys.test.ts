@@ -140,10 +140,11 @@ describe('bad input', () => {
       user: '',
       tags: 'batch',
       models: [42],
+      max_choices: 0,
       secret: 'mine',
     });
     expect(shape.status).toBe(400);
-    expect(problemFields(shape)).toEqual(['id', 'models[0]', 'secret', 'tags', 'user']);
+    expect(problemFields(shape)).toEqual(['id', 'max_choices', 'models[0]', 'secret', 'tags', 'user']);
     const refs = await adminCall(stack.gateway, 'POST', '/admin/keys', {
       models: ['gpt-4o-mini', 'gpt-9', 'o9'],
     });
