@@ -60,8 +60,8 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
   const { adapter, body } = input;
   const identity = withBodyUser(input.identity, body);
   const requestedCap = adapter.requestedOutputCap(body);
-  const { outputMultiplier, returnedPerPrompt } = adapter.worstCase(body);
-  checkChoices(identity, returnedPerPrompt);
+  const { outputMultiplier, returnedPerPrompt, generatedPerPrompt } = adapter.worstCase(body);
+  checkChoices(identity, returnedPerPrompt, generatedPerPrompt);
   const carried = carriedContext(adapter, body, input.responses);
   const tokenCounts = new Map<string, Promise<number>>();
   const promptTokensFor = (model: RuntimeModel): Promise<number> => {
@@ -92,13 +92,15 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
  * The key's `max_choices`: a request asking for more choices is refused before anything is
  * counted or reserved (it is the client's request that is wrong, not the budget that is short).
  */
-function checkChoices(identity: Identity, choices: number): void {
+function checkChoices(identity: Identity, returned: number, generated: number): void {
   const limit = identity.maxChoices;
-  if (limit === undefined || choices <= limit) return;
+  if (limit === undefined || Math.max(returned, generated) <= limit) return;
+  // best_of generates (and bills) more sequences than it returns: the limit is on what is billed.
+  const [field, asked] = generated > returned && generated > limit ? ['best_of', generated] : ['n', returned];
   throw new GatewayError(
     'invalid_request',
-    `This key allows at most ${limit} choice${limit === 1 ? '' : 's'} per request; the request asks for n = ${choices}.`,
-    { param: 'n' },
+    `This key allows at most ${limit} choice${limit === 1 ? '' : 's'} per request; the request asks for ${field} = ${asked}.`,
+    { param: field },
   );
 }
 

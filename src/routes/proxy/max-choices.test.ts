@@ -72,6 +72,14 @@ describe.each([
     );
     expect(completions.status).toBe(400);
     expect(completions.body.error).toMatchObject({ code: 'invalid_request', param: 'n' });
+    // best_of generates (and bills) 3 sequences to return 1: the limit counts what is billed.
+    const bestOf = await post(
+      '/v1/completions',
+      { model: 'gpt-4o-mini', prompt: 'hi', max_tokens: 5, n: 1, best_of: 3 },
+      key(),
+    );
+    expect(bestOf.status).toBe(400);
+    expect(bestOf.body.error).toMatchObject({ code: 'invalid_request', param: 'best_of' });
     expect(stack.mock.served).toHaveLength(0);
   });
 
