@@ -33,9 +33,36 @@ export interface ModelPrice {
   cachedInput: PicoPerToken;
   /** Anthropic cache writes. Defaults to the input price. */
   cacheWrite: PicoPerToken;
+  /**
+   * Long-context tier (Anthropic's 1M-context beta, Gemini 2.5 Pro): once a request's prompt passes
+   * `aboveInputTokens`, the provider bills EVERY token of that request at these prices, not only the
+   * tokens past the threshold. Absent: one flat price whatever the prompt length.
+   */
+  longContext?: LongContextPrice;
 }
 
-export function costOfUsage(usage: Usage, price: ModelPrice): Nano {
+export interface LongContextPrice {
+  /** The tier applies when the prompt's tokens are strictly more than this. */
+  aboveInputTokens: number;
+  input: PicoPerToken;
+  output: PicoPerToken;
+  cachedInput: PicoPerToken;
+  cacheWrite: PicoPerToken;
+}
+
+/** Every prompt token of a usage: billed input, cache reads and cache writes (what the tier threshold counts). */
+export function promptTokensOf(usage: Usage): number {
+  return usage.inputTokens + usage.cachedInputTokens + usage.cacheWriteTokens;
+}
+
+/** The prices a request with this many prompt tokens is billed at: the long-context tier past its threshold. */
+export function priceAt(price: ModelPrice, promptTokens: number): ModelPrice {
+  const tier = price.longContext;
+  return tier !== undefined && promptTokens > tier.aboveInputTokens ? tier : price;
+}
+
+export function costOfUsage(usage: Usage, modelPrice: ModelPrice): Nano {
+  const price = priceAt(modelPrice, promptTokensOf(usage));
   return costNano([
     { tokens: usage.inputTokens, pico: price.input },
     { tokens: usage.cachedInputTokens, pico: price.cachedInput },

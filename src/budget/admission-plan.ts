@@ -5,6 +5,7 @@
  */
 import type { RuntimeBudget, RuntimeConfig, RuntimeModel } from '../config/runtime.js';
 import type { LineSpec } from '../store/types.js';
+import { priceAt } from '../usage.js';
 import type { BalanceCache } from './balance-cache.js';
 import { attributes, committed } from './engine-views.js';
 import { lineSpecOf } from './lines.js';
@@ -95,8 +96,10 @@ export async function planFor(ctx: PlanContext, model: RuntimeModel): Promise<Pl
     ctx.promptTokens.set(model.name, promptTokens);
   }
   const multiplier = outputMultiplierOf(request);
-  const fixedPico = promptTokens * model.price.input;
-  const outputPico = model.price.output * multiplier;
+  // A prompt past the model's long-context threshold is billed at the tier's prices, output included.
+  const price = priceAt(model.price, promptTokens);
+  const fixedPico = promptTokens * price.input;
+  const outputPico = price.output * multiplier;
   let cap = 0;
   if (!request.outputless) {
     const max = model.maxOutputTokens;

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { pricePerMillionToPico, usdToNano } from '../money.js';
+import type { LongContextPrice } from '../usage.js';
 import { budgetProblems, compileBudget, isValidTimeZone } from './budgets.js';
 import { chainedDowngradeCycles } from './downgrade-cycles.js';
 import type {
@@ -76,6 +77,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
         output: pricePerMillionToPico(m.output),
         cachedInput: pricePerMillionToPico(m.cached_input ?? m.cache_read ?? m.input),
         cacheWrite: pricePerMillionToPico(m.cache_write ?? m.input),
+        ...(m.long_context ? { longContext: longContextPrice(m.long_context) } : {}),
       },
       maxOutputTokens: m.max_output_tokens,
       contextWindow: m.context_window,
@@ -249,5 +251,17 @@ function compileHistory(history: ConfigFile['history']): RuntimeHistory {
     flushMaxRecords: history.flush_max_records,
     anomalyMinNano: usdToNano(history.anomaly_min_usd),
     anomalyScore: history.anomaly_score,
+  };
+}
+
+type LongContextConfig = NonNullable<ConfigFile['models'][string]['long_context']>;
+
+function longContextPrice(tier: LongContextConfig): LongContextPrice {
+  return {
+    aboveInputTokens: tier.above_input_tokens,
+    input: pricePerMillionToPico(tier.input),
+    output: pricePerMillionToPico(tier.output),
+    cachedInput: pricePerMillionToPico(tier.cached_input ?? tier.cache_read ?? tier.input),
+    cacheWrite: pricePerMillionToPico(tier.cache_write ?? tier.input),
   };
 }

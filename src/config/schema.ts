@@ -86,6 +86,23 @@ const providerSchema = z
   })
   .strict();
 
+/**
+ * A long-context price tier: once a request's prompt (input + cache reads + cache writes) is more
+ * than `above_input_tokens`, every token of the request is billed at these prices (Anthropic Claude
+ * Sonnet 4/4.5 with the 1M-context beta, Gemini 2.5 Pro: above 200000). Cache prices default to the
+ * tier's input price.
+ */
+const longContextSchema = z
+  .object({
+    above_input_tokens: positiveInt,
+    input: pricePerMillion,
+    output: pricePerMillion,
+    cached_input: pricePerMillion.optional(),
+    cache_read: pricePerMillion.optional(),
+    cache_write: pricePerMillion.optional(),
+  })
+  .strict();
+
 const modelSchema = z
   .object({
     provider: name,
@@ -96,6 +113,7 @@ const modelSchema = z
     cached_input: pricePerMillion.optional(),
     cache_read: pricePerMillion.optional(),
     cache_write: pricePerMillion.optional(),
+    long_context: longContextSchema.optional(),
     max_output_tokens: positiveInt.optional(),
     /**
      * Most tokens the model reads in one call (input plus carried-over context). Reserved as input

@@ -11,6 +11,7 @@
  * | Responses          | `tools[i].type` web_search*, file_search, code_interpreter, image_generation | billed per call / container / image |
  * | Anthropic messages | `cache_control.ttl: "1h"` (system, messages, tools) | 1-hour cache writes cost 2x input, not the 5-minute 1.25x |
  * | Anthropic messages | `tools[i].type` web_search_*, code_execution_* | billed per search / container time      |
+ * | Anthropic (header) | `anthropic-beta: context-1m-*` on a model without `long_context` | prompts past 200k billed at the long-context tier |
  *
  * Responses `reasoning` needs nothing here: reasoning tokens are output tokens inside
  * `max_output_tokens`, so the output cap already bounds them (the same for chat's reasoning models
@@ -103,5 +104,23 @@ function longCacheProblem(value: unknown, path: string, lists = 3): GatewayError
   return (
     ttlProblem(value.cache_control, `${path}.cache_control`) ??
     longCacheProblem(value.content, `${path}.content`, lists)
+  );
+}
+
+/** Anthropic's 1M-context beta flag, e.g. `context-1m-2025-08-07`. */
+const LONG_CONTEXT_BETA = /^context-1m-/;
+
+/**
+ * The `anthropic-beta` header asking for the 1M-context window, on a model whose config has no
+ * `long_context` tier: prompts past 200k tokens would then be billed at about twice the flat price,
+ * which the gateway could neither reserve nor settle. `priced`: the served model has a tier.
+ */
+export function longContextBetaProblem(beta: string | undefined, priced: boolean): GatewayError | null {
+  if (priced || beta === undefined) return null;
+  const asks = beta.split(',').some((flag) => LONG_CONTEXT_BETA.test(flag.trim().toLowerCase()));
+  if (!asks) return null;
+  return invalid(
+    'anthropic-beta',
+    "Unsupported 'anthropic-beta' header: the 1M-context beta bills long prompts at a higher price, and this model has no long-context price configured, so the gateway cannot keep the request inside a budget.",
   );
 }

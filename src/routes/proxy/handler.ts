@@ -14,6 +14,7 @@ import { parseJsonObject, readRequestBody, requireJsonContentType } from '../../
 import { internalError, knownError } from '../../http/error-boundary.js';
 import { headerSource } from '../../http/request.js';
 import type { HeaderRecord } from '../../providers/headers.js';
+import { longContextBetaProblem } from '../../providers/pricing.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
 import { type AdmissionBuilder, admissionBuilder, refusal, resolveModel } from './admission.js';
 import type { Exchange, ProxyDeps } from './exchange.js';
@@ -139,6 +140,15 @@ async function admit(
 ): Promise<AdmissionGranted> {
   const granted = await exchange.engine.admit(builder.request(model));
   if (!granted.ok) throw refusal(granted, exchange.config);
+  // Checked on the served model (a downgrade or fallback may lack the tier the requested one has);
+  // nothing was sent yet, so the reservation is simply released.
+  const served = granted.servedModel;
+  const beta = served.provider.kind === 'anthropic' ? exchange.clientHeaders['anthropic-beta'] : undefined;
+  const unpriced = longContextBetaProblem(beta, served.price.longContext !== undefined);
+  if (unpriced) {
+    await exchange.engine.release(granted.reservation);
+    throw unpriced;
+  }
   const { record } = exchange.state;
   record.servedModel = granted.servedModel.name;
   record.provider = granted.servedModel.provider.name;
