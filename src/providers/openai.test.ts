@@ -269,6 +269,17 @@ describe('validate', () => {
 });
 
 describe('output caps', () => {
+  it('aligns chat bodies with both cap fields at different values on the larger, and only those', () => {
+    const both = { max_completion_tokens: 50, max_tokens: 80 };
+    expect(chat.alignCapFields?.(both)).toBe(true);
+    expect(both).toEqual({ max_completion_tokens: 80, max_tokens: 80 });
+    expect(chat.alignCapFields?.(both)).toBe(false);
+    const one = { max_tokens: 80, max_completion_tokens: null };
+    expect(chat.alignCapFields?.(one)).toBe(false);
+    expect(one).toEqual({ max_tokens: 80, max_completion_tokens: null });
+    expect(responses.alignCapFields).toBeUndefined();
+  });
+
   it('reads the cap each API uses', () => {
     // Both sent: the larger, as an upstream may read either (issue 12).
     expect(chat.requestedOutputCap({ max_completion_tokens: 50, max_tokens: 80 })).toBe(80);

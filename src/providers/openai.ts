@@ -64,6 +64,17 @@ function chatRequestedCap(body: RequestBody): number | undefined {
   return legacy === undefined ? completion : Math.max(completion, legacy);
 }
 
+/** Chat with both cap fields at different values: both carry the larger (see EndpointAdapter). */
+function alignChatCapFields(body: RequestBody): boolean {
+  if (isAbsent(body.max_tokens) || isAbsent(body.max_completion_tokens)) return false;
+  if (body.max_tokens === body.max_completion_tokens) return false;
+  const cap = chatRequestedCap(body);
+  if (cap === undefined) return false;
+  body.max_tokens = cap;
+  body.max_completion_tokens = cap;
+  return true;
+}
+
 function setChatCap(body: RequestBody, cap: number, capField: 'max_tokens' | 'max_completion_tokens'): void {
   const other = capField === 'max_tokens' ? 'max_completion_tokens' : 'max_tokens';
   const both = !isAbsent(body.max_tokens) && !isAbsent(body.max_completion_tokens);
@@ -106,6 +117,7 @@ export const chatCompletionsAdapter: EndpointAdapter = {
   ...STATELESS,
   requestedOutputCap: chatRequestedCap,
   setOutputCap: setChatCap,
+  alignCapFields: alignChatCapFields,
   requestUsageInStream: requestOpenAiStreamUsage,
   usageFromJson: (json) => openAiUsage(member(json, 'usage')),
   createStreamTap: ({ stripUsageChunk }) => ChatStreamTap.chat(stripUsageChunk),

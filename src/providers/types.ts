@@ -91,6 +91,12 @@ export interface EndpointAdapter {
    */
   setOutputCap(body: RequestBody, cap: number, capField: 'max_tokens' | 'max_completion_tokens'): void;
   /**
+   * Makes a body that could be read two ways say one thing before it is reserved for (chat with
+   * both cap fields at different values: both get the larger, which is what is reserved). True
+   * when the body changed, so the bytes sent upstream are re-serialised. Absent: nothing to align.
+   */
+  alignCapFields?(body: RequestBody): boolean;
+  /**
    * Readies a streaming body for upstream (e.g. sets stream_options.include_usage for OpenAI).
    * Returns true when the gateway added a usage chunk the client did not ask for (the tap then removes it).
    */

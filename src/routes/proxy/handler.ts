@@ -111,25 +111,7 @@ async function readProxyBody(
   const invalid = adapter.validate(body);
   if (invalid) throw invalid;
   // The bytes sent when nothing else changes must say what was reserved for.
-  return { body, bytes: alignCapFields(adapter, body) ? Buffer.from(JSON.stringify(body)) : bytes };
-}
-
-/**
- * Chat with both cap fields at different values: an upstream may read either, and the admission
- * reserves the larger (adapter.requestedOutputCap), so both carry it from here on (a lower granted
- * cap later replaces both, adapter.setOutputCap). True when the body changed.
- */
-function alignCapFields(adapter: EndpointAdapter, body: RequestBody): boolean {
-  if (adapter.shape !== 'chat') return false;
-  const { max_tokens: legacy, max_completion_tokens: completion } = body;
-  if (legacy === undefined || legacy === null || completion === undefined || completion === null)
-    return false;
-  if (legacy === completion) return false;
-  const cap = adapter.requestedOutputCap(body);
-  if (cap === undefined) return false;
-  body.max_tokens = cap;
-  body.max_completion_tokens = cap;
-  return true;
+  return { body, bytes: adapter.alignCapFields?.(body) ? Buffer.from(JSON.stringify(body)) : bytes };
 }
 
 /** Phase 2: the engine decides model and cap and reserves; a refusal is thrown as the client's error. */
