@@ -81,6 +81,25 @@ export function createMetrics() {
     help: 'Requests whose output cap was lowered to fit a budget',
     registers,
   });
+  // Metering and waiting (issue #17): how long admissions wait for in-flight money, how many
+  // slices metered answers take, and how many answers the budget's end cut short.
+  const budgetWait = new client.Histogram({
+    name: `${p}budget_wait_seconds`,
+    help: 'Time admissions waited for requests in flight to settle (only those that waited)',
+    labelNames: ['outcome'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers,
+  });
+  const extensions = new client.Counter({
+    name: `${p}budget_extensions_total`,
+    help: 'Slices added to metered reservations while their answers were relayed',
+    registers,
+  });
+  const meteredCuts = new client.Counter({
+    name: `${p}metered_cuts_total`,
+    help: 'Metered answers ended at the output cap because the budget could not hold more',
+    registers,
+  });
   const rejections = new client.Counter({
     name: `${p}rejections_total`,
     help: 'Requests answered with an error by the gateway, by reason',
@@ -286,6 +305,15 @@ export function createMetrics() {
       downgrades.inc({ from: r.requestedModel, to: r.servedModel });
     }
     if (r.clamped) clamps.inc();
+    if (r.waitedMs > 0)
+      budgetWait.observe(
+        {
+          outcome: r.errorCode === 'budget_busy' ? 'timeout' : r.errorCode === null ? 'admitted' : 'refused',
+        },
+        r.waitedMs / 1000,
+      );
+    if (r.extensions > 0) extensions.inc(r.extensions);
+    if (r.cutAtBudget) meteredCuts.inc();
   }
 
   /** Wraps a store so every operation is timed and its failures counted. */
@@ -311,6 +339,9 @@ export function createMetrics() {
       reserve: timed('reserve', store.reserve.bind(store)),
       settle: timed('settle', store.settle.bind(store)),
       release: timed('release', store.release.bind(store)),
+      extend: timed('extend', store.extend.bind(store)),
+      abandonWait: timed('abandon_wait', store.abandonWait.bind(store)),
+      onFreed: store.onFreed.bind(store),
       balances: timed('balances', store.balances.bind(store)),
       reapExpired: timed('reap', store.reapExpired.bind(store)),
       topUp: timed('topup', store.topUp.bind(store)),

@@ -38,6 +38,14 @@ export interface RequestRecord {
   clamped: boolean;
   /** How the reservation ended: settled from reported usage, from counted text, released, or none. */
   settlement: 'usage' | 'counted' | 'reserved' | 'released' | 'none';
+  /** Milliseconds the admission waited for other requests' reservations (budgeting.max_wait_ms). */
+  waitedMs: number;
+  /** The answer was metered: reserved a slice of output at a time as it was relayed. */
+  metered: boolean;
+  /** Extensions of the reservation granted while relaying (metered answers). */
+  extensions: number;
+  /** The meter ended the answer because the budget could not hold more output. */
+  cutAtBudget: boolean;
 }
 
 export type RequestObserver = (record: RequestRecord) => void;

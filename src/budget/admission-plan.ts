@@ -36,6 +36,13 @@ export interface Plan {
    * above the model's maximum, and low enough that the whole reservation stays a safe integer.
    */
   cap: number;
+  /**
+   * The cap the first reserve asks for: `cap`, or for a metered request its first slice
+   * (budgeting.stream_slice_tokens, at most `cap`); the rest is reserved as output is relayed.
+   */
+  reserveCap: number;
+  /** True when the request is metered on the served model (see reserveCap). */
+  metered: boolean;
   minCap: number;
   fixedPico: number;
   /** Price of one cap token across every output sequence: the model's output price x multiplier. */
@@ -127,12 +134,23 @@ export async function planFor(ctx: PlanContext, model: RuntimeModel): Promise<Pl
     );
     return { scoped, period, spec, downgradeAt };
   });
+  // A model that bills reasoning it does not stream cannot be metered: what it generates is not seen.
+  const metered =
+    request.metered === true && cap > 0 && cfg.budgeting.sliceTokens > 0 && model.hiddenReasoning !== true;
+  // The slice is of the whole answer: n choices share it (a slice per choice would let one n: 8
+  // request hold eight slices of a small budget).
+  const reserveCap = metered ? Math.min(cap, Math.ceil(cfg.budgeting.sliceTokens / multiplier)) : cap;
+  const minOutput = metered
+    ? Math.ceil(cfg.budgeting.minOutputTokens / multiplier)
+    : cfg.budgeting.minOutputTokens;
   return {
     model,
     lines,
     promptTokens,
     cap,
-    minCap: Math.min(cap, cfg.budgeting.minOutputTokens),
+    reserveCap,
+    metered,
+    minCap: Math.min(reserveCap, minOutput),
     fixedPico,
     outputPico,
     outputMultiplier: multiplier,

@@ -9,6 +9,7 @@ import type { Nano } from '../money.js';
 import {
   type BudgetStore,
   type LineBalance,
+  type LineSpec,
   type ReserveResult,
   StoreUnavailableError,
 } from '../store/types.js';
@@ -29,6 +30,7 @@ import { allowedModelsOf, forbiddenModel } from './model-rights.js';
 import { thresholdNano } from './policy.js';
 import { amountFor } from './reserve-decision.js';
 import type { Settlement } from './settlement.js';
+import { type FreedWaiters, lineKeyOf } from './waiting.js';
 import type {
   Admission,
   AdmissionDenied,
@@ -47,9 +49,11 @@ export interface AdmissionDeps {
   metrics: EngineMetricsHooks;
   /** Overrides the config's store.on_unavailable. */
   onUnavailable: 'reject' | 'allow' | undefined;
+  waiters: FreedWaiters;
 }
 
-type Attempt = (plan: Plan) => Promise<ReserveResult>;
+/** One reserve (or its simulation): `nowMs` the attempt's time, `waitUntilMs` set while it may wait. */
+type Attempt = (plan: Plan, nowMs: number, waitUntilMs: number | undefined) => Promise<ReserveResult>;
 
 /** The budgets a caller falls under: the configured ones, plus the trial's for anonymous users. */
 export function budgetsOf(cfg: RuntimeConfig, anonymous: boolean): RuntimeBudget[] {
@@ -64,13 +68,14 @@ export class BudgetAdmission {
     const forbidden = forbiddenModel(cfg, request.identity, request.model);
     if (forbidden) return { ok: false, denial: forbidden };
     const reservationId = randomUUID();
-    return this.decide(cfg, request, reservationId, (plan) =>
+    return this.decide(cfg, request, reservationId, (plan, nowMs, waitUntilMs) =>
       this.deps.store.reserve({
         reservationId,
         lines: plan.lines.map((l) => l.spec),
         ...reserveShape(plan),
-        nowMs: request.nowMs,
-        leaseExpiresAtMs: request.nowMs + cfg.budgeting.leaseMs,
+        nowMs,
+        leaseExpiresAtMs: nowMs + cfg.budgeting.leaseMs,
+        ...(waitUntilMs !== undefined ? { waitUntilMs } : {}),
       }),
     );
   }
@@ -95,7 +100,9 @@ export class BudgetAdmission {
 
   /**
    * Plans, then attempts (reserve, or a simulation for preview); a 'downgrade' answer updates the
-   * cached balances (the store's fresher view wins) and plans again with the cheaper model.
+   * cached balances (the store's fresher view wins) and plans again with the cheaper model. A
+   * 'busy' answer (the money is held by requests in flight) waits for it to come back, up to
+   * budgeting.max_wait_ms, then plans again (balances moved meanwhile); previews never wait.
    */
   private async decide(
     cfg: RuntimeConfig,
@@ -115,19 +122,27 @@ export class BudgetAdmission {
     };
     let plan: Plan | undefined;
     let lastDowngradeLine: PlannedLine | undefined;
+    const waitStart = performance.now();
+    const maxWaitMs = reservationId === null ? 0 : cfg.budgeting.maxWaitMs;
+    const waits = new Waits(this.deps.store, reservationId);
     for (let round = 0; round < MAX_ROUNDS; round++) {
       plan = await planFor(ctx, chooseModel(ctx));
       if (plan.lines.length === 0) {
-        const amountNano = amountFor(plan.fixedPico, plan.outputPico, plan.cap);
+        waits.abandonAll();
+        const amountNano = amountFor(plan.fixedPico, plan.outputPico, plan.reserveCap);
         const reservation = reservationId === null ? null : { id: reservationId, amountNano, lines: [] };
-        return this.granted(request, plan, reservation, plan.cap, amountNano, []);
+        return this.granted(request, plan, reservation, plan.reserveCap, amountNano, [], 0);
       }
+      const waitedMs = performance.now() - waitStart;
+      const nowMs = request.nowMs + Math.round(waitedMs);
+      const waitUntilMs = maxWaitMs > waitedMs ? nowMs + Math.ceil(maxWaitMs - waitedMs) : undefined;
       let result: ReserveResult;
       try {
-        result = await attempt(plan);
+        result = await attempt(plan, nowMs, waitUntilMs);
       } catch (error) {
         if (!(error instanceof StoreUnavailableError)) throw error;
         if (reservationId !== null && error.maybeApplied) this.deps.settlement.releaseLate(reservationId);
+        waits.abandonAll();
         return this.unavailable(cfg, request, plan, reservationId !== null);
       }
       this.deps.cache.rememberAll(
@@ -140,6 +155,8 @@ export class BudgetAdmission {
           reservationId === null
             ? null
             : { id: reservationId, amountNano: result.amountNano, lines: plan.lines.map((l) => l.spec) };
+        // The store took the id off the queues of the lines it reserved on; others it waited on stay.
+        waits.abandonAll(plan.lines);
         return this.granted(
           request,
           plan,
@@ -147,13 +164,31 @@ export class BudgetAdmission {
           result.grantedCap,
           result.amountNano,
           result.balances,
+          waitedMs,
         );
       }
       const line = plan.lines[result.lineIndex];
       const balance = result.balances[result.lineIndex];
       if (!line || !balance) throw new Error(`store answered with an unknown line index ${result.lineIndex}`);
-      if (result.status === 'rejected')
-        return this.rejected(request, plan, result.lineIndex, result.balances);
+      if (result.status === 'rejected') {
+        waits.abandonAll();
+        return { ...this.rejected(request, plan, result.lineIndex, result.balances), waitedMs };
+      }
+      if (result.status === 'busy') {
+        if (waitUntilMs === undefined) {
+          waits.abandonAll();
+          return this.busy(request, plan, result.lineIndex, result.balances, waitedMs);
+        }
+        waits.queued(plan.lines);
+        await this.deps.waiters.wait(
+          plan.lines.map((l) => l.spec),
+          waits.attempts++,
+          maxWaitMs - waitedMs,
+        );
+        // Waiting is not a planning round: the deadline bounds it.
+        round--;
+        continue;
+      }
       // 'downgrade': with fresh balances the next plan usually agrees; when the store's arithmetic
       // says the threshold is reached but the ratio sits on the boundary, force it.
       lastDowngradeLine = line;
@@ -166,7 +201,32 @@ export class BudgetAdmission {
     const index = plan && lastDowngradeLine ? plan.lines.indexOf(lastDowngradeLine) : -1;
     if (!plan || index < 0) throw new Error('budget planning did not converge');
     const balances = plan.lines.map((l) => this.deps.cache.of(l.spec) ?? zeroBalance(l.spec));
+    waits.abandonAll();
     return this.rejected(request, plan, index, balances);
+  }
+
+  private busy(
+    request: AdmissionRequest,
+    plan: Plan,
+    lineIndex: number,
+    balances: readonly LineBalance[],
+    waitedMs: number,
+  ): AdmissionDenied {
+    const line = plan.lines[lineIndex]!;
+    return {
+      ok: false,
+      denial: {
+        kind: 'budget_busy',
+        budgetId: line.scoped.budget.id,
+        instance: line.scoped.instance,
+        waitedMs,
+        anonymous: request.identity.anonymous,
+      },
+      estimateNano: amountFor(plan.fixedPico, plan.outputPico, plan.cap),
+      servedModel: plan.model,
+      budgets: this.views(plan, balances),
+      waitedMs,
+    };
   }
 
   private views(plan: Plan, balances: readonly LineBalance[]): BudgetView[] {
@@ -180,6 +240,7 @@ export class BudgetAdmission {
     grantedCap: number,
     amountNano: Nano,
     balances: readonly LineBalance[],
+    waitedMs: number,
   ): AdmissionGranted {
     if (reservation) {
       this.deps.settlement.track(reservation, {
@@ -190,18 +251,34 @@ export class BudgetAdmission {
     const views = this.views(plan, balances);
     const outputless = request.outputless;
     const downgradedFrom = plan.model.name !== request.model.name ? request.model.name : undefined;
+    // A metered request sends its whole cap upstream and holds a slice of it: a slice granted
+    // short in a budget's last per cent is not a lowered cap (the meter ends the answer if the
+    // money runs out), so it is not `clamped`.
+    const upstreamCap = plan.metered ? plan.cap : grantedCap;
     return {
       ok: true,
       reservation,
       servedModel: plan.model,
       ...(downgradedFrom ? { downgradedFrom } : {}),
-      outputCap: outputless ? undefined : grantedCap,
+      outputCap: outputless ? undefined : upstreamCap,
       reservedOutputTokens: outputless ? 0 : grantedCap * plan.outputMultiplier,
-      capChanged: !outputless && grantedCap !== request.requestedCap,
-      clamped: !outputless && grantedCap < plan.cap,
-      estimateNano: amountNano,
+      capChanged: !outputless && upstreamCap !== request.requestedCap,
+      clamped: !outputless && upstreamCap < plan.cap,
+      // The worst case: what the whole answer may cost (a metered reservation holds part of it).
+      estimateNano: plan.metered ? amountFor(plan.fixedPico, plan.outputPico, plan.cap) : amountNano,
       ...(views.length > 0 ? { tightest: tightestOf(views) } : {}),
       promptTokens: plan.promptTokens,
+      ...(plan.metered
+        ? {
+            meter: {
+              heldCap: grantedCap,
+              sliceCap: plan.reserveCap,
+              fullCap: plan.cap,
+              outputMultiplier: plan.outputMultiplier,
+            },
+          }
+        : {}),
+      waitedMs,
     };
   }
 
@@ -246,7 +323,7 @@ export class BudgetAdmission {
     const estimateNano = amountFor(plan.fixedPico, plan.outputPico, plan.cap);
     if (mode === 'allow') {
       if (reserving) safe(this.deps.metrics.onUnrecorded, 'reserve' as const);
-      return this.granted(request, { ...plan, lines: [] }, null, plan.cap, estimateNano, []);
+      return this.granted(request, { ...plan, lines: [], metered: false }, null, plan.cap, estimateNano, [], 0);
     }
     // A preview answers what the request would get: the same refusal.
     return {
@@ -262,7 +339,33 @@ function reserveShape(plan: Plan) {
   return {
     fixedPico: plan.fixedPico,
     outputPico: plan.outputPico,
-    requestedCap: plan.cap,
+    requestedCap: plan.reserveCap,
     minCap: plan.minCap,
   };
+}
+
+/** The wait queues one admission joined, left again when it ends without them. */
+class Waits {
+  attempts = 0;
+  private readonly lines = new Map<string, LineSpec>();
+
+  constructor(
+    private readonly store: Pick<BudgetStore, 'abandonWait'>,
+    private readonly reservationId: string | null,
+  ) {}
+
+  queued(lines: readonly PlannedLine[]): void {
+    for (const l of lines) this.lines.set(lineKeyOf(l.spec), l.spec);
+  }
+
+  /** Leaves every queue joined, except those of `reservedOn` (the store left them on success). */
+  abandonAll(reservedOn: readonly PlannedLine[] = []): void {
+    if (this.reservationId === null || this.lines.size === 0) return;
+    for (const l of reservedOn) this.lines.delete(lineKeyOf(l.spec));
+    if (this.lines.size === 0) return;
+    const lines = [...this.lines.values()];
+    this.lines.clear();
+    // A queue entry left behind only delays others until it expires (its waitUntilMs).
+    this.store.abandonWait(this.reservationId, lines).catch(() => {});
+  }
 }

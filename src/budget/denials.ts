@@ -23,6 +23,18 @@ export type Denial =
       anonymous: boolean;
     }
   | {
+      /**
+       * The request's minimum fits once requests in flight settle, but they did not settle within
+       * budgeting.max_wait_ms: retrying shortly can succeed.
+       */
+      kind: 'budget_busy';
+      budgetId: string;
+      instance: string;
+      /** How long the request waited before giving up. */
+      waitedMs: number;
+      anonymous: boolean;
+    }
+  | {
       kind: 'forbidden_model';
       model: string;
       keyId: string;

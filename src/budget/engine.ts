@@ -13,12 +13,16 @@ import { BudgetAlerts } from './budget-alerts.js';
 import type { BudgetEngineOptions, ManagedBudgetEngine } from './engine-types.js';
 import { lineAt } from './lines.js';
 import { allowedModelsOf } from './model-rights.js';
+import { FreedWaiters } from './waiting.js';
 import { linesForIdentity } from './scopes.js';
+import { Metering } from './metering.js';
 import { Settlement } from './settlement.js';
 import type {
   Admission,
   AdmissionRequest,
+  AdmissionGranted,
   BudgetView,
+  ExtendOutcome,
   Identity,
   Reservation,
   SettleOutcome,
@@ -41,6 +45,8 @@ class Engine implements ManagedBudgetEngine {
   private readonly cache = new BalanceCache();
   private readonly admission: BudgetAdmission;
   private readonly settlement: Settlement;
+  private readonly metering: Metering;
+  private readonly waiters: FreedWaiters;
 
   constructor(private readonly options: BudgetEngineOptions) {
     const clock = options.clock ?? Date.now;
@@ -57,7 +63,10 @@ class Engine implements ManagedBudgetEngine {
       retry: options.retry,
       reapIntervalMs: options.reapIntervalMs ?? 5000,
     });
+    this.waiters = new FreedWaiters(options.store);
+    this.metering = new Metering({ store: options.store, config: options.config, clock, cache: this.cache });
     this.admission = new BudgetAdmission({
+      waiters: this.waiters,
       store: options.store,
       config: options.config,
       cache: this.cache,
@@ -82,6 +91,10 @@ class Engine implements ManagedBudgetEngine {
 
   release(reservation: Reservation | null): Promise<void> {
     return this.settlement.release(reservation);
+  }
+
+  extend(admission: AdmissionGranted, addCap: number, minAddCap: number): Promise<ExtendOutcome> {
+    return this.metering.extend(admission, addCap, minAddCap);
   }
 
   /** Every line the caller could touch with a model it may use; StoreUnavailableError passes through. */
@@ -113,6 +126,7 @@ class Engine implements ManagedBudgetEngine {
   }
 
   close(): Promise<void> {
+    this.waiters.close();
     return this.settlement.close();
   }
 }

@@ -105,6 +105,8 @@ export function config(
     models?: Map<string, RuntimeModel>;
     onUnavailable?: 'reject' | 'allow';
     minOutputTokens?: number;
+    sliceTokens?: number;
+    maxWaitMs?: number;
     leaseMs?: number;
     anonymous?: { limitUsd: number; models: string[]; upgradeMessage?: string };
   } = {},
@@ -147,7 +149,12 @@ export function config(
       upgradeMessage:
         anon?.upgradeMessage ?? 'Your free trial budget is used up. Create an account to keep going.',
     },
-    budgeting: { minOutputTokens: options.minOutputTokens ?? 256, leaseMs: options.leaseMs ?? 120_000 },
+    budgeting: {
+      minOutputTokens: options.minOutputTokens ?? 256,
+      leaseMs: options.leaseMs ?? 120_000,
+      sliceTokens: options.sliceTokens ?? 1024,
+      maxWaitMs: options.maxWaitMs ?? 0,
+    },
     forecast: { minHistoryMs: 3_600_000, minPeriodFraction: 0.05 },
     fallbacks: new Map(),
     alternatives: defaults.alternatives,

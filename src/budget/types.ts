@@ -37,6 +37,12 @@ export interface AdmissionRequest {
   outputMultiplier?: number;
   /** True for APIs without output tokens (embeddings). */
   outputless: boolean;
+  /**
+   * The answer is relayed as a stream the gateway watches (a client stream, or a plain request the
+   * gateway streams upstream), so it may be metered: reserve a slice of output and extend as it
+   * is relayed (DESIGN §3 "Metered streams"). The served model may still opt out (hidden reasoning).
+   */
+  metered?: boolean;
   /** Request time (ms since epoch); the engine's clock is injectable for tests. */
   nowMs: number;
 }
@@ -57,9 +63,21 @@ export interface BudgetView {
 
 export interface Reservation {
   id: string;
-  /** Nano-USD reserved on every line. */
+  /** Nano-USD reserved on every line; a metered reservation's grows with each extension. */
   amountNano: Nano;
   lines: LineSpec[];
+}
+
+/** What a metered admission holds, in per-sequence cap units (the reserve's `requestedCap`). */
+export interface MeterGrant {
+  /** Cap held now (the first slice, then more with each extension). */
+  heldCap: number;
+  /** Cap each extension asks for (budgeting.stream_slice_tokens, at most the request's cap). */
+  sliceCap: number;
+  /** The cap sent upstream: the meter never holds more than this. */
+  fullCap: number;
+  /** Output sequences per cap token (`n`, prompts): tokens held = heldCap x this. */
+  outputMultiplier: number;
 }
 
 export interface AdmissionGranted {
@@ -84,6 +102,10 @@ export interface AdmissionGranted {
   /** The budget with the least remaining after this reservation, if any applies. */
   tightest?: BudgetView;
   promptTokens: number;
+  /** Set when the request is metered: the reservation holds a slice and grows as output is relayed. */
+  meter?: MeterGrant;
+  /** Time spent waiting for other requests' reservations to settle (budgeting.max_wait_ms). */
+  waitedMs: number;
 }
 
 /** Refused: why, as values (the HTTP edge renders it, src/http/denial-errors.ts). */
@@ -94,6 +116,8 @@ export interface AdmissionDenied {
   estimateNano?: Nano;
   servedModel?: RuntimeModel;
   budgets?: BudgetView[];
+  /** Time spent waiting before the refusal. */
+  waitedMs?: number;
 }
 
 export type Admission = AdmissionGranted | AdmissionDenied;
@@ -113,7 +137,21 @@ export interface BudgetEngine {
   settle(reservation: Reservation | null, model: RuntimeModel, usage: Usage): Promise<SettleOutcome>;
   /** Drops the reservation (the provider produced nothing). Never throws. */
   release(reservation: Reservation | null): Promise<void>;
+  /**
+   * More output for a metered admission (and its lease renewed): grows `admission.meter.heldCap`,
+   * `reservedOutputTokens` and the reservation's amount in place when granted. Never throws.
+   */
+  extend(admission: AdmissionGranted, addCap: number, minAddCap: number): Promise<ExtendOutcome>;
   /** The caller's budgets with balances (GET /v1/budget); throws StoreUnavailableError on an outage. */
   budgetsFor(identity: Identity, nowMs: number): Promise<BudgetView[]>;
   close(): Promise<void>;
 }
+
+/**
+ * An extension's answer: extended (partly, in a budget's last per cent); busy (others hold the
+ * money: it may be granted later); rejected (the money is spent); gone (the reservation was settled
+ * or reaped); unavailable (the store did not answer: budgeting.on_unavailable decides).
+ */
+export type ExtendOutcome =
+  | { status: 'extended'; grantedAddCap: number }
+  | { status: 'busy' | 'rejected' | 'gone' | 'unavailable' };

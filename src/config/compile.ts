@@ -82,6 +82,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
       maxOutputTokens: m.max_output_tokens,
       contextWindow: m.context_window,
       capField: m.output_cap_field ?? defaultCapField(name),
+      hiddenReasoning: m.hidden_reasoning ?? /^(o\d|gpt-5)/.test(name),
     });
   }
   const modelProviders = new Map(Object.entries(file.models).map(([n, m]) => [n, { provider: m.provider }]));
@@ -209,6 +210,8 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
     budgeting: {
       minOutputTokens: file.budgeting.min_output_tokens,
       leaseMs: file.server.request_timeout_ms + file.budgeting.lease_margin_ms,
+      sliceTokens: file.budgeting.stream_slice_tokens,
+      maxWaitMs: file.budgeting.max_wait_ms,
     },
     alternatives,
     alerts: compileAlerts(file.alerts),

@@ -31,6 +31,8 @@ export interface RuntimeModel {
   contextWindow?: number;
   /** Chat completions output-cap field for this model. */
   capField: 'max_tokens' | 'max_completion_tokens';
+  /** Bills reasoning it does not stream: its requests are not metered (they reserve the whole cap). */
+  hiddenReasoning?: boolean;
 }
 
 export interface RuntimeKey {
@@ -99,7 +101,14 @@ export interface RuntimeConfig {
     models: ReadonlySet<string>;
     upgradeMessage: string;
   };
-  budgeting: { minOutputTokens: number; leaseMs: number };
+  budgeting: {
+    minOutputTokens: number;
+    leaseMs: number;
+    /** Output tokens per sequence a metered request reserves at a time; 0: metering off. */
+    sliceTokens: number;
+    /** How long a request held back only by in-flight reservations waits; 0: refuse at once. */
+    maxWaitMs: number;
+  };
   /** No forecast before this much observed history (budget/forecast-evidence.ts). */
   forecast: { minHistoryMs: number; minPeriodFraction: number };
   /** Models to try, in order, when a model's provider fails before answering (same API kind). */

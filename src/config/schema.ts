@@ -123,6 +123,12 @@ const modelSchema = z
     context_window: positiveInt.optional(),
     /** Which request field carries the output cap on chat completions (o-series and gpt-5 use max_completion_tokens). */
     output_cap_field: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
+    /**
+     * The model bills reasoning tokens it does not stream (OpenAI o-series and gpt-5: default true for
+     * those names): the gateway cannot meter what it cannot see, so such requests reserve their
+     * whole output cap instead of a slice at a time (docs/controls.md, "Metered requests").
+     */
+    hidden_reasoning: z.boolean().optional(),
   })
   .strict();
 
@@ -231,6 +237,17 @@ const budgetingSchema = z
     min_output_tokens: positiveInt.default(256),
     /** Added to server.request_timeout_ms to make a reservation's lease. */
     lease_margin_ms: positiveInt.default(60_000),
+    /**
+     * Metered requests (streams, and plain requests the gateway streams upstream) reserve their
+     * prompt plus this many output tokens per sequence, and extend by as many ahead of what was
+     * relayed. 0 turns metering off (every request reserves its whole output cap).
+     */
+    stream_slice_tokens: z.number().int().min(0).default(1024),
+    /**
+     * A request held back only by other requests' reservations waits this long for them to settle
+     * (first come, first served per budget line), then answers 429 budget_busy. 0: refuse at once.
+     */
+    max_wait_ms: z.number().int().min(0).default(5000),
   })
   .strict();
 

@@ -25,6 +25,14 @@ export function denialError(denial: Denial, config: Pick<RuntimeConfig, 'anonymo
       }
       return new GatewayError('budget_exceeded', message, { headers });
     }
+    case 'budget_busy':
+      // x-should-retry: the official SDKs retry (with their back-off) after retry-after.
+      return new GatewayError(
+        'budget_busy',
+        `Budget "${denial.budgetId}" is held by requests in flight; this request waited ` +
+          `${Math.round(denial.waitedMs)} ms for them to settle. Retry shortly.`,
+        { headers: { 'x-should-retry': 'true', 'retry-after': '1' } },
+      );
     case 'forbidden_model': {
       const message = denial.anonymous
         ? `The model ${denial.model} is not allowed for trial users` +

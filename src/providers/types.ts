@@ -38,6 +38,24 @@ export interface StreamTap {
   countedOutputTokens(model: string): number;
   /** The provider's response id seen in the stream (Responses API), for ResponseTokenMemory. */
   responseId(): string | undefined;
+  /** UTF-8 bytes of generatedText(), kept as it grows (an upper bound on its tokens). */
+  generatedUtf8Bytes(): number;
+  /** Bytes that end the client's stream as the provider ends one at its output cap. */
+  endAtCap(usage: Usage, includeUsage: boolean): Uint8Array;
+  /** Bytes that end the client's stream with an error event its SDK raises. */
+  endWithError(error: { message: string; type: string; code?: string }): Uint8Array;
+}
+
+/** Builds the provider's plain answer from its stream (a plain request the gateway streamed upstream). */
+export interface StreamAssembler {
+  push(chunk: Uint8Array): void;
+  usage(): Usage | undefined;
+  generatedText(): string;
+  generatedUtf8Bytes(): number;
+  /** The plain JSON body the provider returns for the same request when not streamed. */
+  result(): unknown;
+  /** The same body as the provider returns when its output cap cuts the answer. */
+  resultAtCap(usage: Usage): unknown;
 }
 
 /** Conversation state the provider adds to a request's input, by reference. */
@@ -105,6 +123,11 @@ export interface EndpointAdapter {
   usageFromJson(json: unknown): Usage | undefined;
   /** A tap for this API's SSE stream. */
   createStreamTap(options: { stripUsageChunk: boolean }): StreamTap;
+  /** False where the provider cannot stream this request (completions best_of > 1, embeddings). */
+  canStreamUpstream(body: RequestBody): boolean;
+  /** A copy of a plain body made streaming (stream: true, usage in the stream), nothing else changed. */
+  asUpstreamStream(body: RequestBody): RequestBody;
+  createAssembler(): StreamAssembler;
 }
 
 export interface WorstCase {

@@ -48,7 +48,11 @@ export interface RollupRow extends RollupDims, UsageCounters {
  * record less what only live metrics need (anonymous flag, upstream timings). `latencyMs` is
  * stored in whole ms; `costNano` is what the request was billed (0 when rejected or released).
  */
-export type LedgerEntry = Omit<RequestRecord, 'anonymous' | 'upstreamMs' | 'upstreamTtfbMs'>;
+/** The ledger keeps what analytics read; the metering and waiting details go to logs and metrics. */
+export type LedgerEntry = Omit<
+  RequestRecord,
+  'anonymous' | 'upstreamMs' | 'upstreamTtfbMs' | 'waitedMs' | 'metered' | 'extensions' | 'cutAtBudget'
+>;
 
 export interface HistoryRetention {
   rollupMs: number;

@@ -57,7 +57,37 @@ export interface ReserveRequest {
   nowMs: number;
   /** When this reservation's lease expires; past it any instance settles it at its reserved amount. */
   leaseExpiresAtMs: number;
+  /**
+   * Set while the request may wait (budgeting.max_wait_ms): a 'busy' answer queues it on the lines
+   * that answered busy, first come first served, until this time.
+   */
+  waitUntilMs?: number;
 }
+
+/** More output for a metered reservation (and a lease renewal), on every line it holds or none. */
+export interface ExtendRequest {
+  reservationId: string;
+  /** Output cap to add, per sequence (the reserve's cap units); 0 only renews the lease. */
+  addCap: number;
+  /** Least addition worth having; the store grants between this and addCap. */
+  minAddCap: number;
+  nowMs: number;
+  leaseExpiresAtMs: number;
+}
+
+export type ExtendResult =
+  | {
+      status: 'extended';
+      grantedAddCap: number;
+      /** Total cap held now. */
+      cap: number;
+      /** Total reserved now: amount_for(fixed, output, cap). */
+      amountNano: Nano;
+      balances: LineBalance[];
+    }
+  | { status: 'busy' | 'rejected'; lineIndex: number; balances: LineBalance[] }
+  /** The reservation is gone (settled, released or reaped). */
+  | { status: 'unknown' };
 
 export type ReserveResult =
   | {
@@ -72,7 +102,11 @@ export type ReserveResult =
       expiredSettled: number;
     }
   | {
-      status: 'rejected' | 'downgrade';
+      /**
+       * rejected: exhausted (even if everything in flight settled at zero the minimum would not fit);
+       * busy: it fits once requests in flight settle; downgrade: a threshold's mapping applies.
+       */
+      status: 'rejected' | 'busy' | 'downgrade';
       /** Index of the first line that rejected (or asked for a downgrade). */
       lineIndex: number;
       balances: LineBalance[];
@@ -95,6 +129,15 @@ export interface BudgetStore {
   reserve(request: ReserveRequest): Promise<ReserveResult>;
   /** Replaces the reservation by the actual cost on every line it holds. Idempotent by reservation id. */
   settle(reservationId: string, actualNano: Nano): Promise<SettleResult>;
+  /** Adds output to a metered reservation and renews its lease (section "Metered streams" of DESIGN). */
+  extend(request: ExtendRequest): Promise<ExtendResult>;
+  /** Leaves the wait queues of `lines` (a waiting request gave up). */
+  abandonWait(reservationId: string, lines: LineSpec[]): Promise<void>;
+  /**
+   * Called when money came back on lines someone waits for (`${instance}|${period}` keys): across
+   * instances on Redis (pub/sub), in this process on SQLite. Returns the unsubscribe function.
+   */
+  onFreed(listener: (lineKeys: string[]) => void): () => void;
   /** Drops the reservation without spending (the provider produced nothing). Idempotent. */
   release(reservationId: string): Promise<SettleResult>;
   /** Balances as they stand, without writing (a period's rollover is computed, not stored). */

@@ -42,6 +42,8 @@ export interface AdmissionInput {
   nowMs: number;
   /** Context tokens of Responses this gateway served (previous_response_id); absent: all unknown. */
   responses?: ResponseTokenMemory;
+  /** The client asked for a stream (absent: a preview of a plain request). */
+  stream?: boolean;
 }
 
 export interface AdmissionBuilder {
@@ -63,6 +65,7 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
   const { outputMultiplier, returnedPerPrompt, generatedPerPrompt } = adapter.worstCase(body);
   checkChoices(identity, returnedPerPrompt, generatedPerPrompt);
   const carried = carriedContext(adapter, body, input.responses);
+  const metered = meterable(adapter, body, input.stream ?? adapter.isStream(body));
   const tokenCounts = new Map<string, Promise<number>>();
   const promptTokensFor = (model: RuntimeModel): Promise<number> => {
     let count = tokenCounts.get(model.name);
@@ -83,9 +86,28 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
       requestedCap,
       outputMultiplier,
       outputless: adapter.shape === 'embeddings',
+      metered,
       nowMs: input.nowMs,
     }),
   };
+}
+
+/**
+ * Whether the answer can be metered (DESIGN §3): the gateway must see all the output it is billed
+ * for as it is generated, so a stream, or a plain request the provider can stream instead; not
+ * when the request asks for reasoning the provider bills but does not stream (Anthropic extended
+ * thinking is streamed as a summary; OpenAI reasoning effort is hidden).
+ */
+export function meterable(adapter: EndpointAdapter, body: RequestBody, stream: boolean): boolean {
+  if (adapter.shape === 'embeddings') return false;
+  if (hiddenReasoningAsked(body)) return false;
+  return stream || adapter.canStreamUpstream(body);
+}
+
+function hiddenReasoningAsked(body: RequestBody): boolean {
+  const thinking = body.thinking as { type?: unknown } | undefined;
+  if (thinking && typeof thinking === 'object' && thinking.type !== 'disabled') return true;
+  return body.reasoning_effort !== undefined || (body.reasoning !== undefined && body.reasoning !== null);
 }
 
 /**

@@ -192,6 +192,10 @@ function upstreamBody(
   }
   const strippedUsage = exchange.stream && adapter.requestUsageInStream(body);
   if (strippedUsage) changed = true;
+  // A metered plain request goes upstream as a stream so its output can be metered (relay-assembled.ts).
+  if (!exchange.stream && admission.meter) {
+    return { bytes: Buffer.from(JSON.stringify(adapter.asUpstreamStream(body))), strippedUsage: false };
+  }
   return { bytes: changed ? Buffer.from(JSON.stringify(body)) : exchange.bytes, strippedUsage };
 }
 

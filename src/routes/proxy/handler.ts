@@ -45,6 +45,7 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
         body,
         nowMs: state.record.timeMs,
         responses: deps.responses,
+        stream,
       });
       state.record.user = builder.identity.user ?? null;
       const config = c.get('config');
@@ -84,7 +85,7 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
     } catch (error) {
       // A client gone after its request was written upstream is billed (forward.ts); else released.
       const billed = error instanceof ClientGone ? error.answered : NOTHING_PRODUCED;
-      if (admission) await settleAnswer(engine, admission, billed, state);
+      if (admission && !state.settled) await settleAnswer(engine, admission, billed, state);
       if (error instanceof ClientGone) {
         state.record.status = CLIENT_CLOSED_STATUS;
         state.finish(deps.observe);
@@ -121,7 +122,10 @@ async function admit(
   model: RuntimeModel,
 ): Promise<AdmissionGranted> {
   const granted = await exchange.engine.admit(builder.request(model));
-  if (!granted.ok) throw refusal(granted, exchange.config);
+  if (!granted.ok) {
+    exchange.state.record.waitedMs = granted.waitedMs ?? 0;
+    throw refusal(granted, exchange.config);
+  }
   // Checked on the served model (a downgrade or fallback may lack the tier the requested one has);
   // nothing was sent yet, so the reservation is simply released.
   const served = granted.servedModel;
@@ -135,6 +139,7 @@ async function admit(
   record.servedModel = granted.servedModel.name;
   record.provider = granted.servedModel.provider.name;
   record.estimateNano = granted.estimateNano;
+  record.waitedMs = granted.waitedMs;
   record.downgraded = granted.downgradedFrom !== undefined;
   record.clamped = granted.clamped;
   return granted;

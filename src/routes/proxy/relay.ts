@@ -7,6 +7,7 @@ import type { Dispatcher } from 'undici';
 import type { AdmissionGranted } from '../../budget/types.js';
 import { clientHeaderRecord, type ResponseHeaderRecord } from '../../providers/headers.js';
 import type { Usage } from '../../usage.js';
+import { relayAssembled } from './relay-assembled.js';
 import type { Exchange } from './exchange.js';
 import type { Attempt, Forwarded, UpstreamCall } from './forward.js';
 import {
@@ -16,6 +17,7 @@ import {
   costHeader,
   estimateHeader,
 } from './gateway-headers.js';
+import { isMetered, meterFor } from './meter.js';
 import { rememberResponse } from './response-context.js';
 import { NOTHING_PRODUCED, promptOnly, settleAnswer, USAGE_UNKNOWN } from './settle.js';
 import { relayStream } from './stream-relay.js';
@@ -31,9 +33,22 @@ export async function relay(exchange: Exchange, attempt: Attempt, forwarded: For
   if (attempt.fallbackFrom) headers['x-gateway-fallback-from'] = attempt.fallbackFrom;
 
   if (upstream.statusCode >= 400) return relayRefusal(exchange, admission, upstream, call, headers);
-  if (!exchange.stream) return relayPlain(exchange, admission, upstream, call, headers);
+  exchange.state.record.metered = isMetered(admission);
+  if (!exchange.stream) {
+    // A metered plain request went upstream as a stream (forward.ts): the client gets the plain answer.
+    if (isMetered(admission) && isEventStream(upstream)) {
+      return relayAssembled(exchange, admission, upstream, call, headers);
+    }
+    return relayPlain(exchange, admission, upstream, call, headers);
+  }
   return relayStreamed(exchange, admission, upstream, call, headers);
 }
+
+function isEventStream(upstream: Dispatcher.ResponseData): boolean {
+  const type = upstream.headers['content-type'];
+  return String(Array.isArray(type) ? type[0] : (type ?? '')).includes('text/event-stream');
+}
+
 
 /** The provider refused the request: it billed nothing, so nothing is spent. */
 async function relayRefusal(
@@ -122,12 +137,20 @@ function relayStreamed(
     upstream: upstream.body,
     tap,
     abort: call.abort,
+    meter: meterFor(exchange, admission, tap),
+    clientWantsUsage: !call.strippedUsage,
     onEnd: async (outcome) => {
       call.detach();
+      // Cut at the budget: what the provider generated after the last relayed chunk is not seen,
+      // so the reservation's whole hold is billed (it covers that lag: meter.ts).
+      if (outcome.reason === 'budget') state.record.cutAtBudget = true;
       // Answered, so written upstream: a stream cut before its first byte bills the prompt.
-      const answered = outcome.usage
-        ? { usage: outcome.usage, counted: outcome.counted, produced: true }
-        : promptOnly(admission);
+      const answered =
+        outcome.reason === 'budget'
+          ? USAGE_UNKNOWN
+          : outcome.usage
+            ? { usage: outcome.usage, counted: outcome.counted, produced: true }
+            : promptOnly(admission);
       await settleAnswer(exchange.engine, admission, answered, state);
       rememberResponse(exchange.deps.responses, tap.responseId(), outcome.usage);
       if (outcome.reason === 'client-gone') state.record.status = CLIENT_CLOSED_STATUS;

@@ -10,6 +10,8 @@ export class RequestState {
   readonly startedAt = performance.now();
   readonly record: RequestRecord;
   upstreamStartedAt = 0;
+  /** The reservation was settled or released (a phase that bills before it throws sets it). */
+  settled = false;
 
   constructor(requestId: string, endpoint: string, nowMs: number) {
     this.record = {
@@ -39,6 +41,10 @@ export class RequestState {
       downgraded: false,
       clamped: false,
       settlement: 'none',
+      waitedMs: 0,
+      metered: false,
+      extensions: 0,
+      cutAtBudget: false,
     };
   }
 

@@ -32,6 +32,7 @@ export async function settleAnswer(
   answered: Answered,
   state: RequestState,
 ): Promise<SettleOutcome | undefined> {
+  state.settled = true;
   if (!answered.usage && !answered.produced) {
     await engine.release(admission.reservation);
     state.record.settlement = 'released';

@@ -9,11 +9,16 @@
  * the request timeout). The signal matters when nobody pulls: @hono/node-server neither reads nor
  * cancels a body whose connection closed before it started writing it, so without it the
  * reservation would stay held until its lease expired.
+ *
+ * A metered stream (meter.ts) also ends when the budget cannot hold more output: the client gets
+ * the provider's own ending at the output cap (tap.endAtCap), the upstream request is aborted, and
+ * the settle bills what the reservation held (reason 'budget').
  */
 import type { RuntimeModel } from '../../config/runtime.js';
 import { streamBilling } from '../../providers/stream-usage.js';
 import type { StreamTap } from '../../providers/types.js';
 import type { Usage } from '../../usage.js';
+import type { OutputMeter } from './meter.js';
 import { ClientGone } from './upstream-failures.js';
 
 export interface StreamOutcome {
@@ -21,7 +26,7 @@ export interface StreamOutcome {
   usage: Usage | undefined;
   /** True when usage was (partly) counted from the streamed text, not reported by the provider. */
   counted: boolean;
-  reason: 'end' | 'upstream-error' | 'client-gone';
+  reason: 'end' | 'upstream-error' | 'client-gone' | 'budget';
 }
 
 export interface RelayOptions {
@@ -30,6 +35,10 @@ export interface RelayOptions {
   abort: AbortController;
   promptTokens: number;
   model: RuntimeModel;
+  /** Set for a metered stream: asked after every chunk whether the budget holds more output. */
+  meter?: OutputMeter;
+  /** The client asked for the usage chunk (chat / completions stream_options.include_usage). */
+  clientWantsUsage?: boolean;
   onEnd(outcome: StreamOutcome): Promise<void> | void;
 }
 
@@ -65,6 +74,31 @@ export function relayStream(options: RelayOptions): ReadableStream<Uint8Array> {
     finish(reason);
   };
 
+  /** The budget holds no more output: end as the provider does at its cap, abort upstream. */
+  const endAtBudget = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    ended = true;
+    abort.signal.removeEventListener('abort', onAbort);
+    options.upstream.destroy?.();
+    abort.abort(new Error('budget: no more output can be reserved'));
+    const relayedTokens = options.meter?.relayedTokens() ?? 0;
+    const usage = {
+      inputTokens: options.promptTokens,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      outputTokens: relayedTokens,
+      reasoningTokens: 0,
+    };
+    try {
+      const rest = tap.flush();
+      if (rest && rest.length > 0) controller.enqueue(rest);
+      controller.enqueue(tap.endAtCap(usage, options.clientWantsUsage ?? true));
+      controller.close();
+    } catch {
+      // the client side is already gone
+    }
+    void Promise.resolve(options.onEnd({ usage: undefined, counted: false, reason: 'budget' })).catch(() => {});
+  };
+
   function onAbort() {
     options.upstream.destroy?.();
     cut(abort.signal.reason instanceof ClientGone ? 'client-gone' : 'upstream-error');
@@ -92,6 +126,7 @@ export function relayStream(options: RelayOptions): ReadableStream<Uint8Array> {
           bytesReceived += next.value.length;
           const out = tap.push(next.value);
           if (out && out.length > 0) controller.enqueue(out);
+          if (options.meter && (await options.meter.afterChunk()) === 'cut' && !ended) endAtBudget(controller);
         } catch {
           cut(
             abort.signal.aborted && abort.signal.reason instanceof ClientGone

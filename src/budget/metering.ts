@@ -1,0 +1,52 @@
+/**
+ * Extensions of metered reservations (DESIGN §3 "Metered streams"): a stream holds its prompt and a
+ * slice of output, and asks for the next slice ahead of what it relayed. One store call per slice,
+ * atomic on every line the reservation holds; it also renews the lease, so a live stream is never
+ * reaped and a dead instance's slices come back one lease after its last extension.
+ *
+ * The extension is the one place that would later be served from a share of a budget leased to the
+ * instance (no store call): it takes an admission and answers an ExtendOutcome, nothing about how.
+ */
+import type { RuntimeConfig } from '../config/runtime.js';
+import { type BudgetStore, StoreUnavailableError } from '../store/types.js';
+import type { BalanceCache } from './balance-cache.js';
+import type { AdmissionGranted, ExtendOutcome } from './types.js';
+
+export interface MeteringDeps {
+  store: BudgetStore;
+  config: () => RuntimeConfig;
+  clock: () => number;
+  cache: BalanceCache;
+}
+
+export class Metering {
+  constructor(private readonly deps: MeteringDeps) {}
+
+  async extend(admission: AdmissionGranted, addCap: number, minAddCap: number): Promise<ExtendOutcome> {
+    const { reservation, meter } = admission;
+    if (!meter) return { status: 'rejected' };
+    // Not counted (on_unavailable allow at admission): nothing to extend, nothing to enforce.
+    if (!reservation || reservation.lines.length === 0) return { status: 'extended', grantedAddCap: addCap };
+    const nowMs = this.deps.clock();
+    let result: Awaited<ReturnType<BudgetStore['extend']>>;
+    try {
+      result = await this.deps.store.extend({
+        reservationId: reservation.id,
+        addCap,
+        minAddCap: Math.min(minAddCap, addCap),
+        nowMs,
+        leaseExpiresAtMs: nowMs + this.deps.config().budgeting.leaseMs,
+      });
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) return { status: 'unavailable' };
+      throw error;
+    }
+    if (result.status === 'unknown') return { status: 'gone' };
+    this.deps.cache.rememberAll(reservation.lines, result.balances);
+    if (result.status !== 'extended') return { status: result.status };
+    meter.heldCap = result.cap;
+    reservation.amountNano = result.amountNano;
+    admission.reservedOutputTokens = result.cap * meter.outputMultiplier;
+    return { status: 'extended', grantedAddCap: result.grantedAddCap };
+  }
+}
