@@ -152,7 +152,9 @@ export class BudgetAdmission {
       const line = plan.lines[result.lineIndex];
       const balance = result.balances[result.lineIndex];
       if (!line || !balance) throw new Error(`store answered with an unknown line index ${result.lineIndex}`);
-      if (result.status === 'rejected')
+      // 'busy' (others hold the money) is refused like 'rejected' until the engine waits for it
+      // (issue #17 engine work); it must never reach the downgrade branch below.
+      if (result.status === 'rejected' || result.status === 'busy')
         return this.rejected(request, plan, result.lineIndex, result.balances);
       // 'downgrade': with fresh balances the next plan usually agrees; when the store's arithmetic
       // says the threshold is reached but the ratio sits on the boundary, force it.

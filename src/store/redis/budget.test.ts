@@ -18,8 +18,10 @@ function makeStore(prefix = `t-${randomUUID()}`): RedisStore {
 }
 
 runStoreContract('redis', async () => {
-  const store = makeStore();
-  return { store, cleanup: () => store.close() };
+  const prefix = `t-${randomUUID()}`;
+  const store = makeStore(prefix);
+  // another gateway instance: its own connections to the same prefix
+  return { store, openPeer: () => makeStore(prefix), cleanup: () => store.close() };
 });
 
 describe('redis store specifics', () => {

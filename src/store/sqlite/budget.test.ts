@@ -13,9 +13,12 @@ runStoreContract('sqlite :memory:', async () => {
 
 runStoreContract('sqlite file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gw-sqlite-'));
-  const store = new SqliteStore({ path: join(dir, 'nested', 'budget.db') });
+  const path = join(dir, 'nested', 'budget.db');
+  const store = new SqliteStore({ path });
   return {
     store,
+    // another gateway on the same file (in this process, so it hears this one's settles)
+    openPeer: () => new SqliteStore({ path }),
     cleanup: async () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
