@@ -10,8 +10,21 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { RedisStore } from '../src/store/redis/budget.js';
+import { SqliteStore } from '../src/store/sqlite/budget.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { pairs, storeLatencies } from './bench/micro.js';
+import { type OpFigure, storeOps } from './bench/store-ops.js';
+
+function printOps(name: string, figures: OpFigure[]): void {
+  console.log(`${name}  one operation at a time (4 lines; each is one round trip)`);
+  for (const f of figures) {
+    const cpu =
+      f.serverCpuMicros === undefined ? '' : `  redis-server CPU ${f.serverCpuMicros.toFixed(1)} µs/op`;
+    console.log(
+      `  ${f.op.padEnd(19)} p50 ${f.latency.p50.toFixed(3)} ms  p99 ${f.latency.p99.toFixed(3)} ms${cpu}`,
+    );
+  }
+}
 
 /** utime + stime of a process in seconds (Linux). */
 function cpuSeconds(pid: number): number {
@@ -31,6 +44,18 @@ async function main(): Promise<void> {
         `  concurrency 64  p50 ${c.p50.toFixed(3)} ms  p99 ${c.p99.toFixed(3)} ms  ${figure.pairsPerSecond} pairs/s`,
       );
     }
+
+    // Issue #17's operations (metered streams, waiting), one at a time.
+    const sqlite = new SqliteStore({ path: `${dir}/ops.db` });
+    printOps('sqlite', await storeOps(sqlite, 2000));
+    await sqlite.close();
+    const opsStore = new RedisStore({ url: redis.url, prefix: 'ops', timeoutMs: 5000 });
+    const serverPid = redis.pid();
+    printOps(
+      'redis',
+      await storeOps(opsStore, 2000, serverPid === undefined ? undefined : () => cpuSeconds(serverPid)),
+    );
+    await opsStore.close();
 
     // One Redis core: several client connections keep redis-server busy; count its CPU time.
     const clients = Array.from(

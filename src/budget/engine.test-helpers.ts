@@ -81,6 +81,9 @@ export class FlakyStore implements BudgetStore {
   reserve: BudgetStore['reserve'] = (r) => this.guard(() => this.inner.reserve(r));
   settle: BudgetStore['settle'] = (id, n) => this.guard(() => this.inner.settle(id, n));
   release: BudgetStore['release'] = (id) => this.guard(() => this.inner.release(id));
+  extend: BudgetStore['extend'] = (r) => this.guard(() => this.inner.extend(r));
+  abandonWait: BudgetStore['abandonWait'] = (id, l) => this.guard(() => this.inner.abandonWait(id, l));
+  onFreed: BudgetStore['onFreed'] = (listener) => this.inner.onFreed(listener);
   balances: BudgetStore['balances'] = (l) => this.guard(() => this.inner.balances(l));
   reapExpired: BudgetStore['reapExpired'] = (t) => this.guard(() => this.inner.reapExpired(t));
   topUp: BudgetStore['topUp'] = (l, n) => this.guard(() => this.inner.topUp(l, n));

@@ -1,5 +1,6 @@
 /**
- * Fit-to-budget without reserving: what a store's reserve would answer for these balances.
+ * Fit-to-budget without reserving: what a store's reserve would answer for these balances (waiters
+ * queued in the store are not seen, so a preview may say reserved where a reserve would say busy).
  * Used by preview (POST /v1/cost/estimate); the decision is the stores' own (reserve-decision.ts).
  */
 import type { LineBalance, ReserveRequest, ReserveResult } from '../store/types.js';

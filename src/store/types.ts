@@ -58,36 +58,12 @@ export interface ReserveRequest {
   /** When this reservation's lease expires; past it any instance settles it at its reserved amount. */
   leaseExpiresAtMs: number;
   /**
-   * Set while the request may wait (budgeting.max_wait_ms): a 'busy' answer queues it on the lines
-   * that answered busy, first come first served, until this time.
+   * Wait for others' money (issue #17): when the answer is busy and this is past nowMs, the id is
+   * queued (first come, first served) on every line that answered busy until this time, needing
+   * the min cap's amount; a retry with the same id keeps its place. Absent: never queued.
    */
   waitUntilMs?: number;
 }
-
-/** More output for a metered reservation (and a lease renewal), on every line it holds or none. */
-export interface ExtendRequest {
-  reservationId: string;
-  /** Output cap to add, per sequence (the reserve's cap units); 0 only renews the lease. */
-  addCap: number;
-  /** Least addition worth having; the store grants between this and addCap. */
-  minAddCap: number;
-  nowMs: number;
-  leaseExpiresAtMs: number;
-}
-
-export type ExtendResult =
-  | {
-      status: 'extended';
-      grantedAddCap: number;
-      /** Total cap held now. */
-      cap: number;
-      /** Total reserved now: amount_for(fixed, output, cap). */
-      amountNano: Nano;
-      balances: LineBalance[];
-    }
-  | { status: 'busy' | 'rejected'; lineIndex: number; balances: LineBalance[] }
-  /** The reservation is gone (settled, released or reaped). */
-  | { status: 'unknown' };
 
 export type ReserveResult =
   | {
@@ -103,15 +79,45 @@ export type ReserveResult =
     }
   | {
       /**
-       * rejected: exhausted (even if everything in flight settled at zero the minimum would not fit);
-       * busy: it fits once requests in flight settle; downgrade: a threshold's mapping applies.
+       * rejected: exhausted (even if everything in flight settled at zero, the min cap would not
+       * fit); busy: it fits once requests in flight settle (or waiters ahead are served); downgrade:
+       * a line's threshold is reached. The first rejected line wins over any busy one.
        */
       status: 'rejected' | 'busy' | 'downgrade';
-      /** Index of the first line that rejected (or asked for a downgrade). */
+      /** Index of the first line that rejected (or was busy, or asked for a downgrade). */
       lineIndex: number;
       balances: LineBalance[];
       expiredSettled: number;
     };
+
+/** Grow a held reservation (metered streams), and renew its lease. */
+export interface ExtendRequest {
+  reservationId: string;
+  /** Output tokens to add to the cap (same per-sequence units as requestedCap); 0 = lease renewal only. */
+  addCap: number;
+  /** Fewest tokens worth adding: below it the extension is refused (busy or rejected). */
+  minAddCap: number;
+  nowMs: number;
+  /** The lease's new expiry (heartbeat), also when the extension itself is refused. */
+  leaseExpiresAtMs: number;
+}
+
+export type ExtendResult =
+  | {
+      status: 'extended';
+      /** Tokens added: addCap, or fewer (>= minAddCap) in a budget's last few per cent. */
+      grantedAddCap: number;
+      /** Total cap now held. */
+      cap: number;
+      /** Total now reserved on every line: amount_for(fixed, output, cap). */
+      amountNano: Nano;
+      /** Balances after the extension, one per line of the reservation. */
+      balances: LineBalance[];
+    }
+  /** Nothing changed on any line (the lease was renewed): lineIndex is the first line that refused. */
+  | { status: 'busy' | 'rejected'; lineIndex: number; balances: LineBalance[] }
+  /** The reservation is gone (settled, released, reaped). */
+  | { status: 'unknown' };
 
 export type SettleResult =
   | {
@@ -129,17 +135,23 @@ export interface BudgetStore {
   reserve(request: ReserveRequest): Promise<ReserveResult>;
   /** Replaces the reservation by the actual cost on every line it holds. Idempotent by reservation id. */
   settle(reservationId: string, actualNano: Nano): Promise<SettleResult>;
-  /** Adds output to a metered reservation and renews its lease (section "Metered streams" of DESIGN). */
-  extend(request: ExtendRequest): Promise<ExtendResult>;
-  /** Leaves the wait queues of `lines` (a waiting request gave up). */
-  abandonWait(reservationId: string, lines: LineSpec[]): Promise<void>;
-  /**
-   * Called when money came back on lines someone waits for (`${instance}|${period}` keys): across
-   * instances on Redis (pub/sub), in this process on SQLite. Returns the unsubscribe function.
-   */
-  onFreed(listener: (lineKeys: string[]) => void): () => void;
   /** Drops the reservation without spending (the provider produced nothing). Idempotent. */
   release(reservationId: string): Promise<SettleResult>;
+  /**
+   * Grows a reservation on every line it holds or on none (same rule as reserve, applied to the
+   * increment, without counting waiters), and renews its lease. One round trip; addCap 0 only
+   * renews the lease.
+   */
+  extend(request: ExtendRequest): Promise<ExtendResult>;
+  /** Takes a reservation id out of the wait queues of these lines (its wait ran out). Idempotent. */
+  abandonWait(reservationId: string, lines: LineSpec[]): Promise<void>;
+  /**
+   * Calls `listener` with the keys (`${instance}|${period}`) of lines whose money came back
+   * (settle, release, reaping, a waiter leaving) while someone waits on them. An empty array means
+   * "anything may have changed" (the Redis subscriber (re)connected and may have missed messages).
+   * Returns the unsubscribe function.
+   */
+  onFreed(listener: (lineKeys: string[]) => void): () => void;
   /** Balances as they stand, without writing (a period's rollover is computed, not stored). */
   balances(lines: LineSpec[]): Promise<LineBalance[]>;
   /** Settles every reservation whose lease expired at their reserved amount; returns how many. */

@@ -7,8 +7,14 @@
  *
  * Key layout (p = prefix):
  *   {p}:line:<instance>:<period>   hash spent, reserved, rollover, topup   (TTL from the line spec)
- *   {p}:res:<reservationId>        hash amount, cap, exp, lines (JSON [[lineKey, baseLimit], ...])
+ *   {p}:res:<reservationId>        hash amount, cap, fixed, output, exp,
+ *                                  lines (JSON [[lineKey, baseLimit, waitKey, "instance|period"], ...])
  *   {p}:leases                     sorted set reservationId -> lease expiry ms
+ *   {p}:wait:<instance>:<period>   sorted set reservationId -> queue position (first enqueue ms)
+ *   {p}:waitn:<instance>:<period>  hash reservationId -> "need:expiry" of each waiter (both with
+ *                                  the line's TTL)
+ *   {p}:freed                      pub/sub channel: JSON array of the "instance|period" names of
+ *                                  lines whose money came back, published only when someone waits
  *   {p}:inst:<budgetId>:<period>   set of template instances seen (TTL from the line spec)
  *   {p}:claim:<instance>:<period>:<name>   once-per-period claim: its expiry ms by the gateway's
  *                                          clock (0 = never), with the same TTL
@@ -16,14 +22,24 @@
 import type { Nano } from '../../money.js';
 import type {
   BudgetStore,
+  ExtendRequest,
+  ExtendResult,
   LineBalance,
   LineSpec,
   ReserveRequest,
   ReserveResult,
   SettleResult,
 } from '../types.js';
-import { RedisClient, type RedisTarget } from './client.js';
-import { decodeBalance, decodeBalances, decodeCount, decodeReserve, decodeSettle } from './replies.js';
+import { type Connection, connectRedis, RedisClient, type RedisTarget } from './client.js';
+import {
+  decodeBalance,
+  decodeBalances,
+  decodeCount,
+  decodeExtend,
+  decodeFreed,
+  decodeReserve,
+  decodeSettle,
+} from './replies.js';
 
 export interface RedisStoreOptions extends RedisTarget {
   /** Key namespace, used as the hash tag: {prefix}. */
@@ -42,16 +58,22 @@ export class RedisStore implements BudgetStore {
   private readonly none: string;
   private readonly leasesKey: string;
   private readonly resPrefix: string;
+  private readonly freedChannel: string;
+  private readonly listeners = new Set<(lineKeys: string[]) => void>();
+  /** Created on the first onFreed: a gateway that never waits holds no extra connection. */
+  private subscriber: Connection | undefined;
+  private closed = false;
 
-  constructor(options: RedisStoreOptions) {
+  constructor(private readonly options: RedisStoreOptions) {
     this.tag = `{${options.prefix}}`;
     this.none = `${this.tag}:none`;
     this.leasesKey = `${this.tag}:leases`;
     this.resPrefix = `${this.tag}:res:`;
+    this.freedChannel = `${this.tag}:freed`;
     this.redis = new RedisClient({
       ...options,
       label: 'redis store',
-      scripts: ['reserve', 'settle', 'reap', 'balances', 'topup', 'reset', 'claim'],
+      scripts: ['reserve', 'settle', 'extend', 'abandon', 'reap', 'balances', 'topup', 'reset', 'claim'],
     });
   }
 
@@ -70,6 +92,8 @@ export class RedisStore implements BudgetStore {
       req.requestedCap,
       req.minCap,
       this.resPrefix,
+      req.waitUntilMs ?? 0,
+      this.freedChannel,
     ];
     for (const spec of req.lines) {
       const template = spec.instance !== spec.budgetId;
@@ -77,6 +101,7 @@ export class RedisStore implements BudgetStore {
         this.lineKey(spec.instance, spec.period),
         this.prevKey(spec),
         template ? `${this.tag}:inst:${spec.budgetId}:${spec.period}` : this.none,
+        ...this.waitKeys(spec),
       );
       argv.push(
         spec.limitNano,
@@ -84,9 +109,31 @@ export class RedisStore implements BudgetStore {
         spec.downgradeAtNano,
         spec.ttlSeconds,
         template ? spec.instance : '',
+        lineName(spec),
       );
     }
     return decodeReserve(await this.redis.script('reserve', keys, argv));
+  }
+
+  async extend(req: ExtendRequest): Promise<ExtendResult> {
+    const keys = [this.resPrefix + req.reservationId, this.leasesKey];
+    const argv = [req.reservationId, req.addCap, req.minAddCap, req.nowMs, req.leaseExpiresAtMs];
+    return decodeExtend(await this.redis.script('extend', keys, argv));
+  }
+
+  async abandonWait(reservationId: string, lines: LineSpec[]): Promise<void> {
+    if (lines.length === 0) return;
+    const keys = lines.flatMap((spec) => this.waitKeys(spec));
+    await this.redis.script('abandon', keys, [reservationId, this.freedChannel, ...lines.map(lineName)]);
+  }
+
+  onFreed(listener: (lineKeys: string[]) => void): () => void {
+    const entry = (keys: string[]) => listener(keys);
+    this.listeners.add(entry);
+    this.startSubscriber();
+    return () => {
+      this.listeners.delete(entry);
+    };
   }
 
   settle(reservationId: string, actualNano: Nano): Promise<SettleResult> {
@@ -112,7 +159,11 @@ export class RedisStore implements BudgetStore {
     let total = 0;
     for (;;) {
       const n = decodeCount(
-        await this.redis.script('reap', [this.leasesKey], [nowMs, REAP_BATCH, this.resPrefix]),
+        await this.redis.script(
+          'reap',
+          [this.leasesKey],
+          [nowMs, REAP_BATCH, this.resPrefix, this.freedChannel],
+        ),
       );
       total += n;
       if (n < REAP_BATCH) return total;
@@ -155,12 +206,50 @@ export class RedisStore implements BudgetStore {
   }
 
   close(): Promise<void> {
-    return this.redis.close();
+    this.closed = true;
+    this.listeners.clear();
+    return this.redis.close(this.subscriber ? [this.subscriber] : []);
   }
 
   private async settleAt(reservationId: string, actualNano: Nano): Promise<SettleResult> {
     const keys = [this.resPrefix + reservationId, this.leasesKey];
-    return decodeSettle(await this.redis.script('settle', keys, [reservationId, actualNano]));
+    return decodeSettle(
+      await this.redis.script('settle', keys, [reservationId, actualNano, this.freedChannel]),
+    );
+  }
+
+  /** The line's wait queue (sorted set of positions) and its waiters' needs (hash). */
+  private waitKeys(spec: LineSpec): [string, string] {
+    return [
+      `${this.tag}:wait:${spec.instance}:${spec.period}`,
+      `${this.tag}:waitn:${spec.instance}:${spec.period}`,
+    ];
+  }
+
+  /**
+   * One subscriber connection per store, for every listener. It queues until connected and
+   * resubscribes after a reconnect (ioredis); messages published meanwhile are lost, so each
+   * (re)connection tells the listeners "anything may have changed" (an empty list).
+   */
+  private startSubscriber(): void {
+    if (this.subscriber || this.closed) return;
+    const subscriber = connectRedis(this.options, this.options.timeoutMs, 'subscriber');
+    this.subscriber = subscriber;
+    const notify = (keys: string[]) => {
+      for (const listener of [...this.listeners]) {
+        try {
+          listener(keys);
+        } catch {
+          // a listener's failure is its own
+        }
+      }
+    };
+    subscriber.on('message', (_channel: string, message: string) => {
+      const keys = decodeFreed(message);
+      if (keys) notify(keys);
+    });
+    subscriber.on('ready', () => notify([]));
+    subscriber.subscribe(this.freedChannel).catch(() => {});
   }
 
   /** KEYS and the first ARGV of the single-line scripts (topup, reset). */
@@ -174,6 +263,11 @@ export class RedisStore implements BudgetStore {
   private prevKey(spec: LineSpec): string {
     return spec.previousPeriod === null ? this.none : this.lineKey(spec.instance, spec.previousPeriod);
   }
+}
+
+/** The name a freed line is announced by: `${instance}|${period}`. */
+function lineName(spec: LineSpec): string {
+  return `${spec.instance}|${spec.period}`;
 }
 
 /** The rollover cap the scripts see: 0 when there is no previous period to roll from. */

@@ -4,7 +4,7 @@
  * script, so it throws rather than guess.
  */
 import type { Nano } from '../../money.js';
-import type { LineBalance, ReserveResult, SettleResult } from '../types.js';
+import type { ExtendResult, LineBalance, ReserveResult, SettleResult } from '../types.js';
 
 /** reserve.lua: {status, capOrLineIndex, amount, expiredSettled, then a balance triple per line}. */
 const RESERVE_HEAD = 4;
@@ -36,9 +36,32 @@ export function decodeReserve(reply: unknown): ReserveResult {
   ];
   const balances = balancesFrom(numbers(reply.slice(RESERVE_HEAD), 'reserve'), 0);
   if (status === 'reserved') return { status, grantedCap: second, amountNano, balances, expiredSettled };
-  if (status === 'rejected' || status === 'downgrade')
+  if (status === 'rejected' || status === 'busy' || status === 'downgrade')
     return { status, lineIndex: second, balances, expiredSettled };
   throw new Error(`redis reserve: unknown status ${status}`);
+}
+
+/** extend.lua: {'unknown'} or {status, addedOrLineIndex, cap, amount, then a balance triple per line}. */
+export function decodeExtend(reply: unknown): ExtendResult {
+  if (!Array.isArray(reply) || reply.length === 0) throw new Error('redis extend: malformed reply');
+  const status = String(reply[0]);
+  if (status === 'unknown') return { status };
+  if (reply.length < RESERVE_HEAD) throw new Error('redis extend: malformed reply');
+  const [second, cap, amountNano] = [Number(reply[1]), Number(reply[2]), Number(reply[3])];
+  const balances = balancesFrom(numbers(reply.slice(RESERVE_HEAD), 'extend'), 0);
+  if (status === 'extended') return { status, grantedAddCap: second, cap, amountNano, balances };
+  if (status === 'busy' || status === 'rejected') return { status, lineIndex: second, balances };
+  throw new Error(`redis extend: unknown status ${status}`);
+}
+
+/** The freed channel's payload: a JSON array of line names; anything else is ignored (null). */
+export function decodeFreed(message: string): string[] | null {
+  try {
+    const names: unknown = JSON.parse(message);
+    return Array.isArray(names) && names.every((n) => typeof n === 'string') ? names : null;
+  } catch {
+    return null;
+  }
 }
 
 export function decodeSettle(reply: unknown): SettleResult {

@@ -17,6 +17,8 @@ interface ScriptFile {
 const FILES = {
   reserve: { file: 'reserve.lua', common: true, readOnly: false },
   settle: { file: 'settle.lua', common: true, readOnly: false },
+  extend: { file: 'extend.lua', common: true, readOnly: false },
+  abandon: { file: 'abandon.lua', common: true, readOnly: false },
   reap: { file: 'reap.lua', common: true, readOnly: false },
   balances: { file: 'balances.lua', common: true, readOnly: true },
   topup: { file: 'topup.lua', common: true, readOnly: false },

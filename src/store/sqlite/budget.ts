@@ -3,19 +3,24 @@
  * transaction, so the write lock is taken up front and check-then-apply can never interleave, also
  * across processes sharing the file (they wait up to `timeoutMs` for the lock via busy_timeout).
  */
+import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
-import { decideReserve } from '../../budget/reserve-decision.js';
+import { amountFor, BUSY, decideExtend, decideLines } from '../../budget/reserve-decision.js';
 import type { Nano } from '../../money.js';
 import { balanceOf, carriedRollover, type LineCounters } from '../line-counters.js';
 import type {
   BudgetStore,
+  ExtendRequest,
+  ExtendResult,
   LineBalance,
   LineSpec,
   ReserveRequest,
   ReserveResult,
   SettleResult,
 } from '../types.js';
+import { migrate, RESERVATION_COLUMNS, SCHEMA } from './budget-schema.js';
 import { openDatabase, transactionRunner } from './db.js';
+import { emitFreed, freedListeners, lineKeyOf, SqliteWaits } from './waits.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. Parent directories are created. */
@@ -27,45 +32,15 @@ export interface SqliteStoreOptions {
 /** Lease reaping done at the start of each reserve, so one call's latency stays bounded. */
 const REAP_ON_RESERVE = 16;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS budget_lines (
-  instance TEXT NOT NULL,
-  period   TEXT NOT NULL,
-  spent    INTEGER NOT NULL DEFAULT 0,
-  reserved INTEGER NOT NULL DEFAULT 0,
-  rollover INTEGER NOT NULL DEFAULT 0,
-  topup    INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (instance, period)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS budget_reservations (
-  id          TEXT PRIMARY KEY,
-  amount      INTEGER NOT NULL,
-  granted_cap INTEGER NOT NULL,
-  lease_expires_at INTEGER NOT NULL,
-  lines       TEXT NOT NULL  -- JSON [[instance, period, baseLimitNano], ...]
-);
-CREATE INDEX IF NOT EXISTS budget_reservations_lease ON budget_reservations (lease_expires_at);
-CREATE TABLE IF NOT EXISTS budget_instances (
-  budget_id TEXT NOT NULL,
-  period    TEXT NOT NULL,
-  instance  TEXT NOT NULL,
-  PRIMARY KEY (budget_id, period, instance)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS budget_claims (
-  instance TEXT NOT NULL,
-  period   TEXT NOT NULL,
-  name     TEXT NOT NULL,
-  expires_at INTEGER,          -- ms since epoch; NULL = never
-  PRIMARY KEY (instance, period, name)
-) WITHOUT ROWID;
-`;
-
 type ReservationLine = [instance: string, period: string, baseLimitNano: Nano];
 
 interface ReservationRow {
   id: string;
   amount: number;
+  /** The cap held now: the granted one, grown by extensions. */
   granted_cap: number;
+  fixed_pico: number;
+  output_pico: number;
   lines: string;
 }
 
@@ -75,10 +50,19 @@ export class SqliteStore implements BudgetStore {
   private readonly stmt;
   /** One transaction runner, reused: lock waits past busy_timeout surface as StoreUnavailableError. */
   private readonly tx: ReturnType<typeof transactionRunner>;
+  private readonly waits: SqliteWaits;
+  private readonly listeners: Set<(lineKeys: string[]) => void>;
+  /** Keys of lines freed (with someone waiting) by the transaction running now; told after commit. */
+  private freed = new Set<string>();
+  /** This store's own listeners in the per-file set, dropped on close. */
+  private readonly own = new Set<(lineKeys: string[]) => void>();
 
   constructor(options: SqliteStoreOptions) {
     this.db = openDatabase(options.path, options.timeoutMs);
     this.db.exec(SCHEMA);
+    migrate(this.db);
+    this.waits = new SqliteWaits(this.db);
+    this.listeners = freedListeners(options.path === ':memory:' ? ':memory:' : resolve(options.path));
     this.tx = transactionRunner(this.db);
     this.stmt = {
       getLine: this.db.prepare<[string, string], LineCounters>(
@@ -100,14 +84,21 @@ export class SqliteStore implements BudgetStore {
         'UPDATE budget_lines SET spent = 0, rollover = 0, topup = 0 WHERE instance = ? AND period = ?',
       ),
       getReservation: this.db.prepare<[string], ReservationRow>(
-        'SELECT id, amount, granted_cap, lines FROM budget_reservations WHERE id = ?',
+        `SELECT ${RESERVATION_COLUMNS} FROM budget_reservations WHERE id = ?`,
       ),
-      insertReservation: this.db.prepare<[string, number, number, number, string]>(
-        'INSERT INTO budget_reservations (id, amount, granted_cap, lease_expires_at, lines) VALUES (?, ?, ?, ?, ?)',
+      insertReservation: this.db.prepare<[string, number, number, number, number, number, string]>(
+        `INSERT INTO budget_reservations (id, amount, granted_cap, fixed_pico, output_pico, lease_expires_at, lines)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      renewLease: this.db.prepare<[number, string]>(
+        'UPDATE budget_reservations SET lease_expires_at = ? WHERE id = ?',
+      ),
+      grow: this.db.prepare<[number, number, string]>(
+        'UPDATE budget_reservations SET amount = ?, granted_cap = ? WHERE id = ?',
       ),
       deleteReservation: this.db.prepare<[string]>('DELETE FROM budget_reservations WHERE id = ?'),
       expired: this.db.prepare<[number, number], ReservationRow>(
-        'SELECT id, amount, granted_cap, lines FROM budget_reservations WHERE lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?',
+        `SELECT ${RESERVATION_COLUMNS} FROM budget_reservations WHERE lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
       ),
       addInstance: this.db.prepare<[string, string, string]>(
         'INSERT OR IGNORE INTO budget_instances (budget_id, period, instance) VALUES (?, ?, ?)',
@@ -137,13 +128,39 @@ export class SqliteStore implements BudgetStore {
     return this.run(() => this.settleTx(reservationId, 0));
   }
 
+  extend(request: ExtendRequest): Promise<ExtendResult> {
+    return this.run(() => this.extendTx(request));
+  }
+
+  abandonWait(reservationId: string, _lines: LineSpec[]): Promise<void> {
+    // The queue rows are found by id (indexed), whichever lines they are on.
+    return this.run(() => {
+      for (const key of this.waits.removeEverywhere(reservationId)) this.freed.add(key);
+    });
+  }
+
+  onFreed(listener: (lineKeys: string[]) => void): () => void {
+    // Wrapped, so the same function registered twice (or on two stores) unsubscribes once each.
+    const entry = (keys: string[]) => listener(keys);
+    this.listeners.add(entry);
+    this.own.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+      this.own.delete(entry);
+    };
+  }
+
   balances(lines: LineSpec[]): Promise<LineBalance[]> {
     // A read needs no write lock; WAL readers see one consistent snapshot per statement set.
     return this.run(() => lines.map((spec) => balanceOf(spec.limitNano, this.peek(spec))), 'deferred');
   }
 
   reapExpired(nowMs: number): Promise<number> {
-    return this.run(() => this.reap(nowMs, Number.MAX_SAFE_INTEGER));
+    return this.run(() => {
+      // Waits that ran out on lines nobody has looked at since: the only unbounded prune.
+      this.waits.pruneExpired(nowMs);
+      return this.reap(nowMs, Number.MAX_SAFE_INTEGER);
+    });
   }
 
   topUp(line: LineSpec, amountNano: Nano): Promise<LineBalance> {
@@ -189,6 +206,8 @@ export class SqliteStore implements BudgetStore {
   }
 
   async close(): Promise<void> {
+    for (const entry of this.own) this.listeners.delete(entry);
+    this.own.clear();
     if (this.db.open) this.db.close();
   }
 
@@ -209,7 +228,26 @@ export class SqliteStore implements BudgetStore {
       };
     }
 
-    const decision = decideReserve(req.lines, balances(), req);
+    // Waiters queued ahead of this request on each line are owed their need first (FCFS).
+    const pos = this.waits.position(req.reservationId);
+    const owed = req.lines.map((spec) =>
+      this.waits.owed(spec.instance, spec.period, req.reservationId, pos, req.nowMs),
+    );
+    const { decision, verdicts } = decideLines(req.lines, balances(), req, owed);
+    if (decision.status === 'busy') {
+      const until = req.waitUntilMs ?? 0;
+      if (until > req.nowMs) {
+        const need = amountFor(req.fixedPico, req.outputPico, req.minCap);
+        req.lines.forEach((spec, i) => {
+          if (verdicts[i] === BUSY)
+            this.waits.enqueue(spec, req.reservationId, pos ?? req.nowMs, need, until);
+        });
+      }
+    } else if (pos !== null && decision.status !== 'downgrade') {
+      // Served or exhausted: it waits no more. Those behind a refused waiter may fit now.
+      const left = this.waits.removeEverywhere(req.reservationId);
+      if (decision.status === 'rejected') for (const key of left) this.freed.add(key);
+    }
     if (decision.status !== 'reserved') return { ...decision, balances: balances(), expiredSettled };
     const { grantedCap, amountNano: amount } = decision;
 
@@ -227,10 +265,54 @@ export class SqliteStore implements BudgetStore {
       req.reservationId,
       amount,
       grantedCap,
+      req.fixedPico,
+      req.outputPico,
       req.leaseExpiresAtMs,
       JSON.stringify(stored),
     );
     return { status: 'reserved', grantedCap, amountNano: amount, balances: balances(), expiredSettled };
+  }
+
+  private extendTx(req: ExtendRequest): ExtendResult {
+    const row = this.stmt.getReservation.get(req.reservationId);
+    if (!row) return { status: 'unknown' };
+    // The heartbeat: renewed whatever the answer, the stream is alive until it settles.
+    this.stmt.renewLease.run(req.leaseExpiresAtMs, row.id);
+    const lines = JSON.parse(row.lines) as ReservationLine[];
+    // A line is judged at the base limit it was reserved under (an extension names no lines).
+    const counters = lines.map(([instance, period]) => this.stmt.getLine.get(instance, period));
+    const balances = () =>
+      lines.map(([, , limit], i) =>
+        balanceOf(limit, counters[i] ?? { spent: 0, reserved: 0, rollover: 0, topup: 0 }),
+      );
+    const held = {
+      fixedPico: row.fixed_pico,
+      outputPico: row.output_pico,
+      cap: row.granted_cap,
+      amountNano: row.amount,
+    };
+    const extended = (grantedAddCap: number, amountNano: Nano): ExtendResult => ({
+      status: 'extended',
+      grantedAddCap,
+      cap: row.granted_cap + grantedAddCap,
+      amountNano,
+      balances: balances(),
+    });
+    if (req.addCap <= 0) return extended(0, row.amount);
+    const decision = decideExtend(balances(), held, req.addCap, req.minAddCap);
+    if (decision.status !== 'extended') return { ...decision, balances: balances() };
+    const cap = row.granted_cap + decision.grantedAddCap;
+    // max: a row from before the price columns (price 0) never shrinks.
+    const amount = Math.max(row.amount, amountFor(row.fixed_pico, row.output_pico, cap));
+    const delta = amount - row.amount;
+    lines.forEach(([instance, period], i) => {
+      const c = counters[i];
+      if (!c) return; // the line was dropped under the reservation (not done today)
+      this.stmt.addReserved.run(delta, instance, period);
+      c.reserved += delta;
+    });
+    this.stmt.grow.run(amount, cap, row.id);
+    return extended(decision.grantedAddCap, amount);
   }
 
   private settleTx(reservationId: string, actualNano: Nano | null): SettleResult {
@@ -254,6 +336,7 @@ export class SqliteStore implements BudgetStore {
         continue;
       }
       this.stmt.settleLine.run(row.amount, spent, instance, period);
+      if (this.waits.hasWaiters(instance, period)) this.freed.add(lineKeyOf(instance, period));
       spentBeforeNano.push(before.spent);
       balances.push(
         balanceOf(limit, { ...before, reserved: before.reserved - row.amount, spent: before.spent + spent }),
@@ -299,7 +382,15 @@ export class SqliteStore implements BudgetStore {
     return this.stmt.getLine.get(instance, period) ?? { spent: 0, reserved: 0, rollover: 0, topup: 0 };
   }
 
+  /** One transaction; the lines it freed are told to listeners once it has committed. */
   private async run<T>(fn: () => T, mode: 'immediate' | 'deferred' = 'immediate'): Promise<T> {
-    return this.tx(fn, mode);
+    this.freed = new Set();
+    const result = this.tx(fn, mode);
+    if (this.freed.size > 0) {
+      const keys = [...this.freed];
+      this.freed = new Set();
+      emitFreed([...this.listeners], keys);
+    }
+    return result;
   }
 }

@@ -3,11 +3,19 @@
 -- It mirrors src/store/line-counters.ts and src/budget/reserve-decision.ts line for line.
 --
 -- Line hash `{p}:line:<instance>:<period>`: spent, reserved, rollover, topup (integer nano-USD).
--- Reservation hash `{p}:res:<id>`: amount, cap, exp, lines (JSON [[lineKey, "baseLimitNano"], ...]).
+-- Reservation hash `{p}:res:<id>`: amount, cap, fixed, output, exp, lines (JSON [[lineKey,
+-- "baseLimitNano", waitKey, "instance|period"], ...]; reservations made before the wait queues
+-- have the first two only, and are then never announced).
+-- Wait queue of a line: sorted set `{p}:wait:<instance>:<period>` (member reservation id, score its
+-- position = first enqueue time ms) and hash `{p}:waitn:<instance>:<period>` (id -> "need:expiry").
 
 -- Lua numbers are doubles: values stay integers below 2^53, and are written back with %d
 -- (tostring would give "1e+15", which HINCRBY refuses; cjson would round to 14 digits).
 local function int(x) return string.format('%d', x) end
+
+-- A price as stored in a reservation hash: 17 significant digits read back as the same double
+-- (a prompt price may have a fraction of a pico-USD).
+local function exact(x) return string.format('%.17g', x) end
 
 -- floor(a / b), exact even where the double quotient rounds up to the next integer.
 local function floor_div(a, b)
@@ -26,6 +34,90 @@ end
 -- Nano-USD a reservation of cap output tokens costs.
 local function amount_for(fixed_pico, output_pico, cap)
   return ceil_div(fixed_pico + cap * output_pico, 1000)
+end
+
+-- Verdicts of a line that are not a cap (reserve-decision.ts REJECTED, BUSY).
+local REJECTED, BUSY = -1, -2
+
+-- reserve-decision.ts lineVerdict: the cap a line grants, BUSY or REJECTED.
+local function line_verdict(available, unspent, owed, fixed, output, requested, min_cap)
+  local need_full = amount_for(fixed, output, requested)
+  local need_min = amount_for(fixed, output, min_cap)
+  if available >= need_full then return requested end
+  if unspent - owed >= need_full then return BUSY end
+  if available >= need_min then
+    -- available < the full amount here, so available * 1000 stays far below 2^53
+    local room = available * 1000 - fixed
+    local cap = 0
+    if room > 0 then cap = floor_div(room, output) end
+    if cap > requested then return requested end
+    return cap
+  end
+  if unspent >= need_min then return BUSY end
+  return REJECTED
+end
+
+-- a < b byte for byte (Lua's own < follows the server's locale): the order of a sorted set's
+-- members with equal scores, and of SQLite's BINARY collation.
+local function bytes_lt(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+-- Waiters read ahead of a request per line (sqlite/waits.ts OWED_SCAN): bounded work per call.
+local OWED_SCAN = 64
+
+-- What live waiters ahead of id (at pos; nil: behind everyone) need on a line; expired entries met
+-- on the way are pruned (sqlite/waits.ts owed).
+local function owed_ahead(wait_key, need_key, id, pos, now)
+  local entries = redis.call('ZRANGE', wait_key, 0, OWED_SCAN - 1, 'WITHSCORES')
+  local total = 0
+  for j = 1, #entries, 2 do
+    local member, score = entries[j], tonumber(entries[j + 1])
+    if pos ~= nil and not (score < pos or (score == pos and bytes_lt(member, id))) then break end
+    local v = redis.call('HGET', need_key, member)
+    local need, exp = 0, 0
+    if v then
+      local n, e = string.match(v, '^(%d+):(%d+)$')
+      need, exp = tonumber(n), tonumber(e)
+    end
+    if exp <= now then
+      redis.call('ZREM', wait_key, member); redis.call('HDEL', need_key, member)
+    else
+      total = total + need
+    end
+  end
+  return total
+end
+
+-- Queues id on a line, or keeps its place (ZADD NX) and refreshes need and expiry.
+local function enqueue(wait_key, need_key, id, pos, need, until_ms, ttl)
+  redis.call('ZADD', wait_key, 'NX', int(pos), id)
+  redis.call('HSET', need_key, id, int(need) .. ':' .. int(until_ms))
+  if ttl > 0 and redis.call('TTL', wait_key) < 0 then
+    redis.call('EXPIRE', wait_key, ttl); redis.call('EXPIRE', need_key, ttl)
+  end
+end
+
+-- Takes id out of a line's queue; true when others still wait there.
+local function unqueue(wait_key, need_key, id)
+  if redis.call('ZREM', wait_key, id) == 1 then redis.call('HDEL', need_key, id) end
+  return redis.call('ZCARD', wait_key) > 0
+end
+
+-- Freed lines, as a list without repeats (the payload of one PUBLISH per script).
+local function add_freed(freed, name)
+  if not freed.seen[name] then freed.seen[name] = true; table.insert(freed.list, name) end
+end
+
+local function new_freed() return { seen = {}, list = {} } end
+
+-- One message per script on the deployment's channel, and only when someone waits.
+local function publish_freed(channel, freed)
+  if #freed.list > 0 then redis.call('PUBLISH', channel, cjson.encode(freed.list)) end
 end
 
 -- {spent, reserved, rollover, topup} of a line, or nil when the period was never touched.
@@ -68,8 +160,9 @@ local function push_balance(out, limit, c)
 end
 
 -- Replaces a reservation by spent (nil: its reserved amount) on each of its lines, deletes it and
--- its lease. Returns {limit, spent, reserved, spentBefore, ...} per line, or nil when it is gone.
-local function settle_reservation(res_key, leases_key, id, spent)
+-- its lease; lines with a non-empty wait queue go to freed. Returns {limit, spent, reserved,
+-- spentBefore, ...} per line, or nil when it is gone.
+local function settle_reservation(res_key, leases_key, id, spent, freed)
   local r = redis.call('HMGET', res_key, 'amount', 'lines')
   redis.call('ZREM', leases_key, id)
   if not r[1] then return nil end
@@ -84,6 +177,7 @@ local function settle_reservation(res_key, leases_key, id, spent)
       redis.call('HINCRBY', key, 'spent', int(spent))
       table.insert(out, limit + c[3] + c[4]); table.insert(out, c[1] + spent)
       table.insert(out, c[2] - amount); table.insert(out, c[1])
+      if line[3] and redis.call('ZCARD', line[3]) > 0 then add_freed(freed, line[4]) end
     else
       -- the line expired under the reservation (its TTL passed): nothing left to correct
       table.insert(out, limit); table.insert(out, 0); table.insert(out, 0); table.insert(out, 0)
@@ -94,10 +188,10 @@ local function settle_reservation(res_key, leases_key, id, spent)
 end
 
 -- Settles up to max reservations whose lease expired at or before now; returns how many.
-local function reap(leases_key, res_prefix, now, max)
+local function reap(leases_key, res_prefix, now, max, freed)
   local ids = redis.call('ZRANGEBYSCORE', leases_key, '-inf', now, 'LIMIT', 0, max)
   for _, id in ipairs(ids) do
-    settle_reservation(res_prefix .. id, leases_key, id, nil)
+    settle_reservation(res_prefix .. id, leases_key, id, nil, freed)
   end
   return #ids
 end

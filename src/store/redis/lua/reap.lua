@@ -7,8 +7,12 @@
 -- ARGV[1]   now, ms: leases expiring at or before it are settled
 -- ARGV[2]   most reservations to settle in this call (the caller loops while it gets a full batch)
 -- ARGV[3]   reservation key prefix {p}:res:
+-- ARGV[4]   the deployment's freed channel {p}:freed (lines with waiters are announced)
 --
 -- Returns how many reservations were settled.
 assert(#KEYS == 1, 'reap: 1 KEYS')
-assert(#ARGV == 3, 'reap: 3 ARGV')
-return reap(KEYS[1], ARGV[3], tonumber(ARGV[1]), tonumber(ARGV[2]))
+assert(#ARGV == 4, 'reap: 4 ARGV')
+local freed = new_freed()
+local n = reap(KEYS[1], ARGV[3], tonumber(ARGV[1]), tonumber(ARGV[2]), freed)
+publish_freed(ARGV[4], freed)
+return n

@@ -1,14 +1,17 @@
 -- Reserve on every line or on none, in two passes (Sentry Relay's is_rate_limited.lua shape):
 -- reap a few expired leases, touch every line (first touch fixes the period's rollover), decide on
--- all lines (the mirror of src/budget/reserve-decision.ts decideReserve), and only if all agree
--- apply the same amount to all of them.
+-- all lines (the mirror of src/budget/reserve-decision.ts decideLines, with the waiters ahead of
+-- this request from each line's queue, as src/store/sqlite/budget.ts reserveTx reads them), queue
+-- a busy request that may wait, and only if all lines agree apply the same amount to all of them.
 --
 -- KEYS[1]       reservation hash {p}:res:<id>
 -- KEYS[2]       lease index, sorted set {p}:leases (member id, score lease expiry ms)
 -- then for each line i = 0..n-1:
--- KEYS[3+3i]    the line's counters {p}:line:<instance>:<period>
--- KEYS[4+3i]    the previous period's counters (rollover source), or the {p}:none placeholder
--- KEYS[5+3i]    the budget's instance set {p}:inst:<budgetId>:<period>, or {p}:none
+-- KEYS[3+5i]    the line's counters {p}:line:<instance>:<period>
+-- KEYS[4+5i]    the previous period's counters (rollover source), or the {p}:none placeholder
+-- KEYS[5+5i]    the budget's instance set {p}:inst:<budgetId>:<period>, or {p}:none
+-- KEYS[6+5i]    the line's wait queue {p}:wait:<instance>:<period> (sorted set id -> position)
+-- KEYS[7+5i]    the line's waiters' needs {p}:waitn:<instance>:<period> (hash id -> "need:expiry")
 --
 -- ARGV[1]       reservation id (the lease member)
 -- ARGV[2]       now, ms (the gateway's clock, so tests control it)
@@ -18,41 +21,48 @@
 -- ARGV[6]       requested output cap, tokens
 -- ARGV[7]       lowest output cap fit-to-budget may grant
 -- ARGV[8]       reservation key prefix {p}:res: (reaped reservations' keys are built from it)
+-- ARGV[9]       wait until, ms: a busy answer queues the id until then when past now (0: no wait)
+-- ARGV[10]      the deployment's freed channel {p}:freed (reaping announces lines with waiters)
 -- then for each line i:
--- ARGV[9+5i]    base limit, nano-USD
--- ARGV[10+5i]   rollover cap, nano-USD (0: no rollover)
--- ARGV[11+5i]   downgrade threshold on committed nano-USD (-1: none)
--- ARGV[12+5i]   counters TTL, seconds (0: none)
--- ARGV[13+5i]   template instance to record in the instance set ('' for none)
+-- ARGV[11+6i]   base limit, nano-USD
+-- ARGV[12+6i]   rollover cap, nano-USD (0: no rollover)
+-- ARGV[13+6i]   downgrade threshold on committed nano-USD (-1: none)
+-- ARGV[14+6i]   counters TTL, seconds (0: none)
+-- ARGV[15+6i]   template instance to record in the instance set ('' for none)
+-- ARGV[16+6i]   the line's name "instance|period" (the freed channel's payload)
 --
 -- Returns {status, capOrLineIndex, amount, expiredSettled, limit1, spent1, reserved1, ...}:
--- status 'reserved' (second field the granted cap), 'rejected' or 'downgrade' (the 0-based index
--- of the line that decided it; amount 0).
-assert(#KEYS >= 2 and (#KEYS - 2) % 3 == 0, 'reserve: 2 KEYS, then 3 per line')
-local n = (#KEYS - 2) / 3
-assert(#ARGV == 8 + 5 * n, 'reserve: 8 ARGV, then 5 per line')
+-- status 'reserved' (second field the granted cap), 'rejected', 'busy' or 'downgrade' (the 0-based
+-- index of the line that decided it; amount 0).
+assert(#KEYS >= 2 and (#KEYS - 2) % 5 == 0, 'reserve: 2 KEYS, then 5 per line')
+local n = (#KEYS - 2) / 5
+assert(#ARGV == 10 + 6 * n, 'reserve: 10 ARGV, then 6 per line')
 
 local res_key, leases_key = KEYS[1], KEYS[2]
 local id = ARGV[1]
 local now, lease_exp = tonumber(ARGV[2]), tonumber(ARGV[3])
 local fixed, output = tonumber(ARGV[4]), tonumber(ARGV[5])
 local requested, min_cap = tonumber(ARGV[6]), tonumber(ARGV[7])
+local wait_until, channel = tonumber(ARGV[9]), ARGV[10]
 
-local expired = reap(leases_key, ARGV[8], now, 16)
+local freed = new_freed()
+local expired = reap(leases_key, ARGV[8], now, 16, freed)
 
 local specs, counters = {}, {}
 for i = 0, n - 1 do
   local s = {
-    key = KEYS[3 + 3 * i], prev = KEYS[4 + 3 * i], inst_key = KEYS[5 + 3 * i],
-    limit = tonumber(ARGV[9 + 5 * i]), roll_max = tonumber(ARGV[10 + 5 * i]),
-    downgrade_at = tonumber(ARGV[11 + 5 * i]), ttl = tonumber(ARGV[12 + 5 * i]),
-    instance = ARGV[13 + 5 * i],
+    key = KEYS[3 + 5 * i], prev = KEYS[4 + 5 * i], inst_key = KEYS[5 + 5 * i],
+    wait = KEYS[6 + 5 * i], waitn = KEYS[7 + 5 * i],
+    limit = tonumber(ARGV[11 + 6 * i]), roll_max = tonumber(ARGV[12 + 6 * i]),
+    downgrade_at = tonumber(ARGV[13 + 6 * i]), ttl = tonumber(ARGV[14 + 6 * i]),
+    instance = ARGV[15 + 6 * i], name = ARGV[16 + 6 * i],
   }
   specs[i + 1] = s
   counters[i + 1] = touch_line(s.key, s.prev, s.limit, s.roll_max, s.ttl)
 end
 
 local function reply(status, second, amount)
+  publish_freed(channel, freed)
   local out = { status, second, amount, expired }
   for i = 1, n do push_balance(out, specs[i].limit, counters[i]) end
   return out
@@ -67,22 +77,46 @@ for i = 1, n do
   local s, c = specs[i], counters[i]
   if s.downgrade_at >= 0 and c[1] + c[2] >= s.downgrade_at then return reply('downgrade', i - 1, 0) end
 end
-local min_amount = amount_for(fixed, output, min_cap)
-local full_amount = amount_for(fixed, output, requested)
-local granted = requested
+-- The request's place: its first enqueue time, the same on every line it waits on (nil: nowhere).
+local pos = nil
+for i = 1, n do
+  local score = redis.call('ZSCORE', specs[i].wait, id)
+  if score and (pos == nil or tonumber(score) < pos) then pos = tonumber(score) end
+end
+local verdicts, granted = {}, requested
+local rejected_at, busy_at = nil, nil
 for i = 1, n do
   local s, c = specs[i], counters[i]
-  local available = s.limit + c[3] + c[4] - c[1] - c[2]
-  if available < min_amount then return reply('rejected', i - 1, 0) end
-  if available < full_amount then
-    -- available < the full amount here, so available * 1000 stays far below 2^53
-    local room = available * 1000 - fixed
-    local cap = 0
-    if room > 0 then cap = floor_div(room, output) end
-    if cap < min_cap then return reply('rejected', i - 1, 0) end
-    if cap < granted then granted = cap end
+  local o = owed_ahead(s.wait, s.waitn, id, pos, now)
+  local unspent = s.limit + c[3] + c[4] - c[1]
+  local v = line_verdict(unspent - c[2] - o, unspent, o, fixed, output, requested, min_cap)
+  verdicts[i] = v
+  if v == REJECTED then
+    if rejected_at == nil then rejected_at = i end
+  elseif v == BUSY then
+    if busy_at == nil then busy_at = i end
+  elseif v < granted then
+    granted = v
   end
 end
+if rejected_at == nil and busy_at ~= nil then
+  if wait_until > now then
+    local need = amount_for(fixed, output, min_cap)
+    for i = 1, n do
+      local s = specs[i]
+      if verdicts[i] == BUSY then enqueue(s.wait, s.waitn, id, pos or now, need, wait_until, s.ttl) end
+    end
+  end
+  return reply('busy', busy_at - 1, 0)
+end
+-- Served or exhausted: it waits no more. Those behind a refused waiter may fit now.
+if pos ~= nil then
+  for i = 1, n do
+    local s = specs[i]
+    if unqueue(s.wait, s.waitn, id) and rejected_at ~= nil then add_freed(freed, s.name) end
+  end
+end
+if rejected_at ~= nil then return reply('rejected', rejected_at - 1, 0) end
 
 -- Pass 2: apply the same amount on every line.
 local amount = amount_for(fixed, output, granted)
@@ -91,13 +125,13 @@ for i = 1, n do
   local s = specs[i]
   redis.call('HINCRBY', s.key, 'reserved', int(amount))
   counters[i][2] = counters[i][2] + amount
-  lines[i] = { s.key, int(s.limit) }
+  lines[i] = { s.key, int(s.limit), s.wait, s.name }
   if s.instance ~= '' and redis.call('SADD', s.inst_key, s.instance) == 1
       and s.ttl > 0 and redis.call('TTL', s.inst_key) < 0 then
     redis.call('EXPIRE', s.inst_key, s.ttl)
   end
 end
-redis.call('HSET', res_key, 'amount', int(amount), 'cap', int(granted), 'exp', int(lease_exp),
-  'lines', cjson.encode(lines))
+redis.call('HSET', res_key, 'amount', int(amount), 'cap', int(granted), 'fixed', exact(fixed),
+  'output', exact(output), 'exp', int(lease_exp), 'lines', cjson.encode(lines))
 redis.call('ZADD', leases_key, int(lease_exp), id)
 return reply('reserved', granted, amount)
