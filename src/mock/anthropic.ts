@@ -9,7 +9,6 @@
  */
 import { invalidRequest } from './errors.js';
 import { type Handler, intField, type Json } from './exchange.js';
-import { newId } from './ids.js';
 import { outputSize } from './plan.js';
 import { anthropicPromptTokens } from './prompt.js';
 import { generatedText, textChunks } from './text.js';
@@ -71,7 +70,7 @@ export const messages: Handler = async (ex, body) => {
   const inputTokens = Math.max(0, promptTokens - cachedTokens - cacheWriteTokens);
   const outputTokens = size.textTokens + size.reasoningTokens;
   const stopReason = size.truncated ? 'max_tokens' : 'end_turn';
-  const id = newId('msg_');
+  const id = ex.ids.id('msg_');
   ex.record.id = id;
 
   const inputUsage = {

@@ -7,7 +7,7 @@
  */
 import { invalidRequest } from './errors.js';
 import { type Exchange, type Handler, intField } from './exchange.js';
-import { newId, nowSeconds, SYSTEM_FINGERPRINT } from './ids.js';
+import { SYSTEM_FINGERPRINT } from './ids.js';
 import { choiceCount, includeUsage, MAX_CHOICES, requireModel } from './openai-fields.js';
 import { type OutputSize, outputSize } from './plan.js';
 import { chatPromptTokens, plainInputTokens } from './prompt.js';
@@ -54,8 +54,8 @@ export const chatCompletions: Handler = async (ex, body) => {
   const size = outputSize(ex.plan, cap);
   const finish = size.truncated ? 'length' : 'stop';
   const promptTokens = chatPromptTokens(body);
-  const id = newId('chatcmpl-');
-  const created = nowSeconds();
+  const id = ex.ids.id('chatcmpl-');
+  const created = ex.ids.created();
   ex.record.id = id;
 
   if (body.stream !== true) {
