@@ -5,7 +5,8 @@
  * the cumulative output_tokens), message_stop. Reasoning tokens from `x-mock-reasoning-tokens`
  * are billed as output (thinking) tokens and reported in `output_tokens_details.thinking_tokens`;
  * with `thinking: { type: "enabled", budget_tokens }` they stay within the budget, and the budget
- * is checked as Anthropic checks it (at least 1024, below max_tokens).
+ * is checked as Anthropic checks it (at least 1024, below max_tokens), and they are a visible
+ * thinking block (thinking text of that many tokens, then its signature) before the text block.
  */
 import { invalidRequest } from './errors.js';
 import { type Handler, intField, type Json } from './exchange.js';
@@ -101,13 +102,23 @@ export const messages: Handler = async (ex, body) => {
     usage,
   });
 
+  // With extended thinking on, the reasoning tokens are a visible thinking block before the text
+  // (as Anthropic answers); otherwise they are billed unseen.
+  const thinking = budget !== undefined && size.reasoningTokens > 0;
+  const signature = `sig_${id}`;
+  const visibleTokens = size.textTokens + (thinking ? size.reasoningTokens : 0);
+
   if (body.stream !== true) {
     const text = generatedText(size.textTokens);
     record();
-    ex.record.outputTokensSent = size.textTokens;
+    ex.record.outputTokensSent = visibleTokens;
+    const blocks: unknown[] = thinking
+      ? [{ type: 'thinking', thinking: generatedText(size.reasoningTokens), signature }]
+      : [];
+    blocks.push({ type: 'text', text });
     ex.sendJson(
       200,
-      message([{ type: 'text', text }], stopReason, {
+      message(blocks, stopReason, {
         ...inputUsage,
         output_tokens: outputTokens,
         ...outputDetails,
@@ -123,17 +134,36 @@ export const messages: Handler = async (ex, body) => {
   const opening =
     event('message_start', {
       message: message([], null, { ...inputUsage, output_tokens: 1, service_tier: 'standard' }),
-    }) +
-    event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
-    event('ping', {});
+    }) + event('ping', {});
   if (!(await ex.write(opening))) return;
+  const textIndex = thinking ? 1 : 0;
+  if (thinking) {
+    const start = event('content_block_start', {
+      index: 0,
+      content_block: { type: 'thinking', thinking: '', signature: '' },
+    });
+    if (!(await ex.write(start))) return;
+    const thought = await ex.streamContent(textChunks(size.reasoningTokens, ex.plan.chunks), (chunk) =>
+      event('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: chunk.text } }),
+    );
+    if (!thought) return;
+    const stop =
+      event('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature } }) +
+      event('content_block_stop', { index: 0 });
+    if (!(await ex.write(stop))) return;
+  }
+  const textStart = event('content_block_start', {
+    index: textIndex,
+    content_block: { type: 'text', text: '' },
+  });
+  if (!(await ex.write(textStart))) return;
   const ok = await ex.streamContent(textChunks(size.textTokens, ex.plan.chunks), (chunk) =>
-    event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: chunk.text } }),
+    event('content_block_delta', { index: textIndex, delta: { type: 'text_delta', text: chunk.text } }),
   );
   if (!ok) return;
   record();
   const closing =
-    event('content_block_stop', { index: 0 }) +
+    event('content_block_stop', { index: textIndex }) +
     event('message_delta', {
       delta: { stop_reason: stopReason, stop_sequence: null },
       usage: { output_tokens: outputTokens, ...outputDetails },

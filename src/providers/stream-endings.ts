@@ -48,12 +48,14 @@ export function completionsUsageJson(usage: Usage): Record<string, unknown> {
 
 /** The usage object of an Anthropic message (message_delta and the final message). */
 export function anthropicUsageJson(usage: Usage): Record<string, unknown> {
-  return {
+  const json: Record<string, unknown> = {
     input_tokens: usage.inputTokens,
     cache_creation_input_tokens: usage.cacheWriteTokens,
     cache_read_input_tokens: usage.cachedInputTokens,
     output_tokens: usage.outputTokens,
   };
+  if (usage.reasoningTokens > 0) json.output_tokens_details = { thinking_tokens: usage.reasoningTokens };
+  return json;
 }
 
 const INDEX = /"index": *(\d+)/g;
