@@ -13,6 +13,7 @@ import { type Handler, intField, type Json } from './exchange.js';
 import { outputSize } from './plan.js';
 import { anthropicPromptTokens } from './prompt.js';
 import { generatedText, textChunks } from './text.js';
+import { planToolCalls } from './tool-calls.js';
 
 /** Anthropic refuses an extended-thinking budget below this. */
 const MIN_THINKING_BUDGET = 1024;
@@ -69,10 +70,13 @@ export const messages: Handler = async (ex, body) => {
   const promptTokens = anthropicPromptTokens(body);
   // Cache reads and writes are part of the prompt; input_tokens is the rest (never below zero).
   const inputTokens = Math.max(0, promptTokens - cachedTokens - cacheWriteTokens);
-  const outputTokens = size.textTokens + size.reasoningTokens;
-  const stopReason = size.truncated ? 'max_tokens' : 'end_turn';
   const id = ex.ids.id('msg_');
   ex.record.id = id;
+  // x-mock-tool-calls: tool_use blocks after the text, each billed its input's tokens.
+  const tools = planToolCalls(ex, body, 1, size.textTokens, 'toolu_');
+  const calls = tools?.calls[0] ?? [];
+  const outputTokens = size.textTokens + size.reasoningTokens + calls.length * (tools?.tokensPerCall ?? 0);
+  const stopReason = size.truncated ? 'max_tokens' : tools ? 'tool_use' : 'end_turn';
 
   const inputUsage = {
     input_tokens: inputTokens,
@@ -106,7 +110,7 @@ export const messages: Handler = async (ex, body) => {
   // (as Anthropic answers); otherwise they are billed unseen.
   const thinking = budget !== undefined && size.reasoningTokens > 0;
   const signature = `sig_${id}`;
-  const visibleTokens = size.textTokens + (thinking ? size.reasoningTokens : 0);
+  const visibleTokens = size.textTokens * (1 + calls.length) + (thinking ? size.reasoningTokens : 0);
 
   if (body.stream !== true) {
     const text = generatedText(size.textTokens);
@@ -116,6 +120,9 @@ export const messages: Handler = async (ex, body) => {
       ? [{ type: 'thinking', thinking: generatedText(size.reasoningTokens), signature }]
       : [];
     blocks.push({ type: 'text', text });
+    for (const call of calls) {
+      blocks.push({ type: 'tool_use', id: call.id, name: call.name, input: JSON.parse(call.arguments) });
+    }
     ex.sendJson(
       200,
       message(blocks, stopReason, {
@@ -161,14 +168,23 @@ export const messages: Handler = async (ex, body) => {
     event('content_block_delta', { index: textIndex, delta: { type: 'text_delta', text: chunk.text } }),
   );
   if (!ok) return;
+  if (!(await ex.write(event('content_block_stop', { index: textIndex })))) return;
+  for (let k = 0; k < calls.length; k++) {
+    const call = calls[k]!;
+    const index = textIndex + 1 + k;
+    const block = { type: 'tool_use', id: call.id, name: call.name, input: {} };
+    if (!(await ex.write(event('content_block_start', { index, content_block: block })))) return;
+    const sent = await ex.streamContent(tools?.pieces ?? [], (piece) =>
+      event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: piece.text } }),
+    );
+    if (!sent || !(await ex.write(event('content_block_stop', { index })))) return;
+  }
   record();
   const closing =
-    event('content_block_stop', { index: textIndex }) +
     event('message_delta', {
       delta: { stop_reason: stopReason, stop_sequence: null },
       usage: { output_tokens: outputTokens, ...outputDetails },
-    }) +
-    event('message_stop', {});
+    }) + event('message_stop', {});
   if (!(await ex.write(closing))) return;
   ex.end();
 };

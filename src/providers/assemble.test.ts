@@ -75,6 +75,18 @@ const CASES: Array<[string, EndpointAdapter, RequestBody, Headers]> = [
       'x-mock-reasoning-tokens': '5',
     },
   ],
+  [
+    'chat n=2 with 2 tool calls',
+    chatCompletionsAdapter,
+    chat({
+      n: 2,
+      tools: [
+        { type: 'function', function: { name: 'get_weather' } },
+        { type: 'function', function: { name: 'get_time' } },
+      ],
+    }),
+    { 'x-mock-tool-calls': '2' },
+  ],
   ['completions, 2 prompts x n=2', completionsAdapter, completion({ n: 2 }), {}],
   [
     'responses',
@@ -99,6 +111,8 @@ describe('the assembled stream equals the plain answer', () => {
       content?: Array<{ type: string }>;
     };
     if (body.thinking !== undefined) expect(plain.content?.map((b) => b.type)).toEqual(['thinking', 'text']);
+    if (headers['x-mock-tool-calls'] && adapter.shape === 'messages')
+      expect(plain.content?.map((b) => b.type)).toEqual(['text', 'tool_use', 'tool_use']);
     expect(adapter.canStreamUpstream(body)).toBe(true);
     const streamed = adapter.asUpstreamStream(body);
     const text = await (await call(adapter, streamed, headers)).text();
