@@ -30,7 +30,6 @@ import { allowedModelsOf, forbiddenModel } from './model-rights.js';
 import { thresholdNano } from './policy.js';
 import { amountFor } from './reserve-decision.js';
 import type { Settlement } from './settlement.js';
-import { type FreedWaiters, lineKeyOf } from './waiting.js';
 import type {
   Admission,
   AdmissionDenied,
@@ -39,6 +38,7 @@ import type {
   BudgetView,
   Reservation,
 } from './types.js';
+import { type FreedWaiters, lineKeyOf } from './waiting.js';
 
 export interface AdmissionDeps {
   store: BudgetStore;
@@ -323,7 +323,15 @@ export class BudgetAdmission {
     const estimateNano = amountFor(plan.fixedPico, plan.outputPico, plan.cap);
     if (mode === 'allow') {
       if (reserving) safe(this.deps.metrics.onUnrecorded, 'reserve' as const);
-      return this.granted(request, { ...plan, lines: [], metered: false }, null, plan.cap, estimateNano, [], 0);
+      return this.granted(
+        request,
+        { ...plan, lines: [], metered: false },
+        null,
+        plan.cap,
+        estimateNano,
+        [],
+        0,
+      );
     }
     // A preview answers what the request would get: the same refusal.
     return {

@@ -12,21 +12,21 @@ import { BalanceCache } from './balance-cache.js';
 import { BudgetAlerts } from './budget-alerts.js';
 import type { BudgetEngineOptions, ManagedBudgetEngine } from './engine-types.js';
 import { lineAt } from './lines.js';
-import { allowedModelsOf } from './model-rights.js';
-import { FreedWaiters } from './waiting.js';
-import { linesForIdentity } from './scopes.js';
 import { Metering } from './metering.js';
+import { allowedModelsOf } from './model-rights.js';
+import { linesForIdentity } from './scopes.js';
 import { Settlement } from './settlement.js';
 import type {
   Admission,
-  AdmissionRequest,
   AdmissionGranted,
+  AdmissionRequest,
   BudgetView,
   ExtendOutcome,
   Identity,
   Reservation,
   SettleOutcome,
 } from './types.js';
+import { FreedWaiters } from './waiting.js';
 
 export { FALLBACK_OUTPUT_CAP } from './admission-plan.js';
 export type {

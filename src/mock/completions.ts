@@ -7,7 +7,6 @@
  */
 import { invalidRequest } from './errors.js';
 import { type Handler, intField, type Json } from './exchange.js';
-import { newId, nowSeconds } from './ids.js';
 import { choiceCount, includeUsage, MAX_BEST_OF, MAX_CHOICES, requireModel } from './openai-fields.js';
 import { outputSize } from './plan.js';
 import { plainInputTokens } from './prompt.js';
@@ -50,8 +49,8 @@ export const completions: Handler = async (ex, body) => {
   const returned = n * prompts;
   const finish = size.truncated ? 'length' : 'stop';
   const promptTokens = plainInputTokens(body.prompt, model);
-  const id = newId('cmpl-');
-  const created = nowSeconds();
+  const id = ex.ids.id('cmpl-');
+  const created = ex.ids.created();
   ex.record.id = id;
   const usage = (early?: number) => {
     const completion = early ?? size.textTokens * bestOf * prompts;

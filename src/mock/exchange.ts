@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MockError, WireFormat } from './errors.js';
+import { AnswerIds } from './ids.js';
 import type { RequestPlan } from './plan.js';
 import type { TextChunk } from './text.js';
 import type { ServedRecord } from './types.js';
@@ -28,6 +29,8 @@ export class Exchange {
   closed = false;
   private brokeOnPurpose = false;
   private wake: (() => void) | null = null;
+  /** Ids and `created` of this answer (deterministic with x-mock-seed). */
+  readonly ids: AnswerIds;
 
   constructor(
     readonly req: IncomingMessage,
@@ -36,6 +39,7 @@ export class Exchange {
     readonly plan: RequestPlan,
     readonly format: WireFormat,
   ) {
+    this.ids = new AnswerIds(plan.seed);
     res.on('close', () => {
       this.closed = true;
       if (!res.writableFinished && !this.brokeOnPurpose) record.clientClosedAt = Date.now();

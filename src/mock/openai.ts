@@ -7,11 +7,12 @@
  */
 import { invalidRequest } from './errors.js';
 import { type Exchange, type Handler, intField } from './exchange.js';
-import { newId, nowSeconds, SYSTEM_FINGERPRINT } from './ids.js';
+import { SYSTEM_FINGERPRINT } from './ids.js';
 import { choiceCount, includeUsage, MAX_CHOICES, requireModel } from './openai-fields.js';
 import { type OutputSize, outputSize } from './plan.js';
 import { chatPromptTokens, plainInputTokens } from './prompt.js';
 import { generatedText, textChunks } from './text.js';
+import { planToolCalls } from './tool-calls.js';
 
 function chatUsage(ex: Exchange, promptTokens: number, size: OutputSize, n: number, early?: number) {
   const cached = ex.plan.cachedTokens;
@@ -52,25 +53,37 @@ export const chatCompletions: Handler = async (ex, body) => {
   if (n === undefined) return;
   const cap = intField(body, 'max_completion_tokens') ?? intField(body, 'max_tokens');
   const size = outputSize(ex.plan, cap);
-  const finish = size.truncated ? 'length' : 'stop';
   const promptTokens = chatPromptTokens(body);
-  const id = newId('chatcmpl-');
-  const created = nowSeconds();
+  const id = ex.ids.id('chatcmpl-');
+  const created = ex.ids.created();
   ex.record.id = id;
+  const tools = planToolCalls(ex, body, n, size.textTokens, 'call_');
+  const finish = size.truncated ? 'length' : tools ? 'tool_calls' : 'stop';
+  // Billed: the text, or every call's argument tokens.
+  const billed = tools ? { ...size, textTokens: tools.tokensPerCall * ex.plan.toolCalls } : size;
+  const sentPerChoice = size.textTokens * (tools ? ex.plan.toolCalls : 1);
 
   if (body.stream !== true) {
     const content = generatedText(size.textTokens);
     const choices = [];
     for (let i = 0; i < n; i++) {
-      choices.push({
-        index: i,
-        message: { role: 'assistant', content, refusal: null, annotations: [] },
-        logprobs: null,
-        finish_reason: finish,
-      });
+      const message = tools
+        ? {
+            role: 'assistant',
+            content: null,
+            refusal: null,
+            tool_calls: (tools.calls[i] ?? []).map((call) => ({
+              id: call.id,
+              type: 'function',
+              function: { name: call.name, arguments: call.arguments },
+            })),
+            annotations: [],
+          }
+        : { role: 'assistant', content, refusal: null, annotations: [] };
+      choices.push({ index: i, message, logprobs: null, finish_reason: finish });
     }
-    const usage = chatUsage(ex, promptTokens, size, n);
-    ex.record.outputTokensSent = size.textTokens * n;
+    const usage = chatUsage(ex, promptTokens, billed, n);
+    ex.record.outputTokensSent = sentPerChoice * n;
     ex.sendJson(200, {
       id,
       object: 'chat.completion',
@@ -95,7 +108,7 @@ export const chatCompletions: Handler = async (ex, body) => {
   };
   let early = ex.plan.firstChunkUsage;
   const event = (choice: unknown): string => {
-    const usage = early === undefined ? null : chatUsage(ex, promptTokens, size, n, early);
+    const usage = early === undefined ? null : chatUsage(ex, promptTokens, billed, n, early);
     early = undefined;
     const chunk =
       withUsage || usage !== null ? { ...head, choices: [choice], usage } : { ...head, choices: [choice] };
@@ -112,7 +125,7 @@ export const chatCompletions: Handler = async (ex, body) => {
     !(await ex.write(
       perChoice((index) => ({
         index,
-        delta: { role: 'assistant', content: '', refusal: null },
+        delta: { role: 'assistant', content: tools ? null : '', refusal: null },
         logprobs: null,
         finish_reason: null,
       })),
@@ -120,16 +133,36 @@ export const chatCompletions: Handler = async (ex, body) => {
   ) {
     return;
   }
-  const ok = await ex.streamContent(
-    textChunks(size.textTokens, ex.plan.chunks),
-    (chunk) =>
-      perChoice((index) => ({ index, delta: { content: chunk.text }, logprobs: null, finish_reason: null })),
-    n,
-  );
-  if (!ok) return;
+  const choice = (index: number, delta: unknown) => ({ index, delta, logprobs: null, finish_reason: null });
+  if (tools) {
+    for (let k = 0; k < ex.plan.toolCalls; k++) {
+      const start = perChoice((index) => {
+        const call = tools.calls[index]?.[k];
+        const fn = { name: call?.name, arguments: '' };
+        return choice(index, { tool_calls: [{ index: k, id: call?.id, type: 'function', function: fn }] });
+      });
+      if (!(await ex.write(start))) return;
+      const ok = await ex.streamContent(
+        tools.pieces,
+        (piece) =>
+          perChoice((index) =>
+            choice(index, { tool_calls: [{ index: k, function: { arguments: piece.text } }] }),
+          ),
+        n,
+      );
+      if (!ok) return;
+    }
+  } else {
+    const ok = await ex.streamContent(
+      textChunks(size.textTokens, ex.plan.chunks),
+      (chunk) => perChoice((index) => choice(index, { content: chunk.text })),
+      n,
+    );
+    if (!ok) return;
+  }
   let tail = perChoice((index) => ({ index, delta: {}, logprobs: null, finish_reason: finish }));
   if (withUsage) {
-    tail += `data: ${JSON.stringify({ ...head, choices: [], usage: chatUsage(ex, promptTokens, size, n) })}\n\n`;
+    tail += `data: ${JSON.stringify({ ...head, choices: [], usage: chatUsage(ex, promptTokens, billed, n) })}\n\n`;
   }
   if (!(await ex.write(`${tail}data: [DONE]\n\n`))) return;
   ex.end();

@@ -32,6 +32,10 @@ export interface RequestPlan {
    * of one): the "usage trusted too early" case. The last chunk's usage stays as it is.
    */
   firstChunkUsage: number | undefined;
+  /** `x-mock-tool-calls`: answer with this many function calls (see tool-calls.ts); 0 = text. */
+  toolCalls: number;
+  /** `x-mock-seed`: deterministic ids and `created` (see AnswerIds). */
+  seed: string | undefined;
   fail: FailurePlan;
 }
 
@@ -107,6 +111,13 @@ export function parseFailure(value: string | undefined): FailurePlan {
   return fail;
 }
 
+function seedHeader(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[A-Za-z0-9]{1,32}$/.test(value))
+    throw new PlanError(`x-mock-seed: expected 1-32 letters or digits, got '${value}'`);
+  return value;
+}
+
 export function planRequest(headers: IncomingHttpHeaders, defaults: PlanDefaults): RequestPlan {
   const chunksHeader = header(headers, 'x-mock-chunks');
   const chunks =
@@ -120,6 +131,8 @@ export function planRequest(headers: IncomingHttpHeaders, defaults: PlanDefaults
     cacheWriteTokens: intHeader(headers, 'x-mock-cache-write-tokens', 0),
     reasoningTokens: intHeader(headers, 'x-mock-reasoning-tokens', 0),
     firstChunkUsage: optionalIntHeader(headers, 'x-mock-first-chunk-usage'),
+    toolCalls: intHeader(headers, 'x-mock-tool-calls', 0),
+    seed: seedHeader(header(headers, 'x-mock-seed')),
     fail: parseFailure(header(headers, 'x-mock-fail')),
   };
 }

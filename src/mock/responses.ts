@@ -6,7 +6,6 @@
  */
 import { invalidRequest } from './errors.js';
 import { type Handler, intField } from './exchange.js';
-import { newId, nowSeconds } from './ids.js';
 import { outputSize } from './plan.js';
 import { responsesPromptTokens } from './prompt.js';
 import { generatedText, textChunks } from './text.js';
@@ -23,9 +22,9 @@ export const responses: Handler = async (ex, body) => {
   const cached = ex.plan.cachedTokens;
   const input = Math.max(promptTokens, cached);
   const output = size.textTokens + size.reasoningTokens;
-  const id = newId('resp_');
-  const itemId = newId('msg_');
-  const createdAt = nowSeconds();
+  const id = ex.ids.id('resp_');
+  const itemId = ex.ids.id('msg_');
+  const createdAt = ex.ids.created();
   const status = size.truncated ? 'incomplete' : 'completed';
   ex.record.id = id;
 

@@ -13,6 +13,13 @@
  *   x-mock-first-chunk-usage: N   OpenAI streams: a usage object (N completion tokens) in the first chunk too
  *   x-mock-fail: MODE[,MODE]      status:CODE | broken-stream:N | slow-first-byte:MS | hang | garbage-sse
  *   x-mock-fail-model: NAME       apply x-mock-fail only to requests whose body names this model
+ *   x-mock-seed: S                deterministic ids (`<kind>S_1`, ...) and `created`, so a plain and a
+ *                                 streamed answer to the same request compare strictly
+ *
+ * Streams: without x-mock-chunks, one content chunk per token (N tokens: N chunks; with `n` choices
+ * each chunk is n events), x-mock-chunk-delay-ms apart. `outputTokensSent` counts tokens handed to
+ * the socket, which is what the mock generated (what a provider bills): it stops generating at the
+ * first chunk after it sees the client's close (see src/mock/lag.test.ts for the lag figures).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

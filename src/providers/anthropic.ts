@@ -18,6 +18,7 @@
  * server_tool_use (web_search_requests) is not read: server-side tools are refused up front.
  */
 import type { Usage } from '../usage.js';
+import { createMessagesAssembler } from './assemble-messages.js';
 import {
   checkMessages,
   checkModel,
@@ -31,8 +32,9 @@ import {
 } from './common.js';
 import { messagesPricingProblem } from './pricing.js';
 import { collectStringMembers, type SseFields, sseEventType, stringMembersOf, tryParseJson } from './sse.js';
+import { anthropicErrorEnding, MessageTracker } from './stream-endings.js';
 import { SseTap } from './tap.js';
-import type { EndpointAdapter, RequestBody } from './types.js';
+import type { EndpointAdapter, RequestBody, StreamError } from './types.js';
 import { SINGLE_OUTPUT } from './worst-case.js';
 
 /** Anthropic refuses an extended-thinking budget below this. */
@@ -69,15 +71,26 @@ export function anthropicUsage(usage: unknown): Usage | undefined {
 const DELTA_TEXT = stringMembersOf(['text', 'partial_json', 'thinking']);
 
 export class AnthropicStreamTap extends SseTap {
-  constructor() {
-    // Anthropic always streams usage: nothing to strip.
-    super(false);
+  private readonly tracker = new MessageTracker();
+
+  constructor(options: { wholeEvents?: boolean } = {}) {
+    // Anthropic always streams usage: nothing to strip; rewrite() forwards events as they are.
+    super(options.wholeEvents === true);
+  }
+
+  protected capEnding(usage: Usage): string {
+    return this.tracker.capEnding(usage);
+  }
+
+  protected errorEnding(error: StreamError): string {
+    return anthropicErrorEnding(error);
   }
 
   protected read(fields: SseFields): void {
     const data = fields.data;
     if (data === undefined) return;
     const type = sseEventType(fields);
+    this.tracker.read(type, data);
     if (type === 'content_block_delta') {
       collectStringMembers(data, DELTA_TEXT, this.text.list);
     } else if (type === 'message_start') {
@@ -136,5 +149,8 @@ export const messagesAdapter: EndpointAdapter = {
   },
   requestUsageInStream: () => false,
   usageFromJson: (json) => anthropicUsage(member(json, 'usage')),
-  createStreamTap: () => new AnthropicStreamTap(),
+  createStreamTap: (options) => new AnthropicStreamTap(options),
+  canStreamUpstream: () => true,
+  asUpstreamStream: (body) => ({ ...body, stream: true }),
+  createAssembler: () => createMessagesAssembler(new AnthropicStreamTap()),
 };

@@ -22,8 +22,11 @@
  */
 import type { Usage } from '../usage.js';
 import { count, isObject, member } from './common.js';
+import { ResponseTracker } from './responses-endings.js';
 import { collectStringMembers, type SseFields, sseEventType, stringMembersOf, tryParseJson } from './sse.js';
+import { ChoiceTracker, openAiErrorEnding } from './stream-endings.js';
 import { SseTap } from './tap.js';
+import type { StreamError, StreamTapOptions } from './types.js';
 
 /** OpenAI usage (chat, completions, embeddings) in the gateway's terms; undefined when not an object. */
 export function openAiUsage(usage: unknown): Usage | undefined {
@@ -59,19 +62,25 @@ const COMPLETIONS_TEXT = stringMembersOf(['text']);
 const DELTA = stringMembersOf(['delta']);
 
 export class ChatStreamTap extends SseTap {
+  private readonly choices: ChoiceTracker;
+  private readonly strip: boolean;
+
   constructor(
     private readonly textMembers: RegExp,
-    stripUsageChunk: boolean,
+    kind: 'chat' | 'completions',
+    options: StreamTapOptions,
   ) {
-    super(stripUsageChunk);
+    super(options.stripUsageChunk || options.wholeEvents === true);
+    this.strip = options.stripUsageChunk;
+    this.choices = new ChoiceTracker(kind);
   }
 
-  static chat(stripUsageChunk: boolean): ChatStreamTap {
-    return new ChatStreamTap(CHAT_TEXT, stripUsageChunk);
+  static chat(options: StreamTapOptions): ChatStreamTap {
+    return new ChatStreamTap(CHAT_TEXT, 'chat', options);
   }
 
-  static completions(stripUsageChunk: boolean): ChatStreamTap {
-    return new ChatStreamTap(COMPLETIONS_TEXT, stripUsageChunk);
+  static completions(options: StreamTapOptions): ChatStreamTap {
+    return new ChatStreamTap(COMPLETIONS_TEXT, 'completions', options);
   }
 
   protected read(fields: SseFields): void {
@@ -83,13 +92,22 @@ export class ChatStreamTap extends SseTap {
       if (usage !== undefined) this.report(usage);
     }
     collectStringMembers(data, this.textMembers, this.text.list);
+    this.choices.read(data);
+  }
+
+  protected capEnding(usage: Usage, includeUsage: boolean): string {
+    return this.choices.capEnding(usage, includeUsage);
+  }
+
+  protected errorEnding(error: StreamError): string {
+    return openAiErrorEnding(error);
   }
 
   /** Cuts the usage member (or the whole usage chunk) as views of the event: no copy until the tap joins. */
   protected override rewrite(event: Uint8Array, fields: SseFields, out: Uint8Array[]): boolean {
     const data = fields.data;
     const cut =
-      data === undefined || !data.includes('"usage":')
+      !this.strip || data === undefined || !data.includes('"usage":')
         ? null
         : findUsageCut(event, data.includes('"choices":[]'));
     if (cut === 'drop') return true;
@@ -121,15 +139,26 @@ const RESPONSE_ID = /"response": *\{ *"id": *"([^"\\]+)"/;
 const RESPONSES_FINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
 export class ResponsesStreamTap extends SseTap {
-  constructor() {
-    // The Responses API always reports usage: nothing to strip.
-    super(false);
+  private readonly tracker = new ResponseTracker();
+
+  constructor(options: { wholeEvents?: boolean } = {}) {
+    // The Responses API always reports usage: nothing to strip; rewrite() forwards events as they are.
+    super(options.wholeEvents === true);
+  }
+
+  protected capEnding(usage: Usage): string {
+    return this.tracker.capEnding(usage);
+  }
+
+  protected errorEnding(error: StreamError): string {
+    return this.tracker.errorEnding(error);
   }
 
   protected read(fields: SseFields): void {
     const data = fields.data;
     if (data === undefined) return;
     const type = sseEventType(fields);
+    this.tracker.read(type, data);
     if (type !== undefined && RESPONSES_TEXT_DELTAS.has(type)) {
       collectStringMembers(data, DELTA, this.text.list);
       return;

@@ -3,6 +3,8 @@
  * Each adapter is a small table of field names around the shared checks.
  */
 import type { GatewayError } from '../errors.js';
+import { createChoicesAssembler } from './assemble-chat.js';
+import { createResponsesAssembler } from './assemble-responses.js';
 import {
   checkListLength,
   checkMessages,
@@ -96,6 +98,17 @@ function requestOpenAiStreamUsage(body: RequestBody): boolean {
   return true;
 }
 
+/** Chat / completions bodies made streaming, with usage in the stream (the plain answer has it). */
+function asOpenAiStream(body: RequestBody): RequestBody {
+  const options = isObject(body.stream_options) ? body.stream_options : {};
+  return { ...body, stream: true, stream_options: { ...options, include_usage: true } };
+}
+
+/** OpenAI refuses to stream legacy completions with an explicit best_of above 1. */
+function completionsCanStream(body: RequestBody): boolean {
+  return !(typeof body.best_of === 'number' && body.best_of > 1);
+}
+
 export const chatCompletionsAdapter: EndpointAdapter = {
   shape: 'chat',
   path: '/v1/chat/completions',
@@ -120,7 +133,10 @@ export const chatCompletionsAdapter: EndpointAdapter = {
   alignCapFields: alignChatCapFields,
   requestUsageInStream: requestOpenAiStreamUsage,
   usageFromJson: (json) => openAiUsage(member(json, 'usage')),
-  createStreamTap: ({ stripUsageChunk }) => ChatStreamTap.chat(stripUsageChunk),
+  createStreamTap: (options) => ChatStreamTap.chat(options),
+  canStreamUpstream: () => true,
+  asUpstreamStream: asOpenAiStream,
+  createAssembler: () => createChoicesAssembler('chat', ChatStreamTap.chat({ stripUsageChunk: false })),
 };
 
 export const completionsAdapter: EndpointAdapter = {
@@ -152,7 +168,11 @@ export const completionsAdapter: EndpointAdapter = {
   },
   requestUsageInStream: requestOpenAiStreamUsage,
   usageFromJson: (json) => openAiUsage(member(json, 'usage')),
-  createStreamTap: ({ stripUsageChunk }) => ChatStreamTap.completions(stripUsageChunk),
+  createStreamTap: (options) => ChatStreamTap.completions(options),
+  canStreamUpstream: completionsCanStream,
+  asUpstreamStream: asOpenAiStream,
+  createAssembler: () =>
+    createChoicesAssembler('completions', ChatStreamTap.completions({ stripUsageChunk: false })),
 };
 
 export const embeddingsAdapter: EndpointAdapter = {
@@ -176,7 +196,11 @@ export const embeddingsAdapter: EndpointAdapter = {
   requestUsageInStream: () => false,
   usageFromJson: (json) => openAiUsage(member(json, 'usage')),
   // Embeddings never stream; a pass-through tap keeps the pipeline uniform.
-  createStreamTap: () => ChatStreamTap.chat(false),
+  createStreamTap: (options) => ChatStreamTap.chat({ ...options, stripUsageChunk: false }),
+  // Embeddings have no stream: they go upstream as they are.
+  canStreamUpstream: () => false,
+  asUpstreamStream: (body) => ({ ...body }),
+  createAssembler: () => createChoicesAssembler('chat', ChatStreamTap.chat({ stripUsageChunk: false })),
 };
 
 /** Fields any one of which gives a Responses request something to answer. */
@@ -229,5 +253,8 @@ export const responsesAdapter: EndpointAdapter = {
   // Responses streams always end with usage in response.completed.
   requestUsageInStream: () => false,
   usageFromJson: (json) => responsesUsage(member(json, 'usage')),
-  createStreamTap: () => new ResponsesStreamTap(),
+  createStreamTap: (options) => new ResponsesStreamTap(options),
+  canStreamUpstream: () => true,
+  asUpstreamStream: (body) => ({ ...body, stream: true }),
+  createAssembler: createResponsesAssembler,
 };

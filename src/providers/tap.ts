@@ -9,13 +9,17 @@
  *
  * Usage: the last report counts, and it is final only when no generated text came after it (text
  * and usage in the same event count as covered by that report, as with per-chunk usage stats).
+ *
+ * Endings (endAtCap / endWithError) are rendered by the format from what it tracked while reading;
+ * they follow whole events only when the tap holds partial events back (`wholeEvents`).
  */
 import { countTokens, encodingForModel } from '../tokens/encoding.js';
 import type { Usage } from '../usage.js';
 import { parseSseFields, type SseFields, SseSplitter, TextPieces } from './sse.js';
-import type { StreamTap } from './types.js';
+import type { StreamError, StreamTap } from './types.js';
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 export abstract class SseTap implements StreamTap {
   private readonly splitter = new SseSplitter();
@@ -27,6 +31,8 @@ export abstract class SseTap implements StreamTap {
   private counted: { length: number; model: string; tokens: number } | undefined;
   private readonly out: Uint8Array[] = [];
   private changed = false;
+  private utf8Bytes = 0;
+  private ended = false;
   private readonly inspect = (event: Uint8Array): void => {
     this.readEvent(parseSseFields(decoder.decode(event)));
   };
@@ -36,7 +42,14 @@ export abstract class SseTap implements StreamTap {
     if (this.rewrite(event, fields, this.out)) this.changed = true;
   };
 
+  /** `rewriting`: events pass through rewrite() and an unfinished event is held back until complete. */
   constructor(private readonly rewriting: boolean) {}
+
+  /** The ending of a stream cut at the output cap (see StreamTap.endAtCap), as SSE text. */
+  protected abstract capEnding(usage: Usage, includeUsage: boolean): string;
+
+  /** The ending of a failed stream (see StreamTap.endWithError), as SSE text. */
+  protected abstract errorEnding(error: StreamError): string;
 
   /** Reads one complete event (text into `this.text.list`, usage via report()). Must not throw on garbage. */
   protected abstract read(fields: SseFields): void;
@@ -57,6 +70,8 @@ export abstract class SseTap implements StreamTap {
     const pieces = this.text.list.length;
     const reports = this.reports;
     this.read(fields);
+    const list = this.text.list;
+    for (let i = pieces; i < list.length; i++) this.utf8Bytes += Buffer.byteLength(list[i] ?? '', 'utf8');
     // Text after the last report: that report does not cover the whole output.
     if (this.text.list.length > pieces && this.reports === reports) this.complete = false;
   }
@@ -126,6 +141,26 @@ export abstract class SseTap implements StreamTap {
 
   responseId(): string | undefined {
     return this.id;
+  }
+
+  generatedUtf8Bytes(): number {
+    return this.utf8Bytes;
+  }
+
+  endAtCap(usage: Usage, includeUsage: boolean): Uint8Array {
+    return this.end(() => this.capEnding(usage, includeUsage));
+  }
+
+  endWithError(error: StreamError): Uint8Array {
+    return this.end(() => this.errorEnding(error));
+  }
+
+  /** Drops an unfinished event (held back, or in pass-through mode already forwarded: see wholeEvents). */
+  private end(render: () => string): Uint8Array {
+    if (this.ended) return new Uint8Array(0);
+    this.ended = true;
+    this.splitter.flush();
+    return encoder.encode(render());
   }
 }
 

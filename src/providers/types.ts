@@ -38,23 +38,76 @@ export interface StreamTap {
   countedOutputTokens(model: string): number;
   /** The provider's response id seen in the stream (Responses API), for ResponseTokenMemory. */
   responseId(): string | undefined;
-  /** UTF-8 bytes of generatedText(), kept as it grows (an upper bound on its tokens). */
+  /**
+   * UTF-8 bytes of generatedText(), maintained as events arrive (O(1) per call). An upper bound on
+   * the output tokens relayed (every token is at least one byte): the meter's cheap count between
+   * exact ones (countedOutputTokens).
+   */
   generatedUtf8Bytes(): number;
-  /** Bytes that end the client's stream as the provider ends one at its output cap. */
+  /**
+   * The bytes that end the stream, after what was relayed so far, as the provider ends one cut at
+   * its output cap: OpenAI chat / completions a `finish_reason: "length"` chunk for every choice
+   * still open, the usage chunk when `includeUsage` (the CLIENT asked for it), `[DONE]`; Anthropic
+   * `content_block_stop` for an open block, `message_delta` (stop_reason max_tokens, usage),
+   * `message_stop`; Responses the open items closed with status "incomplete", `response.incomplete`.
+   * `usage` is what the ending reports (the settle's figures). An unfinished event the tap held
+   * back (see `wholeEvents`) is dropped: it never reached the client. Call once, instead of flush().
+   */
   endAtCap(usage: Usage, includeUsage: boolean): Uint8Array;
-  /** Bytes that end the client's stream with an error event its SDK raises. */
-  endWithError(error: { message: string; type: string; code?: string }): Uint8Array;
+  /**
+   * The bytes that end a failed stream with an error event the official SDKs raise on (OpenAI
+   * chat / completions `data: {"error":{...}}`, Responses `event: error` with the error nested,
+   * then `response.failed`; Anthropic `event: error`). Call once, instead of flush().
+   */
+  endWithError(error: StreamError): Uint8Array;
 }
 
-/** Builds the provider's plain answer from its stream (a plain request the gateway streamed upstream). */
+/** An error a stream ends with (OpenAI `type` / `code`; Anthropic uses `type`). */
+export interface StreamError {
+  message: string;
+  type: string;
+  code?: string;
+}
+
+/** Options of createStreamTap. */
+export interface StreamTapOptions {
+  /** Remove the usage chunk (and `"usage":null` members) the gateway asked for (OpenAI chat / completions). */
+  stripUsageChunk: boolean;
+  /**
+   * Forward only whole events: the unfinished tail of a chunk is held back until its event
+   * completes. Needed when the stream may be ended by endAtCap / endWithError, so the ending never
+   * follows half an event. Default false (chunks forwarded as they come).
+   */
+  wholeEvents?: boolean;
+}
+
+/**
+ * Builds the provider's non-streaming answer from its stream (plain requests forwarded upstream as
+ * streams). Reads the same usage and text as a StreamTap, so the same meter works on it.
+ */
 export interface StreamAssembler {
+  /** Raw SSE bytes, split anywhere. */
   push(chunk: Uint8Array): void;
+  /** The last usage the stream reported (as StreamTap.usage). */
   usage(): Usage | undefined;
+  /** As StreamTap.usageComplete. */
+  usageComplete(): boolean;
+  /** As StreamTap.generatedText. */
   generatedText(): string;
+  /** As StreamTap.generatedUtf8Bytes. */
   generatedUtf8Bytes(): number;
-  /** The plain JSON body the provider returns for the same request when not streamed. */
+  /** As StreamTap.countedOutputTokens. */
+  countedOutputTokens(model: string): number;
+  /**
+   * The JSON body the provider returns for the same request when not streamed, field for field;
+   * undefined when the stream did not finish (no final event seen).
+   */
   result(): unknown;
-  /** The same body as the provider returns when its output cap cuts the answer. */
+  /**
+   * The body the provider returns when its output cap cuts the answer here (chat / completions
+   * finish_reason "length" for unfinished choices, Anthropic stop_reason "max_tokens", Responses
+   * status "incomplete" with incomplete_details), usage from `usage`.
+   */
   resultAtCap(usage: Usage): unknown;
 }
 
@@ -122,11 +175,18 @@ export interface EndpointAdapter {
   /** Usage from a non-streaming JSON response; undefined when absent. */
   usageFromJson(json: unknown): Usage | undefined;
   /** A tap for this API's SSE stream. */
-  createStreamTap(options: { stripUsageChunk: boolean }): StreamTap;
-  /** False where the provider cannot stream this request (completions best_of > 1, embeddings). */
+  createStreamTap(options: StreamTapOptions): StreamTap;
+  /**
+   * False when the provider cannot stream this request (embeddings; completions with best_of > 1),
+   * so a plain request must go upstream plain; true otherwise.
+   */
   canStreamUpstream(body: RequestBody): boolean;
-  /** A copy of a plain body made streaming (stream: true, usage in the stream), nothing else changed. */
+  /**
+   * A copy of a plain body made streaming (`stream: true`; chat / completions also
+   * `stream_options: {include_usage: true}`), nothing else changed. The input is not modified.
+   */
   asUpstreamStream(body: RequestBody): RequestBody;
+  /** An assembler of this API's plain answer from its stream. */
   createAssembler(): StreamAssembler;
 }
 

@@ -33,6 +33,10 @@ export function requestRecord(fields: Partial<RequestRecord> = {}): RequestRecor
     downgraded: false,
     clamped: false,
     settlement: 'usage',
+    waitedMs: 0,
+    metered: false,
+    extensions: 0,
+    cutAtBudget: false,
     ...fields,
   };
 }

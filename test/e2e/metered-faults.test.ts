@@ -21,7 +21,10 @@ describe('metered answers under faults', () => {
   let redis: StartedRedis;
   let mock: MockProvider;
   beforeAll(async () => {
-    [redis, mock] = await Promise.all([startRedis(), startMockProvider({ openaiApiKey: OPENAI_UPSTREAM_KEY })]);
+    [redis, mock] = await Promise.all([
+      startRedis(),
+      startMockProvider({ openaiApiKey: OPENAI_UPSTREAM_KEY }),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([redis?.close(), mock?.close()]);
@@ -44,7 +47,9 @@ describe('metered answers under faults', () => {
       const client = new OpenAI({ apiKey: userKey('u1'), baseURL: `${gateway.url}/v1`, maxRetries: 0 });
       const stream = await client.chat.completions.create(
         { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'long' }], stream: true },
-        { headers: { 'x-mock-output-tokens': '3000', 'x-mock-chunks': '3000', 'x-mock-chunk-delay-ms': '1' } },
+        {
+          headers: { 'x-mock-output-tokens': '3000', 'x-mock-chunks': '3000', 'x-mock-chunk-delay-ms': '1' },
+        },
       );
       let chunks = 0;
       const reading = (async () => {
@@ -97,10 +102,18 @@ budgeting: { stream_slice_tokens: 128 }
 `,
       });
       try {
-        const stream = await s.openai(TEST_KEY).chat.completions.create(
-          { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'long' }], stream: true },
-          { headers: { 'x-mock-output-tokens': '2000', 'x-mock-chunks': '2000', 'x-mock-chunk-delay-ms': '1' } },
-        );
+        const stream = await s
+          .openai(TEST_KEY)
+          .chat.completions.create(
+            { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'long' }], stream: true },
+            {
+              headers: {
+                'x-mock-output-tokens': '2000',
+                'x-mock-chunks': '2000',
+                'x-mock-chunk-delay-ms': '1',
+              },
+            },
+          );
         let chunks = 0;
         let finish: string | null = null;
         for await (const chunk of stream) {

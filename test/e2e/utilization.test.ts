@@ -49,7 +49,10 @@ describe.each<Backend>(['redis', 'sqlite'])('budgets used to the last per cent (
   let mock: MockProvider;
   let dir: string;
   beforeAll(async () => {
-    mock = await startMockProvider({ openaiApiKey: OPENAI_UPSTREAM_KEY, anthropicApiKey: ANTHROPIC_UPSTREAM_KEY });
+    mock = await startMockProvider({
+      openaiApiKey: OPENAI_UPSTREAM_KEY,
+      anthropicApiKey: ANTHROPIC_UPSTREAM_KEY,
+    });
     if (backend === 'redis') redis = await startRedis();
     dir = mkdtempSync(join(tmpdir(), 'gw-util-'));
   });
@@ -199,24 +202,22 @@ models:
           if (i >= 80) return;
           const tokens = 150 + ((i * 37) % 300);
           try {
-            const message = await clients[(w + i) % clients.length]!.messages
-              .stream(
-                {
-                  model: 'claude-sonnet-4-5',
-                  max_tokens: 64000,
-                  messages: [{ role: 'user', content: `agent step ${i}: read the file and edit it` }],
+            const message = await clients[(w + i) % clients.length]!.messages.stream(
+              {
+                model: 'claude-sonnet-4-5',
+                max_tokens: 64000,
+                messages: [{ role: 'user', content: `agent step ${i}: read the file and edit it` }],
+              },
+              {
+                headers: {
+                  'x-mock-tag': `u1-agent-${i}`,
+                  'x-mock-output-tokens': String(tokens),
+                  'x-mock-chunks': String(tokens),
+                  'x-mock-chunk-delay-ms': '1',
+                  'x-mock-latency-ms': '150',
                 },
-                {
-                  headers: {
-                    'x-mock-tag': `u1-agent-${i}`,
-                    'x-mock-output-tokens': String(tokens),
-                    'x-mock-chunks': String(tokens),
-                    'x-mock-chunk-delay-ms': '1',
-                    'x-mock-latency-ms': '150',
-                  },
-                },
-              )
-              .finalMessage();
+              },
+            ).finalMessage();
             outcomes.push(message.stop_reason === 'max_tokens' ? 'cut' : 'served');
           } catch (error) {
             const e = error as { status?: number; error?: { error?: { type?: string } } };

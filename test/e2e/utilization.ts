@@ -10,9 +10,9 @@
 import OpenAI, { APIError } from 'openai';
 import { expect } from 'vitest';
 import { anthropicPromptTokens, chatPromptTokens } from '../../src/mock/prompt.js';
-import { pricePerMillionToPico } from '../../src/money.js';
 import type { MockProvider, ServedRecord } from '../../src/mock/server.js';
 import type { Nano } from '../../src/money.js';
+import { pricePerMillionToPico } from '../../src/money.js';
 import type { BudgetStore, LineSpec } from '../../src/store/types.js';
 import { costOfUsage, type ModelPrice } from '../../src/usage.js';
 import { OPENAI_UPSTREAM_KEY, priceOf } from './fixtures.js';
@@ -76,7 +76,10 @@ export function providerCost(record: ServedRecord): Nano {
       price,
     );
   }
-  const generated = Math.max(record.outputTokensSent, (record as { outputTokensGenerated?: number }).outputTokensGenerated ?? 0);
+  const generated = Math.max(
+    record.outputTokensSent,
+    (record as { outputTokensGenerated?: number }).outputTokensGenerated ?? 0,
+  );
   return costOfUsage(
     {
       inputTokens:
@@ -182,15 +185,17 @@ export async function send(client: OpenAI, plan: Planned): Promise<Answer> {
     }
     if (finishReasons.length === 0) return done('other', 'no finish_reason');
     // Cut short: ended at the length limit although the client's cap was not what ended it.
-    const cutByGateway =
-      finishReasons.includes('length') && (plan.cap === undefined || tokens < plan.cap);
+    const cutByGateway = finishReasons.includes('length') && (plan.cap === undefined || tokens < plan.cap);
     return done(cutByGateway ? 'cut' : 'served');
   } catch (error) {
     if (error instanceof APIError && error.status === 429) {
       if (error.code === 'budget_exceeded') return done('exceeded');
       if (error.code === 'budget_busy') return done('busy');
     }
-    return done('other', error instanceof APIError ? `${error.status} ${error.code}: ${error.message}` : String(error));
+    return done(
+      'other',
+      error instanceof APIError ? `${error.status} ${error.code}: ${error.message}` : String(error),
+    );
   }
 }
 
@@ -230,7 +235,9 @@ export function clientsFor(urls: readonly string[]): Map<string, OpenAI[]> {
   for (const user of USERS) {
     clients.set(
       user,
-      urls.map((url) => new OpenAI({ apiKey: userKey(user), baseURL: `${url}/v1`, maxRetries: 0, timeout: 60_000 })),
+      urls.map(
+        (url) => new OpenAI({ apiKey: userKey(user), baseURL: `${url}/v1`, maxRetries: 0, timeout: 60_000 }),
+      ),
     );
   }
   return clients;
@@ -238,11 +245,17 @@ export function clientsFor(urls: readonly string[]): Map<string, OpenAI[]> {
 
 export function servedBy(mock: MockProvider, tagPrefix: string): ServedRecord[] {
   return mock.served.filter(
-    (r) => r.status === 200 && typeof r.headers['x-mock-tag'] === 'string' && r.headers['x-mock-tag'].startsWith(tagPrefix),
+    (r) =>
+      r.status === 200 &&
+      typeof r.headers['x-mock-tag'] === 'string' &&
+      r.headers['x-mock-tag'].startsWith(tagPrefix),
   );
 }
 
 export function expectNothingOther(answers: readonly Answer[]): void {
   const other = answers.filter((a) => a.kind === 'other');
-  expect(other.map((a) => `${a.tag}: ${a.detail}`), 'unexpected outcomes').toEqual([]);
+  expect(
+    other.map((a) => `${a.tag}: ${a.detail}`),
+    'unexpected outcomes',
+  ).toEqual([]);
 }

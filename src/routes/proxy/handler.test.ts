@@ -11,6 +11,7 @@ import type {
   AdmissionDenied,
   AdmissionRequest,
   BudgetEngine,
+  ExtendOutcome,
   Reservation,
   SettleOutcome,
 } from '../../budget/types.js';
@@ -66,6 +67,7 @@ class FakeEngine implements BudgetEngine {
       clamped: false,
       estimateNano: 1_000,
       promptTokens: 3,
+      waitedMs: 0,
     };
   }
   async admit(request: AdmissionRequest): Promise<Admission> {
@@ -80,6 +82,10 @@ class FakeEngine implements BudgetEngine {
     for (const wake of this.settledWaiters.splice(0)) wake();
     return { costNano: 42 };
   }
+  async extend(): Promise<ExtendOutcome> {
+    return { status: 'rejected' };
+  }
+
   async release(reservation: Reservation | null): Promise<void> {
     this.released.push(reservation);
   }

@@ -11,8 +11,8 @@
  */
 import type { AdmissionGranted, BudgetEngine, MeterGrant } from '../../budget/types.js';
 import type { RequestRecord } from '../../record.js';
-import type { Exchange } from './exchange.js';
 import { countTokens, encodingForModel } from '../../tokens/encoding.js';
+import type { Exchange } from './exchange.js';
 
 /** What the meter reads of the answer being relayed: a stream tap or a plain-answer assembler. */
 export interface MeteredSource {
@@ -151,7 +151,9 @@ export class OutputMeter {
 }
 
 /** The admission's meter, when it has one. */
-export function isMetered(admission: AdmissionGranted): admission is AdmissionGranted & { meter: MeterGrant } {
+export function isMetered(
+  admission: AdmissionGranted,
+): admission is AdmissionGranted & { meter: MeterGrant } {
   return admission.meter !== undefined;
 }
 

@@ -66,10 +66,12 @@ describe('metered answers at the budget end', () => {
 
   it('a plain request is streamed upstream and answered plain: finish_reason length at the budget', async () => {
     const s = await metered();
-    const completion = await s.openai().chat.completions.create(
-      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'write a long story' }] },
-      { headers: LONG },
-    );
+    const completion = await s
+      .openai()
+      .chat.completions.create(
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'write a long story' }] },
+        { headers: LONG },
+      );
     expect(completion.object).toBe('chat.completion');
     expect(completion.choices[0]?.finish_reason).toBe('length');
     expect(s.mock.served[0]?.stream).toBe(true);
@@ -80,10 +82,12 @@ describe('metered answers at the budget end', () => {
 
   it('a plain answer that fits is the provider plain answer, billed at its usage', async () => {
     const s = await metered();
-    const completion = await s.openai().chat.completions.create(
-      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
-      { headers: { 'x-mock-output-tokens': '40' } },
-    );
+    const completion = await s
+      .openai()
+      .chat.completions.create(
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+        { headers: { 'x-mock-output-tokens': '40' } },
+      );
     expect(completion.choices[0]?.finish_reason).toBe('stop');
     expect(completion.usage?.completion_tokens).toBe(40);
     await eventually(() => expect(s.records).toHaveLength(1));
@@ -97,7 +101,11 @@ describe('metered answers at the budget end', () => {
     const message = await s
       .anthropic()
       .messages.stream(
-        { model: 'claude-haiku-4-5', max_tokens: 64000, messages: [{ role: 'user', content: 'write a long story' }] },
+        {
+          model: 'claude-haiku-4-5',
+          max_tokens: 64000,
+          messages: [{ role: 'user', content: 'write a long story' }],
+        },
         { headers: LONG },
       )
       .finalMessage();

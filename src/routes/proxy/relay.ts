@@ -7,7 +7,6 @@ import type { Dispatcher } from 'undici';
 import type { AdmissionGranted } from '../../budget/types.js';
 import { clientHeaderRecord, type ResponseHeaderRecord } from '../../providers/headers.js';
 import type { Usage } from '../../usage.js';
-import { relayAssembled } from './relay-assembled.js';
 import type { Exchange } from './exchange.js';
 import type { Attempt, Forwarded, UpstreamCall } from './forward.js';
 import {
@@ -18,6 +17,7 @@ import {
   estimateHeader,
 } from './gateway-headers.js';
 import { isMetered, meterFor } from './meter.js';
+import { relayAssembled } from './relay-assembled.js';
 import { rememberResponse } from './response-context.js';
 import { NOTHING_PRODUCED, promptOnly, settleAnswer, USAGE_UNKNOWN } from './settle.js';
 import { relayStream } from './stream-relay.js';
@@ -48,7 +48,6 @@ function isEventStream(upstream: Dispatcher.ResponseData): boolean {
   const type = upstream.headers['content-type'];
   return String(Array.isArray(type) ? type[0] : (type ?? '')).includes('text/event-stream');
 }
-
 
 /** The provider refused the request: it billed nothing, so nothing is spent. */
 async function relayRefusal(

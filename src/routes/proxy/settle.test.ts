@@ -22,6 +22,7 @@ function admission(extra: Partial<AdmissionGranted> = {}): AdmissionGranted {
     clamped: false,
     estimateNano: 1_000,
     promptTokens: 40,
+    waitedMs: 0,
     ...extra,
   };
 }

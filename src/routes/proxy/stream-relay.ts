@@ -96,7 +96,9 @@ export function relayStream(options: RelayOptions): ReadableStream<Uint8Array> {
     } catch {
       // the client side is already gone
     }
-    void Promise.resolve(options.onEnd({ usage: undefined, counted: false, reason: 'budget' })).catch(() => {});
+    void Promise.resolve(options.onEnd({ usage: undefined, counted: false, reason: 'budget' })).catch(
+      () => {},
+    );
   };
 
   function onAbort() {
@@ -126,7 +128,8 @@ export function relayStream(options: RelayOptions): ReadableStream<Uint8Array> {
           bytesReceived += next.value.length;
           const out = tap.push(next.value);
           if (out && out.length > 0) controller.enqueue(out);
-          if (options.meter && (await options.meter.afterChunk()) === 'cut' && !ended) endAtBudget(controller);
+          if (options.meter && (await options.meter.afterChunk()) === 'cut' && !ended)
+            endAtBudget(controller);
         } catch {
           cut(
             abort.signal.aborted && abort.signal.reason instanceof ClientGone
