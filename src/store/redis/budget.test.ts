@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
-import { T0 } from '../contract-fixtures.test-helpers.js';
 import { flat, line, runStoreContract } from '../contract.test-helpers.js';
+import { T0 } from '../contract-fixtures.test-helpers.js';
 import { RedisStore } from './budget.js';
 
 let redis: StartedRedis;
@@ -230,9 +230,9 @@ describe('redis store specifics', () => {
         }
       }
       heard.length = 0;
-      expect(await store.reserve({ ...flat('w', [a], 500), waitUntilMs: T0 + 60_000 })).toMatchObject(
-        { status: 'busy' },
-      );
+      expect(await store.reserve({ ...flat('w', [a], 500), waitUntilMs: T0 + 60_000 })).toMatchObject({
+        status: 'busy',
+      });
       await store.release('holder');
       await until(() => heard.some((k) => k.includes('a|p1')));
     } finally {
