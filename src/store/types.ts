@@ -95,7 +95,7 @@ export interface ExtendRequest {
   reservationId: string;
   /** Output tokens to add to the cap (same per-sequence units as requestedCap); 0 = lease renewal only. */
   addCap: number;
-  /** Fewest tokens worth adding: below it the extension is refused (busy or rejected). */
+  /** Fewest tokens worth adding (<= addCap): below it the extension is refused (busy or rejected). */
   minAddCap: number;
   nowMs: number;
   /** The lease's new expiry (heartbeat), also when the extension itself is refused. */

@@ -14,6 +14,9 @@ afterAll(async () => {
 
 // Each test runs on a fresh prefix, so its {prefix} hash tag lands on a different slot (and node).
 runStoreContract('redis cluster (3 masters)', async () => {
-  const store = new RedisStore({ clusterNodes: cluster.nodes, prefix: `t-${randomUUID()}`, timeoutMs: 3000 });
-  return { store, cleanup: () => store.close() };
+  const prefix = `t-${randomUUID()}`;
+  const open = () => new RedisStore({ clusterNodes: cluster.nodes, prefix, timeoutMs: 3000 });
+  const store = open();
+  // another instance: a published free reaches its subscriber through the cluster bus
+  return { store, openPeer: open, cleanup: () => store.close() };
 });

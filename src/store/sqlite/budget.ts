@@ -2,6 +2,8 @@
  * The embedded budget store: better-sqlite3 in WAL mode. Every operation is one BEGIN IMMEDIATE
  * transaction, so the write lock is taken up front and check-then-apply can never interleave, also
  * across processes sharing the file (they wait up to `timeoutMs` for the lock via busy_timeout).
+ * Wait queues live in waits.ts; lines freed while someone waits are told to this process's
+ * listeners once the transaction has committed (docs/stores-waiting.md).
  */
 import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
