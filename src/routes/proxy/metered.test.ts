@@ -27,7 +27,7 @@ budgeting: { stream_slice_tokens: 256, max_wait_ms: 0 }
 }
 
 /** An answer of 3,000 tokens, one a chunk, so the budget ends it a third of the way. */
-const LONG = { 'x-mock-output-tokens': '3000', 'x-mock-chunks': '3000' };
+const LONG = { 'x-mock-output-tokens': '3000', 'x-mock-chunks': '3000', 'x-mock-chunk-delay-ms': '1' };
 
 async function booksOf(s: Stack) {
   const budgets = await s.gateway.engine.budgetsFor(

@@ -131,7 +131,8 @@ function relayStreamed(
   estimateHeader(headers, admission.estimateNano);
   budgetHeaders(headers, admission.tightest);
   state.record.status = upstream.statusCode;
-  const tap = exchange.adapter.createStreamTap({ stripUsageChunk: call.strippedUsage });
+  // Whole events only: an ending (at the budget, or an error event) never follows half an event.
+  const tap = exchange.adapter.createStreamTap({ stripUsageChunk: call.strippedUsage, wholeEvents: true });
   const relayed = relayStream({
     upstream: upstream.body,
     tap,

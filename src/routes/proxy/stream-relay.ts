@@ -64,9 +64,18 @@ export function relayStream(options: RelayOptions): ReadableStream<Uint8Array> {
   /** Ends the client's stream with what it has and bills; the upstream request is gone. */
   const cut = (reason: StreamOutcome['reason']) => {
     if (ended) return;
-    const rest = tap.flush();
     try {
-      if (rest && rest.length > 0) client?.enqueue(rest);
+      // A broken provider stream ends with an error event, so the SDKs raise instead of returning
+      // a truncated answer as if complete (issue #14 item 5); the partial output stays billed.
+      if (reason === 'upstream-error') {
+        client?.enqueue(
+          tap.endWithError({
+            message: 'The provider stream broke off before the answer was complete.',
+            type: 'server_error',
+            code: 'provider_stream_broken',
+          }),
+        );
+      }
       client?.close();
     } catch {
       // the client side is already gone
@@ -89,8 +98,6 @@ export function relayStream(options: RelayOptions): ReadableStream<Uint8Array> {
       reasoningTokens: 0,
     };
     try {
-      const rest = tap.flush();
-      if (rest && rest.length > 0) controller.enqueue(rest);
       controller.enqueue(tap.endAtCap(usage, options.clientWantsUsage ?? true));
       controller.close();
     } catch {
