@@ -41,6 +41,8 @@ export interface Plan {
    * (budgeting.stream_slice_tokens, at most `cap`); the rest is reserved as output is relayed.
    */
   reserveCap: number;
+  /** What each extension of a metered request asks for (the first slice, before any shortening). */
+  sliceCap: number;
   /** True when the request is metered on the served model (see reserveCap). */
   metered: boolean;
   minCap: number;
@@ -149,6 +151,7 @@ export async function planFor(ctx: PlanContext, model: RuntimeModel): Promise<Pl
     promptTokens,
     cap,
     reserveCap,
+    sliceCap: reserveCap,
     metered,
     minCap: Math.min(reserveCap, minOutput),
     fixedPico,

@@ -272,7 +272,7 @@ export class BudgetAdmission {
         ? {
             meter: {
               heldCap: grantedCap,
-              sliceCap: plan.reserveCap,
+              sliceCap: plan.sliceCap,
               fullCap: plan.cap,
               outputMultiplier: plan.outputMultiplier,
             },

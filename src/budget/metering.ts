@@ -28,15 +28,21 @@ export class Metering {
     // Not counted (on_unavailable allow at admission): nothing to extend, nothing to enforce.
     if (!reservation || reservation.lines.length === 0) return { status: 'extended', grantedAddCap: addCap };
     const nowMs = this.deps.clock();
+    const leaseExpiresAtMs = nowMs + this.deps.config().budgeting.leaseMs;
+    const ask = (add: number) =>
+      this.deps.store.extend({
+        reservationId: reservation.id,
+        addCap: add,
+        minAddCap: Math.min(minAddCap, add),
+        nowMs,
+        leaseExpiresAtMs,
+      });
     let result: Awaited<ReturnType<BudgetStore['extend']>>;
     try {
-      result = await this.deps.store.extend({
-        reservationId: reservation.id,
-        addCap,
-        minAddCap: Math.min(minAddCap, addCap),
-        nowMs,
-        leaseExpiresAtMs: nowMs + this.deps.config().budgeting.leaseMs,
-      });
+      result = await ask(addCap);
+      // Busy: the whole slice waits for money others hold, but an answer being relayed cannot
+      // wait; the least useful addition, if it fits now, keeps it going (one more call, only here).
+      if (result.status === 'busy' && minAddCap < addCap) result = await ask(minAddCap);
     } catch (error) {
       if (error instanceof StoreUnavailableError) return { status: 'unavailable' };
       throw error;

@@ -21,9 +21,10 @@ export interface MeteredSource {
 }
 
 /**
- * Tokens of cover kept for what the provider generates between the cut and the abort reaching it:
- * an eighth of the slice, at least MIN_CUT_MARGIN_TOKENS. On the mock provider the lag measured at
- * the relay is a few tokens (docs/controls.md "Metered requests" has the figures).
+ * Tokens of cover kept, while others hold the money an extension waits for, for what the provider
+ * generates between the cut and the abort reaching it (and what sits in socket buffers unread):
+ * a quarter of the slice, at least MIN_CUT_MARGIN_TOKENS. When no money can come at all the answer
+ * is cut at once, with up to half a slice of cover (docs/controls.md "Metered requests").
  */
 export const MIN_CUT_MARGIN_TOKENS = 32;
 
@@ -33,6 +34,9 @@ export class OutputMeter {
   private exactTokens = 0;
   private bytesAtExact = 0;
   private countedLength = 0;
+  private bytesSeen = 0;
+  /** Largest growth of the text between two chunks, in UTF-8 bytes. */
+  private largestRead = 0;
   private pending: Promise<void> | undefined;
   /** Relayed tokens at the last refusal: the next try waits for a little more progress. */
   private refusedAt = -1;
@@ -66,7 +70,9 @@ export class OutputMeter {
   }
 
   private cutMargin(): number {
-    return Math.max(MIN_CUT_MARGIN_TOKENS, Math.floor(this.sliceTokens() / 8));
+    // Also twice the largest read seen (in bytes, which bound tokens): a provider that outruns the
+    // relay delivers in big reads, and the next one must still fit under the hold.
+    return Math.max(MIN_CUT_MARGIN_TOKENS, Math.floor(this.sliceTokens() / 4), 2 * this.largestRead);
   }
 
   /**
@@ -96,6 +102,9 @@ export class OutputMeter {
    * when the cover left is down to the cut margin.
    */
   async afterChunk(): Promise<MeterVerdict> {
+    const bytes = this.source.generatedUtf8Bytes();
+    this.largestRead = Math.max(this.largestRead, bytes - this.bytesSeen);
+    this.bytesSeen = bytes;
     for (;;) {
       if (this.unmetered || this.meter.heldCap >= this.meter.fullCap) return 'go';
       const held = this.heldTokens();
@@ -105,6 +114,9 @@ export class OutputMeter {
       const relayed = this.relayedTokens();
       if (relayed < held - ahead) return 'go';
       this.maybeExtend(relayed);
+      // No more money can come (spent, failed closed, reaped): end now, while the cover left is
+      // widest. The hold is billed either way; a wider cover only makes the provider's lag safer.
+      if (this.exhausted && !this.pending) return 'cut';
       if (relayed < held - this.cutMargin()) return 'go';
       if (!this.pending) return 'cut';
       await this.pending;

@@ -16,7 +16,7 @@ import type { UpstreamCall } from './forward.js';
 import { budgetHeaders, costHeader } from './gateway-headers.js';
 import { meterFor } from './meter.js';
 import { rememberResponse } from './response-context.js';
-import { type Answered, promptOnly, settleAnswer, USAGE_UNKNOWN } from './settle.js';
+import { type Answered, cutAnswer, promptOnly, settleAnswer, USAGE_UNKNOWN } from './settle.js';
 import { CLIENT_CLOSED_STATUS, ClientGone, upstreamError } from './upstream-failures.js';
 
 export async function relayAssembled(
@@ -61,7 +61,11 @@ export async function relayAssembled(
   const json = cut ? assembler.resultAtCap(relayedUsage) : assembler.result();
   if (cut) state.record.cutAtBudget = true;
   // Cut, or a stream that ended without its usage: the hold covers what the provider generated.
-  const answered: Answered = usage ? { usage, counted: false, produced: true } : USAGE_UNKNOWN;
+  const answered: Answered = usage
+    ? { usage, counted: false, produced: true }
+    : cut
+      ? cutAnswer(admission, relayedUsage)
+      : USAGE_UNKNOWN;
   const settled = await settleAnswer(exchange.engine, admission, answered, state);
   rememberResponse(exchange.deps.responses, adapter.responseIdFromJson(json), usage);
   if (call.clientGone) {

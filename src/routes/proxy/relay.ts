@@ -19,7 +19,7 @@ import {
 import { isMetered, meterFor } from './meter.js';
 import { relayAssembled } from './relay-assembled.js';
 import { rememberResponse } from './response-context.js';
-import { NOTHING_PRODUCED, promptOnly, settleAnswer, USAGE_UNKNOWN } from './settle.js';
+import { cutAnswer, NOTHING_PRODUCED, promptOnly, settleAnswer, USAGE_UNKNOWN } from './settle.js';
 import { relayStream } from './stream-relay.js';
 import { CLIENT_CLOSED_STATUS, ClientGone, upstreamError } from './upstream-failures.js';
 
@@ -147,7 +147,7 @@ function relayStreamed(
       // Answered, so written upstream: a stream cut before its first byte bills the prompt.
       const answered =
         outcome.reason === 'budget'
-          ? USAGE_UNKNOWN
+          ? cutAnswer(admission, outcome.usage)
           : outcome.usage
             ? { usage: outcome.usage, counted: outcome.counted, produced: true }
             : promptOnly(admission);

@@ -73,3 +73,15 @@ export function reservedUsage(admission: AdmissionGranted): Usage {
     reasoningTokens: 0,
   };
 }
+
+/**
+ * An answer the meter cut at the budget: billed at what the reservation held (it covers what the
+ * provider generated after the last relayed chunk), or at what was relayed when that is more (a
+ * provider faster than the relay: the books then still hold at least what it served).
+ */
+export function cutAnswer(admission: AdmissionGranted, relayed: Usage | undefined): Answered {
+  if (relayed && relayed.outputTokens > admission.reservedOutputTokens) {
+    return { usage: relayed, counted: true, produced: true };
+  }
+  return USAGE_UNKNOWN;
+}

@@ -177,7 +177,7 @@ describe('the client goes away mid-stream', () => {
 });
 
 describe('the provider stream breaks', () => {
-  it('openai: the client stream ends cleanly after the chunks that came; they are billed', async () => {
+  it('openai: the client gets the chunks that came, then an error event its SDK raises; they are billed', async () => {
     const before = await budgetTotals(stack);
     const { data: stream, response } = await stack
       .openai()
@@ -187,7 +187,12 @@ describe('the provider stream breaks', () => {
       )
       .withResponse();
     let text = '';
-    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    // Issue #14 item 5: a broken stream must not look complete to the SDK.
+    await expect(
+      (async () => {
+        for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+      })(),
+    ).rejects.toThrow(/broke off/);
     const served = onlyServed(stack);
     expect(served.usage).toBeNull();
     expect(served.outputTokensSent).toBe(5);

@@ -21,6 +21,9 @@ import type { Usage } from '../../usage.js';
 import type { OutputMeter } from './meter.js';
 import { ClientGone } from './upstream-failures.js';
 
+/** Chunks a metered stream reads ahead of a slow client before it waits for the client. */
+const MAX_QUEUED_CHUNKS = 4096;
+
 export interface StreamOutcome {
   /** What to bill; undefined when no byte arrived (the caller bills its floor, the prompt). */
   usage: Usage | undefined;
@@ -103,10 +106,61 @@ export function relayStream(options: RelayOptions): ReadableStream<Uint8Array> {
     } catch {
       // the client side is already gone
     }
-    void Promise.resolve(options.onEnd({ usage: undefined, counted: false, reason: 'budget' })).catch(
+    void Promise.resolve(options.onEnd({ usage, counted: true, reason: 'budget' })).catch(
       () => {},
     );
   };
+
+  /** One upstream chunk through the tap to the client; true when the stream ended. */
+  async function step(controller: ReadableStreamDefaultController<Uint8Array>): Promise<boolean> {
+    const next = await iterator.next();
+    if (ended) return true;
+    if (next.done) {
+      const rest = tap.flush();
+      if (rest && rest.length > 0) controller.enqueue(rest);
+      controller.close();
+      finish('end');
+      return true;
+    }
+    bytesReceived += next.value.length;
+    const out = tap.push(next.value);
+    if (out && out.length > 0) controller.enqueue(out);
+    if (options.meter && (await options.meter.afterChunk()) === 'cut' && !ended) {
+      endAtBudget(controller);
+      return true;
+    }
+    return false;
+  }
+
+  function failed() {
+    cut(abort.signal.aborted && abort.signal.reason instanceof ClientGone ? 'client-gone' : 'upstream-error');
+  }
+
+  /**
+   * A metered stream is read as it arrives, not as the client pulls: output waiting in socket
+   * buffers was generated (and billed) all the same, and the meter must see it to stop in time.
+   * Up to MAX_QUEUED_CHUNKS wait for a slow client; past that reading pauses until it pulls.
+   */
+  let pumping = false;
+  let resume: (() => void) | undefined;
+  async function pump(controller: ReadableStreamDefaultController<Uint8Array>) {
+    pumping = true;
+    try {
+      for (;;) {
+        if (ended) return;
+        if ((controller.desiredSize ?? 0) < -MAX_QUEUED_CHUNKS) {
+          await new Promise<void>((r) => {
+            resume = r;
+          });
+          resume = undefined;
+          continue;
+        }
+        if (await step(controller)) return;
+      }
+    } catch {
+      failed();
+    }
+  }
 
   function onAbort() {
     options.upstream.destroy?.();
@@ -122,27 +176,16 @@ export function relayStream(options: RelayOptions): ReadableStream<Uint8Array> {
       },
       async pull(controller) {
         if (ended) return;
+        if (options.meter) {
+          // Metered streams are read by pump(); a pull only lets a paused pump go on.
+          if (!pumping) void pump(controller);
+          else resume?.();
+          return;
+        }
         try {
-          const next = await iterator.next();
-          if (ended) return;
-          if (next.done) {
-            const rest = tap.flush();
-            if (rest && rest.length > 0) controller.enqueue(rest);
-            controller.close();
-            finish('end');
-            return;
-          }
-          bytesReceived += next.value.length;
-          const out = tap.push(next.value);
-          if (out && out.length > 0) controller.enqueue(out);
-          if (options.meter && (await options.meter.afterChunk()) === 'cut' && !ended)
-            endAtBudget(controller);
+          await step(controller);
         } catch {
-          cut(
-            abort.signal.aborted && abort.signal.reason instanceof ClientGone
-              ? 'client-gone'
-              : 'upstream-error',
-          );
+          failed();
         }
       },
       cancel() {
