@@ -164,6 +164,45 @@ describe('the assembled stream equals the plain answer', () => {
   );
 });
 
+describe('failure(): a stream that ended with an error event', () => {
+  it.each([
+    [
+      chatCompletionsAdapter,
+      chat(),
+      { error: { message: 'broke', type: 'server_error', param: null, code: 'x' } },
+    ],
+    [
+      completionsAdapter,
+      completion(),
+      { error: { message: 'broke', type: 'server_error', param: null, code: 'x' } },
+    ],
+    [
+      responsesAdapter,
+      response(),
+      { error: { message: 'broke', type: 'server_error', param: null, code: 'x' } },
+    ],
+    [messagesAdapter, message(), { type: 'error', error: { type: 'server_error', message: 'broke' } }],
+  ] as const)('%#: the provider plain error body, and no result', async (adapter, body, expected) => {
+    const text = await (await call(adapter, adapter.asUpstreamStream(body), {})).text();
+    const events = sseEvents(text);
+    const tap = adapter.createStreamTap({ stripUsageChunk: false, wholeEvents: true });
+    const relayed = tap.push(encoder.encode(events.slice(0, 6).join(''))) ?? new Uint8Array(0);
+    const ending = tap.endWithError({ message: 'broke', type: 'server_error', code: 'x' });
+    const assembler = adapter.createAssembler();
+    assembler.push(relayed);
+    assembler.push(ending);
+    expect(assembler.failure()).toEqual(expected);
+    if (adapter !== responsesAdapter) expect(assembler.result()).toBeUndefined();
+  });
+
+  it('no failure for a stream that finished', async () => {
+    const text = await (
+      await call(chatCompletionsAdapter, chatCompletionsAdapter.asUpstreamStream(chat()), {})
+    ).text();
+    expect(feed(chatCompletionsAdapter.createAssembler(), text).failure()).toBeUndefined();
+  });
+});
+
 describe('canStreamUpstream / asUpstreamStream', () => {
   it('refuses what the provider cannot stream: embeddings, completions with best_of > 1', () => {
     expect(embeddingsAdapter.canStreamUpstream({ model: 'text-embedding-3-small', input: 'x' })).toBe(false);
