@@ -10,6 +10,7 @@ import { useMockProvider } from '../../test/helpers/mock.js';
 import { messagesAdapter } from './anthropic.js';
 import { chatCompletionsAdapter, completionsAdapter, embeddingsAdapter, responsesAdapter } from './openai.js';
 import { type FixedServer, sseEvents, startFixedServer } from './sdk-server.test-helpers.js';
+import { streamBilling } from './stream-usage.js';
 import { anthropicStream, chatStream, encoder } from './streams.test-helpers.js';
 import type { EndpointAdapter, RequestBody, StreamAssembler } from './types.js';
 
@@ -119,6 +120,13 @@ describe('the assembled stream equals the plain answer', () => {
     const assembler = feed(adapter.createAssembler(), text);
     expect(assembler.result()).toEqual(plain);
     expect(assembler.usage()).toEqual(adapter.usageFromJson(plain));
+    // The settle reads an assembler as it reads a tap.
+    const billed = streamBilling(assembler, {
+      model: String(body.model),
+      promptTokens: 0,
+      bytesReceived: text.length,
+    });
+    expect(billed).toEqual({ usage: adapter.usageFromJson(plain), counted: false });
     expect(assembler.generatedUtf8Bytes()).toBe(Buffer.byteLength(assembler.generatedText()));
     const [first, second] = mock.current.served;
     expect(second?.usage).toEqual(first?.usage);
