@@ -79,6 +79,10 @@ class ChoicesAssembler extends SseAssembler {
     }
     const chunk = tryParseJson(data);
     if (!isObject(chunk)) return;
+    if (isObject(chunk.error)) {
+      this.error ??= { error: chunk.error };
+      return;
+    }
     for (const field of HEAD) if (chunk[field] !== undefined) this.head[field] = chunk[field];
     if (isObject(chunk.usage)) this.usageJson = chunk.usage;
     if (!Array.isArray(chunk.choices)) return;

@@ -49,6 +49,9 @@ class MessageAssembler extends SseAssembler {
     const event = tryParseJson(data);
     if (!isObject(event)) return;
     switch (type) {
+      case 'error':
+        if (isObject(event.error)) this.error ??= { type: 'error', error: event.error };
+        return;
       case 'message_start':
         if (isObject(event.message)) {
           this.message = event.message;

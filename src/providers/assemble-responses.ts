@@ -25,6 +25,17 @@ class ResponseAssembler extends SseAssembler {
     const data = fields.data;
     if (data === undefined) return;
     const type = sseEventType(fields);
+    if (type === 'error') {
+      // The API nests the error (see responses-endings.ts); the documented form has it at the top.
+      const event = tryParseJson(data);
+      if (isObject(event)) {
+        const nested = isObject(event.error)
+          ? event.error
+          : { type: 'server_error', code: event.code, message: event.message, param: event.param ?? null };
+        this.error ??= { error: nested };
+      }
+      return;
+    }
     if (type !== undefined && FINAL.has(type)) {
       const event = tryParseJson(data);
       if (isObject(event) && isObject(event.response)) this.final = event.response;

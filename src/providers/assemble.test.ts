@@ -10,6 +10,7 @@ import { useMockProvider } from '../../test/helpers/mock.js';
 import { messagesAdapter } from './anthropic.js';
 import { chatCompletionsAdapter, completionsAdapter, embeddingsAdapter, responsesAdapter } from './openai.js';
 import { type FixedServer, sseEvents, startFixedServer } from './sdk-server.test-helpers.js';
+import { streamBilling } from './stream-usage.js';
 import { anthropicStream, chatStream, encoder } from './streams.test-helpers.js';
 import type { EndpointAdapter, RequestBody, StreamAssembler } from './types.js';
 
@@ -119,6 +120,13 @@ describe('the assembled stream equals the plain answer', () => {
     const assembler = feed(adapter.createAssembler(), text);
     expect(assembler.result()).toEqual(plain);
     expect(assembler.usage()).toEqual(adapter.usageFromJson(plain));
+    // The settle reads an assembler as it reads a tap.
+    const billed = streamBilling(assembler, {
+      model: String(body.model),
+      promptTokens: 0,
+      bytesReceived: text.length,
+    });
+    expect(billed).toEqual({ usage: adapter.usageFromJson(plain), counted: false });
     expect(assembler.generatedUtf8Bytes()).toBe(Buffer.byteLength(assembler.generatedText()));
     const [first, second] = mock.current.served;
     expect(second?.usage).toEqual(first?.usage);
@@ -162,6 +170,45 @@ describe('the assembled stream equals the plain answer', () => {
       expect(assembler.resultAtCap(usage)).toEqual(plain);
     },
   );
+});
+
+describe('failure(): a stream that ended with an error event', () => {
+  it.each([
+    [
+      chatCompletionsAdapter,
+      chat(),
+      { error: { message: 'broke', type: 'server_error', param: null, code: 'x' } },
+    ],
+    [
+      completionsAdapter,
+      completion(),
+      { error: { message: 'broke', type: 'server_error', param: null, code: 'x' } },
+    ],
+    [
+      responsesAdapter,
+      response(),
+      { error: { message: 'broke', type: 'server_error', param: null, code: 'x' } },
+    ],
+    [messagesAdapter, message(), { type: 'error', error: { type: 'server_error', message: 'broke' } }],
+  ] as const)('%#: the provider plain error body, and no result', async (adapter, body, expected) => {
+    const text = await (await call(adapter, adapter.asUpstreamStream(body), {})).text();
+    const events = sseEvents(text);
+    const tap = adapter.createStreamTap({ stripUsageChunk: false, wholeEvents: true });
+    const relayed = tap.push(encoder.encode(events.slice(0, 6).join(''))) ?? new Uint8Array(0);
+    const ending = tap.endWithError({ message: 'broke', type: 'server_error', code: 'x' });
+    const assembler = adapter.createAssembler();
+    assembler.push(relayed);
+    assembler.push(ending);
+    expect(assembler.failure()).toEqual(expected);
+    if (adapter !== responsesAdapter) expect(assembler.result()).toBeUndefined();
+  });
+
+  it('no failure for a stream that finished', async () => {
+    const text = await (
+      await call(chatCompletionsAdapter, chatCompletionsAdapter.asUpstreamStream(chat()), {})
+    ).text();
+    expect(feed(chatCompletionsAdapter.createAssembler(), text).failure()).toBeUndefined();
+  });
 });
 
 describe('canStreamUpstream / asUpstreamStream', () => {

@@ -12,6 +12,8 @@ const decoder = new TextDecoder();
 export abstract class SseAssembler implements StreamAssembler {
   private readonly splitter = new SseSplitter();
   private flushed = false;
+  /** The provider's plain error body, once an error event arrived. */
+  protected error: unknown;
   private readonly onEvent = (event: Uint8Array): void => {
     this.read(parseSseFields(decoder.decode(event)));
   };
@@ -63,6 +65,11 @@ export abstract class SseAssembler implements StreamAssembler {
   result(): unknown {
     this.flush();
     return this.finished();
+  }
+
+  failure(): unknown {
+    this.flush();
+    return this.error;
   }
 
   resultAtCap(usage: Usage): unknown {

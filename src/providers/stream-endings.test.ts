@@ -4,6 +4,7 @@
  * serves those bytes to the SDK's streaming helper.
  */
 import Anthropic from '@anthropic-ai/sdk';
+import fc from 'fast-check';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useMockProvider } from '../../test/helpers/mock.js';
@@ -12,6 +13,7 @@ import { messagesAdapter } from './anthropic.js';
 import { chatCompletionsAdapter, completionsAdapter, responsesAdapter } from './openai.js';
 import { type FixedServer, sseEvents, startFixedServer } from './sdk-server.test-helpers.js';
 import { concatBytes, decoder, encoder } from './streams.test-helpers.js';
+import { utf8Length } from './tap.js';
 import type { EndpointAdapter, RequestBody, StreamTap } from './types.js';
 
 const mock = useMockProvider();
@@ -249,6 +251,16 @@ describe('endWithError: the SDKs raise', () => {
 });
 
 describe('generatedUtf8Bytes', () => {
+  it('utf8Length agrees with Buffer.byteLength on any string (surrogate pairs, lone surrogates)', () => {
+    for (const unit of ['binary', 'grapheme'] as const) {
+      fc.assert(
+        fc.property(fc.string({ unit }), (text) => utf8Length(text) === Buffer.byteLength(text, 'utf8')),
+      );
+    }
+    expect(utf8Length('\ud83d')).toBe(3);
+    expect(utf8Length('é👋世')).toBe(2 + 4 + 3);
+  });
+
   it.each([
     ['chat', chatCompletionsAdapter, chatBody(2, true)],
     ['responses', responsesAdapter, { model: 'gpt-4.1', input: 'x', stream: true }],

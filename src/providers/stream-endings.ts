@@ -58,14 +58,31 @@ export function anthropicUsageJson(usage: Usage): Record<string, unknown> {
   return json;
 }
 
-const INDEX = /"index": *(\d+)/g;
-const FINISH_KEY = /"finish_reason":/g;
+const FINISH_KEY = '"finish_reason":';
+const INDEX_KEY = '"index":';
 
-function occurrences(text: string, pattern: RegExp, max: number): number {
-  pattern.lastIndex = 0;
-  let n = 0;
-  while (n < max && pattern.exec(text) !== null) n++;
-  return n;
+/**
+ * The choice index of OpenAI's usual text chunk, by indexOf: one choice (one finish_reason key),
+ * finish_reason null, one `"index":` key. Undefined for anything else (then the chunk is parsed).
+ * Keys cannot occur inside JSON strings (their quotes would be escaped), so a match is a key.
+ */
+function plainChunkIndex(data: string): number | undefined {
+  const finish = data.indexOf(FINISH_KEY);
+  if (finish < 0 || data.indexOf(FINISH_KEY, finish + FINISH_KEY.length) >= 0) return undefined;
+  let at = finish + FINISH_KEY.length;
+  while (data.charCodeAt(at) === 0x20) at++;
+  if (!data.startsWith('null', at)) return undefined;
+  const key = data.indexOf(INDEX_KEY);
+  if (key < 0 || data.indexOf(INDEX_KEY, key + INDEX_KEY.length) >= 0) return undefined;
+  at = key + INDEX_KEY.length;
+  while (data.charCodeAt(at) === 0x20) at++;
+  let index = 0;
+  let digits = 0;
+  for (let code = data.charCodeAt(at); code >= 0x30 && code <= 0x39; code = data.charCodeAt(++at)) {
+    index = index * 10 + (code - 0x30);
+    digits++;
+  }
+  return digits > 0 ? index : undefined;
 }
 
 /** What a chat / completions tap tracks to end the stream like the provider. */
@@ -81,15 +98,9 @@ export class ChoiceTracker {
   read(data: string): void {
     // One choice per chunk with finish_reason null and one `"index":` (OpenAI's usual text chunk):
     // its index by a scan. Anything else (tool calls, a finish, several choices, the first chunk) is parsed.
-    if (
-      this.head !== undefined &&
-      occurrences(data, FINISH_KEY, 2) === 1 &&
-      !data.includes('"finish_reason":"') &&
-      occurrences(data, INDEX, 2) === 1
-    ) {
-      INDEX.lastIndex = 0;
-      const match = INDEX.exec(data);
-      if (match) this.see(Number(match[1]), null);
+    const plain = this.head === undefined ? undefined : plainChunkIndex(data);
+    if (plain !== undefined) {
+      this.see(plain, null);
       return;
     }
     const chunk = tryParseJson(data);

@@ -22,8 +22,14 @@ export interface StreamBilling {
   counted: boolean;
 }
 
+/** What streamBilling reads: a StreamTap, or a StreamAssembler (plain requests streamed upstream). */
+export type BilledStream = Pick<
+  StreamTap,
+  'usage' | 'usageComplete' | 'generatedText' | 'countedOutputTokens'
+>;
+
 export function streamBilling(
-  tap: StreamTap,
+  tap: BilledStream,
   options: { model: string; promptTokens: number; bytesReceived: number },
 ): StreamBilling {
   const reported = tap.usage();

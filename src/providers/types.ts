@@ -109,6 +109,13 @@ export interface StreamAssembler {
    * status "incomplete" with incomplete_details), usage from `usage`.
    */
   resultAtCap(usage: Usage): unknown;
+  /**
+   * The error the stream ended with (OpenAI `data: {"error":...}` / Responses `event: error`,
+   * Anthropic `event: error`), as the provider's plain error body (`{error: {...}}`;
+   * Anthropic `{type: "error", error: {...}}`): what a plain client should get instead of result().
+   * Undefined when none was sent.
+   */
+  failure(): unknown;
 }
 
 /** Conversation state the provider adds to a request's input, by reference. */
