@@ -7,6 +7,7 @@ import { pricePerMillionToPico, usdToNano } from '../money.js';
 import type { LongContextPrice } from '../usage.js';
 import { budgetProblems, compileBudget, isValidTimeZone } from './budgets.js';
 import { chainedDowngradeCycles } from './downgrade-cycles.js';
+import { outboundUrlProblem } from './outbound-urls.js';
 import type {
   RuntimeAlerts,
   RuntimeBudget,
@@ -165,6 +166,16 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
   }
 
   problems.push(...storeProblems(file.store));
+
+  // Outbound destinations: http(s) only, never link-local ([hardening] 13).
+  for (const [name, p] of Object.entries(file.providers)) {
+    const problem = outboundUrlProblem(`providers.${name}.base_url`, p.base_url);
+    if (problem) problems.push(problem);
+  }
+  file.alerts.webhooks.forEach((w, i) => {
+    const problem = outboundUrlProblem(`alerts.webhooks[${i}].url`, w.url);
+    if (problem) problems.push(problem);
+  });
 
   const config: RuntimeConfig = {
     fileDefinitions: {
