@@ -103,6 +103,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     logger,
     onAlert: (alert) => metrics.alerts.inc({ type: alert.type }),
     onDelivery: (outcome) => metrics.alertDeliveries.inc({ outcome }),
+    onSuppressed: (alert) => metrics.alertsSuppressed.inc({ type: alert.type }),
   });
   const forecasts = new ForecastWatch({
     store,

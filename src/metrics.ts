@@ -164,6 +164,13 @@ export function createMetrics() {
     labelNames: ['outcome'],
     registers,
   });
+  // [hardening] 12: alerts about "*" budget instances held back by alerts.per_template_per_hour.
+  const alertsSuppressed = new client.Counter({
+    name: `${p}alerts_suppressed_total`,
+    help: 'Alerts not sent because their "*" budget passed alerts.per_template_per_hour, by type',
+    labelNames: ['type'],
+    registers,
+  });
   const upstreamErrors = new client.Counter({
     name: `${p}upstream_errors_total`,
     help: 'Provider errors: statuses relayed from the provider, 502 unreachable, 504 timed out',
@@ -338,6 +345,7 @@ export function createMetrics() {
     pendingSettles,
     alerts,
     alertDeliveries,
+    alertsSuppressed,
     fallbacks,
     downgrades,
     rejections,

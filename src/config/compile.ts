@@ -249,6 +249,7 @@ function compileAlerts(alerts: ConfigFile['alerts']): RuntimeAlerts {
       maxBackoffMs: d.max_backoff_ms,
       queueSize: d.queue_size,
     },
+    perTemplatePerHour: alerts.per_template_per_hour,
   };
 }
 

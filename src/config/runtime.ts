@@ -145,6 +145,8 @@ export interface RuntimeAlerts {
     /** Deliveries waiting at most; past it the oldest waiting one is dropped. */
     queueSize: number;
   };
+  /** Alerts per hour and type about instances of one "*" budget; the rest are suppressed. */
+  perTemplatePerHour: number;
 }
 
 /** Usage history (hourly rollups and the request ledger) and the analytics that read it. */

@@ -295,9 +295,19 @@ export const configSchema = z
         delivery: alertDeliverySchema.default(alertDeliverySchema.parse({})),
         /** Recent alerts each instance keeps in memory for GET /admin/alerts. */
         history: positiveInt.default(200),
+        /**
+         * Alerts about instances of one "*" budget (one per distinct user, key, ...) raised per hour
+         * and type at most; the rest are counted and logged, not sent (a flood of users is one event).
+         */
+        per_template_per_hour: positiveInt.default(20),
       })
       .strict()
-      .default({ webhooks: [], delivery: alertDeliverySchema.parse({}), history: 200 }),
+      .default({
+        webhooks: [],
+        delivery: alertDeliverySchema.parse({}),
+        history: 200,
+        per_template_per_hour: 20,
+      }),
     history: historySchema.default(historySchema.parse({})),
     forecast: forecastSchema.default(forecastSchema.parse({})),
     /**
