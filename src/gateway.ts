@@ -2,6 +2,7 @@
  * A running gateway: config, store, budget engine, upstream pools and the HTTP server, with reload
  * and graceful shutdown. main.ts runs one; tests start them in-process or as child processes.
  */
+import type { Server } from 'node:http';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { AlertDispatcher, budgetEventAlert } from './alerts/dispatcher.js';
@@ -14,6 +15,7 @@ import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import type { RuntimeConfig } from './config/runtime.js';
 import { type ConfigWatch, watchConfigFile } from './config/watch.js';
 import type { GatewayApp } from './http/app.js';
+import { type DrainControl, trackForDrain } from './http/drain.js';
 import { createLogger, logRequest } from './logger.js';
 import { createMetrics, type Metrics, mountMetrics } from './metrics.js';
 import type { RequestObserver, RequestRecord } from './record.js';
@@ -62,7 +64,15 @@ export interface Gateway {
   readonly forecastWatch: Pick<ForecastWatch, 'idle'>;
   /** Usage history, request ledger, forecasts, anomalies (flush() and refresh() for tests). */
   readonly analytics: Analytics;
-  /** Stops the server: waits up to graceMs for in-flight requests, settles everything, releases resources. */
+  /**
+   * The first step of a shutdown: /readyz answers 503 and every answer closes its connection; the
+   * gateway keeps serving (see src/http/drain.ts). close() drains too.
+   */
+  drain(): void;
+  /**
+   * Stops the server: stops accepting, waits up to graceMs for in-flight requests, ends the streams
+   * still running, settles everything, releases resources.
+   */
   close(graceMs?: number): Promise<void>;
   /** Re-reads the config; an invalid one keeps the running config and returns its problems. */
   reload(): ReloadResult;
@@ -154,8 +164,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     analytics.record(record);
     options.onRecord?.(record);
   };
+  let drainControl: DrainControl | undefined;
   const app = buildApp({
     config: () => current,
+    draining: () => drainControl?.draining ?? false,
     engine: () => settling.engine,
     store: () => store,
     pools,
@@ -185,6 +197,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const host = options.host ?? current.server.host;
   const port = options.port ?? current.server.port;
   const server = await listen(app, host, port, current);
+  const drain = trackForDrain(server as Server);
+  drainControl = drain;
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
@@ -221,7 +235,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       options.onReload?.(result);
       return result;
     },
+    drain() {
+      if (!drain.draining)
+        logger.info({ msg: 'draining: /readyz answers 503, answers close their connections' });
+      drain.drain();
+    },
     async close(graceMs = 0) {
+      drain.drain();
       watch?.close();
       registry.stop();
       // Stop accepting; in-flight requests (streams included) finish until the grace period ends,
@@ -232,6 +252,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const idleSweep = setInterval(() => http.closeIdleConnections(), 100);
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
       await Promise.race([closed, deadline]);
+      // Streams past the grace period end as complete HTTP messages (drain.ts), then what remains is cut.
+      const ended = drain.endStreams();
+      if (ended > 0) {
+        logger.warn({ msg: `shutdown grace period over: ended ${ended} answers still streaming` });
+        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      }
       clearInterval(idleSweep);
       http.closeAllConnections();
       await closed;

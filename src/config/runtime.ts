@@ -79,6 +79,8 @@ export interface RuntimeConfig {
     maxBodyBytes: number;
     requestTimeoutMs: number;
     shutdownGraceMs: number;
+    /** SIGTERM: readiness fails and answers close their connections this long before accepting stops (absent: 0). */
+    preStopDelayMs?: number;
     clientHeaderTimeoutMs: number;
     clientRequestTimeoutMs: number;
     logLevel: string;
