@@ -25,6 +25,7 @@ import { UpstreamPools } from './routes/proxy/upstream.js';
 import { buildApp } from './server.js';
 import { createStores } from './store/index.js';
 import type { BudgetStore } from './store/types.js';
+import { watchWrites } from './store/write-health.js';
 import { preloadEncoders } from './tokens/encoding.js';
 import { closeTokenWorkers } from './tokens/estimate.js';
 
@@ -90,7 +91,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   preloadEncoders([...current.models.values()].map((model) => model.upstreamModel));
   const metrics = createMetrics();
   const stores = createStores(current);
-  const store = metrics.instrumentStore(stores.budget);
+  // Failed writes fail /readyz for a while and are logged, rate-limited (store/write-health.ts).
+  const writes = watchWrites(metrics.instrumentStore(stores.budget), {
+    log: ({ op, error, code, suppressed }) =>
+      logger.error({
+        msg: `budget store ${op} failed`,
+        op,
+        error,
+        code,
+        suppressed,
+        store: current.store.type,
+      }),
+    clock: options.clock,
+  });
+  const store = writes.store;
   // `current` is the merged config: the file plus the budgets and keys made through the admin API,
   // kept in step by the registry (file reloads, metadata version changes). Requests read it from
   // memory; the registry reads the store in the background.
@@ -168,6 +182,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const app = buildApp({
     config: () => current,
     draining: () => drainControl?.draining ?? false,
+    storeProblem: () => writes.problem(),
     engine: () => settling.engine,
     store: () => store,
     pools,
