@@ -118,9 +118,18 @@ describe('SIGTERM under keep-alive load', () => {
     })().catch((error) => ({ status: 0, chunks: 0, error: errorCode(error) }));
 
     // Warm (the first request loads the tokenizer), then load for a while before the signal.
-    const warm = await request(`${gateway.url}/v1/chat/completions`, { method: 'POST', dispatcher: agent, headers, body });
+    const warm = await request(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers,
+      body,
+    });
     await warm.body.arrayBuffer();
     expect(warm.statusCode).toBe(200);
+    // Should the gateway exit without ever failing readiness, the load ends with it.
+    void gateway.exited.then(() => {
+      inRotation = false;
+    });
     const load = [poller(), ...Array.from({ length: WORKERS }, worker)];
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const before = [...outcomes.values()].reduce((a, b) => a + b, 0);
