@@ -80,7 +80,9 @@ function send(
     });
     if (abort === 'received') {
       void eventually(() => {
-        const got = stack.mock.served.some((s) => s.headers['x-mock-test-tag'] === tag && s.body !== undefined);
+        const got = stack.mock.served.some(
+          (s) => s.headers['x-mock-test-tag'] === tag && s.body !== undefined,
+        );
         expect(got).toBe(true);
       }, 8000).then(leave);
     }
