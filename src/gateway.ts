@@ -2,6 +2,7 @@
  * A running gateway: config, store, budget engine, upstream pools and the HTTP server, with reload
  * and graceful shutdown. main.ts runs one; tests start them in-process or as child processes.
  */
+import type { Server } from 'node:http';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { AlertDispatcher, budgetEventAlert } from './alerts/dispatcher.js';
@@ -14,6 +15,7 @@ import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import type { RuntimeConfig } from './config/runtime.js';
 import { type ConfigWatch, watchConfigFile } from './config/watch.js';
 import type { GatewayApp } from './http/app.js';
+import { type DrainControl, trackForDrain } from './http/drain.js';
 import { createLogger, logRequest } from './logger.js';
 import { createMetrics, type Metrics, mountMetrics } from './metrics.js';
 import type { RequestObserver, RequestRecord } from './record.js';
@@ -23,6 +25,7 @@ import { UpstreamPools } from './routes/proxy/upstream.js';
 import { buildApp } from './server.js';
 import { createStores } from './store/index.js';
 import type { BudgetStore } from './store/types.js';
+import { watchWrites } from './store/write-health.js';
 import { preloadEncoders } from './tokens/encoding.js';
 import { closeTokenWorkers } from './tokens/estimate.js';
 
@@ -62,7 +65,15 @@ export interface Gateway {
   readonly forecastWatch: Pick<ForecastWatch, 'idle'>;
   /** Usage history, request ledger, forecasts, anomalies (flush() and refresh() for tests). */
   readonly analytics: Analytics;
-  /** Stops the server: waits up to graceMs for in-flight requests, settles everything, releases resources. */
+  /**
+   * The first step of a shutdown: /readyz answers 503 and every answer closes its connection; the
+   * gateway keeps serving (see src/http/drain.ts). close() drains too.
+   */
+  drain(): void;
+  /**
+   * Stops the server: stops accepting, waits up to graceMs for in-flight requests, ends the streams
+   * still running, settles everything, releases resources.
+   */
   close(graceMs?: number): Promise<void>;
   /** Re-reads the config; an invalid one keeps the running config and returns its problems. */
   reload(): ReloadResult;
@@ -80,7 +91,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   preloadEncoders([...current.models.values()].map((model) => model.upstreamModel));
   const metrics = createMetrics();
   const stores = createStores(current);
-  const store = metrics.instrumentStore(stores.budget);
+  // Failed writes fail /readyz for a while and are logged, rate-limited (store/write-health.ts).
+  const writes = watchWrites(metrics.instrumentStore(stores.budget), {
+    log: ({ op, error, code, suppressed }) =>
+      logger.error({
+        msg: `budget store ${op} failed`,
+        op,
+        error,
+        code,
+        suppressed,
+        store: current.store.type,
+      }),
+    clock: options.clock,
+  });
+  const store = writes.store;
   // `current` is the merged config: the file plus the budgets and keys made through the admin API,
   // kept in step by the registry (file reloads, metadata version changes). Requests read it from
   // memory; the registry reads the store in the background.
@@ -103,6 +127,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     logger,
     onAlert: (alert) => metrics.alerts.inc({ type: alert.type }),
     onDelivery: (outcome) => metrics.alertDeliveries.inc({ outcome }),
+    onSuppressed: (alert) => metrics.alertsSuppressed.inc({ type: alert.type }),
   });
   const forecasts = new ForecastWatch({
     store,
@@ -153,8 +178,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     analytics.record(record);
     options.onRecord?.(record);
   };
+  let drainControl: DrainControl | undefined;
   const app = buildApp({
     config: () => current,
+    draining: () => drainControl?.draining ?? false,
+    storeProblem: () => writes.problem(),
     engine: () => settling.engine,
     store: () => store,
     pools,
@@ -184,6 +212,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const host = options.host ?? current.server.host;
   const port = options.port ?? current.server.port;
   const server = await listen(app, host, port, current);
+  const drain = trackForDrain(server as Server);
+  drainControl = drain;
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
@@ -220,7 +250,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       options.onReload?.(result);
       return result;
     },
+    drain() {
+      if (!drain.draining)
+        logger.info({ msg: 'draining: /readyz answers 503, answers close their connections' });
+      drain.drain();
+    },
     async close(graceMs = 0) {
+      drain.drain();
       watch?.close();
       registry.stop();
       // Stop accepting; in-flight requests (streams included) finish until the grace period ends,
@@ -231,6 +267,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const idleSweep = setInterval(() => http.closeIdleConnections(), 100);
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
       await Promise.race([closed, deadline]);
+      // Streams past the grace period end as complete HTTP messages (drain.ts), then what remains is cut.
+      const ended = drain.endStreams();
+      if (ended > 0) {
+        logger.warn({ msg: `shutdown grace period over: ended ${ended} answers still streaming` });
+        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      }
       clearInterval(idleSweep);
       http.closeAllConnections();
       await closed;

@@ -45,16 +45,24 @@ async function serveCommand(args: string[]): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const { shutdownGraceMs, preStopDelayMs = 0 } = gateway.config().server;
     logger.info({
-      msg: `${signal}: draining in-flight requests`,
-      grace_ms: gateway.config().server.shutdownGraceMs,
+      msg: `${signal}: readiness fails now; accepting stops after the pre-stop delay, then in-flight requests drain`,
+      pre_stop_delay_ms: preStopDelayMs,
+      grace_ms: shutdownGraceMs,
     });
-    const deadline = setTimeout(() => {
-      logger.error({ msg: 'shutdown deadline passed; exiting' });
-      process.exit(1);
-    }, gateway.config().server.shutdownGraceMs + 5_000);
+    // Readiness first, so the load balancer stops sending before the listener goes (drain.ts).
+    gateway.drain();
+    const deadline = setTimeout(
+      () => {
+        logger.error({ msg: 'shutdown deadline passed; exiting' });
+        process.exit(1);
+      },
+      preStopDelayMs + shutdownGraceMs + 5_000,
+    );
     deadline.unref();
-    await gateway.close(gateway.config().server.shutdownGraceMs);
+    if (preStopDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, preStopDelayMs));
+    await gateway.close(shutdownGraceMs);
     logger.info({ msg: 'stopped' });
     process.exit(0);
   };

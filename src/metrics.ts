@@ -3,12 +3,12 @@
  * budget id (config/API budgets only; "*" templates are summarised), reason codes. No user, key
  * secret or request id is ever a label.
  */
-import { timingSafeEqual } from 'node:crypto';
 import client from 'prom-client';
 import type { BudgetSnapshot } from './budget/snapshot.js';
 import { GatewayError } from './errors.js';
 import type { GatewayApp } from './http/app.js';
 import type { RequestRecord } from './record.js';
+import { secretEquals } from './security/secret-equals.js';
 import type { BudgetStore } from './store/types.js';
 
 /** From 100 µs (gateway overhead) to two minutes (long LLM generations). */
@@ -181,6 +181,13 @@ export function createMetrics() {
     name: `${p}alert_deliveries_total`,
     help: 'Webhook delivery attempts ended, by outcome (delivered, retried, failed, dropped)',
     labelNames: ['outcome'],
+    registers,
+  });
+  // [hardening] 12: alerts about "*" budget instances held back by alerts.per_template_per_hour.
+  const alertsSuppressed = new client.Counter({
+    name: `${p}alerts_suppressed_total`,
+    help: 'Alerts not sent because their "*" budget passed alerts.per_template_per_hour, by type',
+    labelNames: ['type'],
     registers,
   });
   const upstreamErrors = new client.Counter({
@@ -369,6 +376,7 @@ export function createMetrics() {
     pendingSettles,
     alerts,
     alertDeliveries,
+    alertsSuppressed,
     fallbacks,
     downgrades,
     rejections,
@@ -377,20 +385,13 @@ export function createMetrics() {
 
 const UPSTREAM_ERRORS = new Set(['provider_error', 'provider_unreachable', 'provider_timeout']);
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** GET /metrics, behind server.metrics_token when one is set. */
 /** GET /metrics, behind server.metrics_token when one is set; a refusal goes to the error boundary. */
 export function mountMetrics(app: GatewayApp, metrics: Metrics): void {
   app.get('/metrics', async (c) => {
     const token = c.get('config').server.metricsToken;
     if (token) {
       const given = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
-      if (!sameSecret(given, token)) {
+      if (!secretEquals(given, token)) {
         throw new GatewayError('unauthorized', 'Missing or invalid metrics token (server.metrics_token).');
       }
     }

@@ -38,6 +38,10 @@ export interface AppDeps {
   onFallback?: ProxyDeps['onFallback'];
   /** Context tokens of served Responses (previous_response_id); one is made when absent. */
   responses?: ResponseTokenMemory;
+  /** True once shutdown began: /readyz answers 503 so the load balancer stops sending. */
+  draining?: () => boolean;
+  /** Why the store is not ready beyond ping() (recent write failures); undefined when it is. */
+  storeProblem?: () => string | undefined;
   /** Extra route groups (admin, metrics) mounted by the caller. */
   mount?: (app: GatewayApp) => void;
 }
@@ -72,11 +76,15 @@ export function buildApp(deps: AppDeps): GatewayApp {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
+    if (deps.draining?.()) return c.json({ status: 'draining' }, 503);
     const ok = await deps
       .store()
       .ping()
       .catch(() => false);
-    return c.json({ status: ok ? 'ready' : 'store unavailable' }, ok ? 200 : 503);
+    if (!ok) return c.json({ status: 'store unavailable' }, 503);
+    const problem = deps.storeProblem?.();
+    if (problem) return c.json({ status: 'store failing', reason: problem }, 503);
+    return c.json({ status: 'ready' }, 200);
   });
 
   const consoleApp = new Hono();

@@ -19,6 +19,8 @@ export interface AlertDispatcherOptions {
   onAlert?: (alert: Alert) => void;
   /** Called per delivery outcome; metrics. */
   onDelivery?: (outcome: DeliveryOutcome) => void;
+  /** Called per alert held back by the per-template limit; metrics. */
+  onSuppressed?: (alert: Alert) => void;
   /** Queue tuning beyond config (tests). */
   concurrency?: number;
   perReceiver?: number;
@@ -32,6 +34,7 @@ export class AlertDispatcher {
   private readonly queue: WebhookQueue;
   private readonly history: RecentAlerts;
   private readonly seen = new Set<string>();
+  private readonly templates = new TemplateAlertLimit();
 
   constructor(private readonly options: AlertDispatcherOptions) {
     this.history = new RecentAlerts(() => options.config().alerts.historySize);
@@ -51,6 +54,18 @@ export class AlertDispatcher {
       const alert = acceptAlert(input);
       if (this.seen.has(alert.id)) return undefined;
       this.remember(alert.id);
+      const limit = this.options.config().alerts.perTemplatePerHour;
+      const held = this.templates.admit(alert, limit);
+      if (held !== 'sent') {
+        if (held === 'first-held')
+          this.options.logger?.warn({
+            msg: `more than ${limit} ${alert.type} alerts this hour for instances of budget ${alert.budgetId}; the rest are counted, not sent`,
+            budget: alert.budgetId,
+            type: alert.type,
+          });
+        this.options.onSuppressed?.(alert);
+        return undefined;
+      }
       const payload = alertPayload(alert);
       const body = JSON.stringify(payload);
       const deliveries: Delivery[] = [];
@@ -105,6 +120,32 @@ export class AlertDispatcher {
       const oldest = this.seen.values().next().value;
       if (oldest !== undefined) this.seen.delete(oldest);
     }
+  }
+}
+
+/**
+ * At most `limit` alerts per hour, type and "*" budget about its instances (alert.instance differs
+ * from alert.budgetId): a budget with one instance per user would otherwise raise one alert per
+ * distinct user, and a flood of new users would flood the receivers. Fixed windows by the alert's own
+ * time (the hour it happened in), so tests and instances agree on the window.
+ */
+class TemplateAlertLimit {
+  private hour = -1;
+  private readonly counts = new Map<string, number>();
+
+  admit(alert: Alert, limit: number): 'sent' | 'first-held' | 'held' {
+    if (alert.budgetId === undefined || alert.instance === undefined || alert.instance === alert.budgetId)
+      return 'sent';
+    const hour = Math.floor(alert.timeMs / 3_600_000);
+    if (hour !== this.hour) {
+      this.hour = hour;
+      this.counts.clear();
+    }
+    const key = `${alert.type}\n${alert.budgetId}`;
+    const count = (this.counts.get(key) ?? 0) + 1;
+    this.counts.set(key, count);
+    if (count <= limit) return 'sent';
+    return count === limit + 1 ? 'first-held' : 'held';
   }
 }
 

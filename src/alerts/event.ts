@@ -103,10 +103,31 @@ const EMOJI: Record<AlertType, string> = {
   anomaly: ':rotating_light:',
 };
 
+/** U+2060 WORD JOINER: invisible, and it stops Slack from reading what follows as a mention or link. */
+const JOINER = '\u2060';
+
+/**
+ * Alert text made safe for Slack's mrkdwn: budget instance ids carry user ids and keys from request
+ * bodies, so a user named `<!channel>`, `@here` or `<https://evil|click here>` must reach the channel
+ * as text. Slack's own escaping for `&`, `<` and `>` turns the control sequences (`<!here>`, `<@U1>`,
+ * `<url|label>`) into text; a word joiner after `@` and inside `://` / `www.` keeps plain `@channel`
+ * mentions and bare links from being recognised. The JSON fields (`message`, `instance`, ...) stay
+ * exact: JSON escaping is all a generic receiver needs.
+ */
+export function slackEscape(text: string): string {
+  return text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replace(/[@\uFF20](?=\S)/g, (at) => `${at}${JOINER}`)
+    .replace(/:\/\//g, `:${JOINER}//`)
+    .replace(/\b(www)\./gi, `$1${JOINER}.`);
+}
+
 /** The webhook body: Slack's `text`, then the structured fields (USD numbers, ISO times). */
 export function alertPayload(alert: Alert): Record<string, unknown> {
   const payload: Record<string, unknown> = {
-    text: `${EMOJI[alert.type]} [llm-budget-gateway] ${alert.message}`,
+    text: `${EMOJI[alert.type]} [llm-budget-gateway] ${slackEscape(alert.message)}`,
     id: alert.id,
     type: alert.type,
     time: new Date(alert.timeMs).toISOString(),

@@ -32,6 +32,8 @@ export const PREPAID_WINDOW_HOURS = 7 * 24;
 /** Balances read per store call for template instances. */
 const BATCH = 500;
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** The hours whose spend makes a line's burn rate: complete hours of the elapsed period. */
 export function rateWindow(period: PeriodInfo, nowMs: number): { fromMs: number; toMs: number } {
   const toMs = hourOf(nowMs);
@@ -70,6 +72,9 @@ export async function forecastLines(
     const window = windows[i]!;
     const instances = isTemplate(budget) ? await store.instances(budget.id, period.id) : [budget.id];
     for (let start = 0; start < instances.length; start += BATCH) {
+      // SQLite answers synchronously: without a pause per batch, tens of thousands of instances
+      // would hold the event loop (and /healthz, and every request) for the whole pass.
+      if (start > 0) await yieldToEventLoop();
       const ids = instances.slice(start, start + BATCH);
       const balances = await store.balances(ids.map((id) => lineSpecOf(budget, id, period)));
       ids.forEach((instance, j) => {

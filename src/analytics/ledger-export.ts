@@ -5,8 +5,10 @@
  * Money appears twice: cost_nano, an exact integer (sum these to reconcile), and cost_usd. In CSV
  * cost_usd is the exact nine-decimal string; in JSON a number.
  *
- * Text that a spreadsheet would run as a formula (starting with = + - @ or a tab/CR) is prefixed
- * with a single quote in CSV: user names come from request bodies, so they are untrusted.
+ * Text that a spreadsheet would run as a formula is prefixed with a single quote in CSV: user names
+ * come from request bodies, so they are untrusted. Spreadsheets skip leading blanks and control
+ * characters and read full-width signs as their ASCII forms, so ` =1+1`, `\n=1+1` and `＝1+1` count
+ * as formulas too (see formulaLike).
  */
 import { formatUsd, nanoToUsd } from '../money.js';
 import type { LedgerEntry } from '../store/history.js';
@@ -99,8 +101,22 @@ export function csvLine(entry: LedgerEntry): string {
 export function csvField(value: Value, text = false): string {
   if (value === null) return '';
   let s = String(value);
-  if (text && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  if (text && formulaLike(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/** Leading whitespace, control and format characters (a spreadsheet skips them before a formula). */
+const LEADING_IGNORED = /^[\s\p{Cc}\p{Cf}\p{Z}]+/u;
+
+/**
+ * Whether a spreadsheet could take the cell for a formula: a tab or CR first (Excel's own leaders),
+ * or, after whatever it skips, one of = + - @ in any width (NFKC folds ＝ ＋ － ＠ and friends).
+ */
+export function formulaLike(s: string): boolean {
+  if (/^[\t\r]/.test(s)) return true;
+  const rest = s.replace(LEADING_IGNORED, '');
+  const first = rest.slice(0, 2).normalize('NFKC').charAt(0);
+  return first === '=' || first === '+' || first === '-' || first === '@';
 }
 
 /** A streamed export body; `limit` bounds the number of entries. */

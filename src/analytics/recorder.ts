@@ -3,10 +3,21 @@
  * an in-memory buffer; a timer (or a full batch) writes the buffer as one store call with the
  * rollups already summed. A failed write keeps its batch for the next attempt (bounded: past
  * maxBuffered records the oldest are dropped and counted), and a periodic prune applies retention.
+ *
+ * Requests that named no known key (401: bad or missing key) get no ledger row: they cost nothing,
+ * reconcile with no invoice, and anyone can send them, so a row each (kept 90 days) would let an
+ * unauthenticated client grow the store at will. They are summed into their hour's rollup instead
+ * (requests and errors with an empty key), a bounded number of rows whatever their rate.
  */
 import type { RequestRecord } from '../record.js';
-import type { HistoryRetention, HistoryStore, LedgerEntry, PruneResult } from '../store/history.js';
-import { ledgerEntryOf, rollupsOf } from './records.js';
+import type {
+  HistoryRetention,
+  HistoryStore,
+  LedgerEntry,
+  PruneResult,
+  RollupRow,
+} from '../store/history.js';
+import { addCounters, ledgerEntryOf, rollupsOf } from './records.js';
 
 export interface RecorderSettings {
   flushIntervalMs: number;
@@ -28,6 +39,8 @@ export interface RecorderOptions {
 
 export class Recorder {
   private buffer: LedgerEntry[] = [];
+  /** Unauthenticated requests, one rollup row per hour and dimensions, waiting for the next write. */
+  private aggregated = new Map<string, RollupRow>();
   private flushing: Promise<void> | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly pruneTimer: NodeJS.Timeout | undefined;
@@ -54,7 +67,7 @@ export class Recorder {
 
   /** Records still waiting to be written. */
   get pending(): number {
-    return this.buffer.length;
+    return this.buffer.length + this.aggregated.size;
   }
 
   /** Records dropped because the store stayed down while the buffer was full. */
@@ -65,6 +78,19 @@ export class Recorder {
   /** Called on the request path: a copy into the buffer, nothing else. */
   record(record: RequestRecord): void {
     if (this.closed) return;
+    if (record.keyId === null) {
+      // Every dimension the client chose (user header, model in the body) blanked: one row an hour.
+      const entry = {
+        ...ledgerEntryOf(record),
+        user: null,
+        team: null,
+        requestedModel: null,
+        servedModel: null,
+        provider: null,
+      };
+      for (const row of rollupsOf([entry])) this.aggregate(row);
+      return;
+    }
     this.buffer.push(ledgerEntryOf(record));
     if (this.buffer.length > this.maxBuffered) {
       const excess = this.buffer.length - this.maxBuffered;
@@ -113,17 +139,28 @@ export class Recorder {
 
   private async writeAll(): Promise<void> {
     const { maxBatch, retention } = this.options.settings();
-    while (this.buffer.length > 0) {
+    while (this.buffer.length > 0 || this.aggregated.size > 0) {
       const batch = this.buffer.splice(0, Math.max(1, maxBatch));
+      const aggregated = [...this.aggregated.values()];
+      this.aggregated.clear();
       try {
-        await this.options.store.write(rollupsOf(batch), batch, retention);
+        await this.options.store.write([...rollupsOf(batch), ...aggregated], batch, retention);
       } catch (error) {
         // Back to the front, in order; the next tick tries again.
         this.buffer.unshift(...batch);
+        for (const row of aggregated) this.aggregate(row);
         this.options.onError?.('write', error);
         throw error;
       }
     }
+  }
+
+  private aggregate(row: RollupRow): void {
+    const { hourMs, key, user, team, model, provider, short } = row;
+    const id = JSON.stringify([hourMs, key, user, team, model, provider, short]);
+    const into = this.aggregated.get(id);
+    if (into) addCounters(into, row);
+    else this.aggregated.set(id, { ...row });
   }
 
   private schedule(): void {

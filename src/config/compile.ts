@@ -7,6 +7,7 @@ import { pricePerMillionToPico, usdToNano } from '../money.js';
 import type { LongContextPrice } from '../usage.js';
 import { budgetProblems, compileBudget, isValidTimeZone } from './budgets.js';
 import { chainedDowngradeCycles } from './downgrade-cycles.js';
+import { outboundUrlProblem } from './outbound-urls.js';
 import type {
   RuntimeAlerts,
   RuntimeBudget,
@@ -167,6 +168,16 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
 
   problems.push(...storeProblems(file.store));
 
+  // Outbound destinations: http(s) only, never link-local ([hardening] 13).
+  for (const [name, p] of Object.entries(file.providers)) {
+    const problem = outboundUrlProblem(`providers.${name}.base_url`, p.base_url);
+    if (problem) problems.push(problem);
+  }
+  file.alerts.webhooks.forEach((w, i) => {
+    const problem = outboundUrlProblem(`alerts.webhooks[${i}].url`, w.url);
+    if (problem) problems.push(problem);
+  });
+
   const config: RuntimeConfig = {
     fileDefinitions: {
       budgets: file.budgets,
@@ -177,7 +188,8 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
       port: file.server.port,
       maxBodyBytes: parseByteSize(file.server.max_body_bytes),
       requestTimeoutMs: file.server.request_timeout_ms,
-      shutdownGraceMs: file.server.shutdown_grace_ms,
+      shutdownGraceMs: file.server.shutdown.grace_ms ?? file.server.shutdown_grace_ms,
+      preStopDelayMs: file.server.shutdown.pre_stop_delay_ms,
       clientHeaderTimeoutMs: file.server.client_header_timeout_ms,
       clientRequestTimeoutMs: file.server.client_request_timeout_ms,
       logLevel: file.server.log_level,
@@ -241,6 +253,7 @@ function compileAlerts(alerts: ConfigFile['alerts']): RuntimeAlerts {
       maxBackoffMs: d.max_backoff_ms,
       queueSize: d.queue_size,
     },
+    perTemplatePerHour: alerts.per_template_per_hour,
   };
 }
 

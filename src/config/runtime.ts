@@ -81,6 +81,8 @@ export interface RuntimeConfig {
     maxBodyBytes: number;
     requestTimeoutMs: number;
     shutdownGraceMs: number;
+    /** SIGTERM: readiness fails and answers close their connections this long before accepting stops (absent: 0). */
+    preStopDelayMs?: number;
     clientHeaderTimeoutMs: number;
     clientRequestTimeoutMs: number;
     logLevel: string;
@@ -154,6 +156,8 @@ export interface RuntimeAlerts {
     /** Deliveries waiting at most; past it the oldest waiting one is dropped. */
     queueSize: number;
   };
+  /** Alerts per hour and type about instances of one "*" budget; the rest are suppressed. */
+  perTemplatePerHour: number;
 }
 
 /** Usage history (hourly rollups and the request ledger) and the analytics that read it. */

@@ -33,6 +33,23 @@ const serverSchema = z
     client_request_timeout_ms: positiveInt.default(60_000),
     /** How long SIGTERM waits for in-flight requests before closing them. */
     shutdown_grace_ms: positiveInt.default(30_000),
+    /**
+     * Rolling deploys ([hardening] 6; docs/operations.md). On SIGTERM /readyz answers 503 at once and
+     * every answer says `connection: close`; the gateway keeps serving for pre_stop_delay_ms (the load
+     * balancer's time to notice), then stops accepting and gives in-flight requests grace_ms
+     * (default: shutdown_grace_ms) before ending the streams still running.
+     */
+    shutdown: z
+      .object({
+        pre_stop_delay_ms: z
+          .number()
+          .int('expected an integer')
+          .min(0, 'expected an integer >= 0')
+          .default(0),
+        grace_ms: positiveInt.optional(),
+      })
+      .strict()
+      .default({ pre_stop_delay_ms: 0 }),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** When set, GET /metrics requires `Authorization: Bearer <metrics_token>`. */
     metrics_token: z.string().default(''),
@@ -312,9 +329,19 @@ export const configSchema = z
         delivery: alertDeliverySchema.default(alertDeliverySchema.parse({})),
         /** Recent alerts each instance keeps in memory for GET /admin/alerts. */
         history: positiveInt.default(200),
+        /**
+         * Alerts about instances of one "*" budget (one per distinct user, key, ...) raised per hour
+         * and type at most; the rest are counted and logged, not sent (a flood of users is one event).
+         */
+        per_template_per_hour: positiveInt.default(20),
       })
       .strict()
-      .default({ webhooks: [], delivery: alertDeliverySchema.parse({}), history: 200 }),
+      .default({
+        webhooks: [],
+        delivery: alertDeliverySchema.parse({}),
+        history: 200,
+        per_template_per_hour: 20,
+      }),
     history: historySchema.default(historySchema.parse({})),
     forecast: forecastSchema.default(forecastSchema.parse({})),
     /**

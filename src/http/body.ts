@@ -7,6 +7,7 @@ import type { Context } from 'hono';
 import { GatewayError } from '../errors.js';
 import { duplicateKeyError } from '../providers/json-keys.js';
 import type { RequestBody } from '../providers/types.js';
+import { lingerOnClose } from './linger.js';
 import { type HeaderSource, nodeRequest } from './request.js';
 
 /** The body of the request in `c`, at most `maxBytes` (413 beyond). */
@@ -22,7 +23,10 @@ export async function readBodyBytes(
   // From the Node request when there is one: reading request.headers would build a Headers object.
   const length = incoming ? incoming.headers['content-length'] : request.headers.get('content-length');
   const declared = Number(length ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    if (incoming) lingerOnClose(incoming);
+    throw tooLarge(maxBytes);
+  }
   if (!incoming) {
     const buffer = Buffer.from(await request.arrayBuffer());
     if (buffer.length > maxBytes) throw tooLarge(maxBytes);
@@ -31,11 +35,11 @@ export async function readBodyBytes(
   const chunks: Buffer[] = [];
   let total = 0;
   // Not destroyed on the way out: destroying the socket would lose the 413 answer. The rest of an
-  // oversized body is discarded unread, and the answer closes the connection.
+  // oversized body is discarded unread, and the answer closes the connection, lingering (linger.ts).
   for await (const chunk of incoming.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     total += chunk.length;
     if (total > maxBytes) {
-      incoming.resume();
+      lingerOnClose(incoming);
       throw tooLarge(maxBytes);
     }
     chunks.push(chunk);

@@ -1,11 +1,104 @@
 /**
- * Header hygiene between the client, the gateway and the provider.
+ * Header hygiene between the client, the gateway and the provider: allow-lists both ways, per
+ * provider ([hardening] 11). A deny-list let a key holder choose which organisation or project of
+ * the gateway's provider account is billed (`openai-organization`, `openai-project`), pass its own
+ * idea of the client address (`x-forwarded-for`, `forwarded`, `x-real-ip`), and let the provider's
+ * account ids and cookies reach every client. Now only what an official SDK needs goes up and only
+ * what it reads comes back; the operator's `providers.<name>.headers` are added on top (theirs to
+ * choose), and the provider's credential is set last.
  *
- * Upstream: the client's credentials (its virtual key), cookies, the gateway's own `x-gateway-*`
- * headers and everything hop-by-hop stay behind; the provider's credential is set; every other
- * header (SDK metadata, betas, organisation, custom headers) passes through.
+ * `anthropic-beta` is the one header whose values change what a request costs; each such flag is
+ * handled explicitly (ANTHROPIC_PRICED_BETAS), the others pass.
  */
 import type { ProviderKind } from './types.js';
+
+interface HeaderAllowList {
+  names: ReadonlySet<string>;
+  prefixes: readonly string[];
+}
+
+/**
+ * Sent upstream. `x-stainless-*` is the official SDKs' telemetry, `traceparent`/`tracestate` trace
+ * context (W3C), `x-mock-*` the controls of the gateway's own mock provider (real providers ignore
+ * them, and they carry nothing of the caller's identity).
+ */
+const COMMON_UPSTREAM = [
+  'content-type',
+  'accept',
+  'user-agent',
+  'idempotency-key',
+  'traceparent',
+  'tracestate',
+];
+const UPSTREAM: Record<ProviderKind, HeaderAllowList> = {
+  openai: {
+    names: new Set([...COMMON_UPSTREAM, 'openai-beta']),
+    prefixes: ['x-stainless-', 'x-mock-'],
+  },
+  anthropic: {
+    names: new Set([...COMMON_UPSTREAM, 'anthropic-version', 'anthropic-beta']),
+    prefixes: ['x-stainless-', 'x-mock-'],
+  },
+};
+
+/**
+ * Returned to the client: the body's type, the provider's request id (support tickets quote it),
+ * and what the SDKs' retry logic reads. Never the provider's account ids or cookies.
+ */
+const COMMON_RESPONSE = [
+  'content-type',
+  'cache-control',
+  'retry-after',
+  'retry-after-ms',
+  'x-should-retry',
+  'x-request-id',
+];
+const RESPONSE: Record<ProviderKind, HeaderAllowList> = {
+  openai: {
+    names: new Set([...COMMON_RESPONSE, 'openai-processing-ms', 'openai-version']),
+    prefixes: ['x-ratelimit-'],
+  },
+  anthropic: {
+    names: new Set([...COMMON_RESPONSE, 'request-id']),
+    prefixes: ['anthropic-ratelimit-'],
+  },
+};
+
+function allowed(list: HeaderAllowList, name: string): boolean {
+  if (list.names.has(name)) return true;
+  for (const prefix of list.prefixes) if (name.startsWith(prefix)) return true;
+  return false;
+}
+
+/**
+ * `anthropic-beta` flags that change the price, and what the gateway does with each:
+ * - `context-1m-*` passes: admission refuses it for a model without a `long_context` price tier
+ *   (pricing.ts longContextBetaProblem), and reserves and settles at the tier's prices otherwise.
+ * - `extended-cache-ttl-*` passes: the flag alone costs nothing; the 1-hour cache writes it enables
+ *   are refused in the body (pricing.ts messagesPricingProblem).
+ * - `output-128k-*` is removed: it lifts the output cap past the model's `max_output_tokens`, the
+ *   most the gateway reserves for; without it the provider refuses such a `max_tokens` (400, billed
+ *   nothing) instead of producing output nobody reserved.
+ */
+export const ANTHROPIC_PRICED_BETAS: ReadonlyArray<{ flag: RegExp; rule: 'admission' | 'body' | 'removed' }> =
+  [
+    { flag: /^context-1m-/, rule: 'admission' },
+    { flag: /^extended-cache-ttl-/, rule: 'body' },
+    { flag: /^output-128k-/, rule: 'removed' },
+  ];
+
+/** The client's `anthropic-beta` as it goes upstream (undefined: no flag left). */
+export function anthropicBetaUpstream(value: string): string | undefined {
+  const kept = value
+    .split(',')
+    .map((flag) => flag.trim())
+    .filter((flag) => {
+      if (!flag) return false;
+      const priced = ANTHROPIC_PRICED_BETAS.find((beta) => beta.flag.test(flag.toLowerCase()));
+      return priced?.rule !== 'removed';
+    });
+  return kept.length > 0 ? kept.join(',') : undefined;
+}
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the de-facto proxy-connection. */
 const HOP_BY_HOP = new Set([
@@ -20,19 +113,21 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-const NOT_FORWARDED_UPSTREAM = new Set([
-  'host',
-  // Recomputed by the HTTP client for the (possibly rewritten) body.
-  'content-length',
-  // The gateway reads and decodes the provider's body, so the encoding is negotiated by its own HTTP
-  // client, which only offers what it can decode.
-  'accept-encoding',
-  // Not supported by fetch, and meaningless once the gateway holds the whole body.
-  'expect',
-  'authorization',
-  'x-api-key',
-  'cookie',
-]);
+/** One client header as it goes upstream to a provider of `kind`: its value, or undefined (dropped). */
+function upstreamValue(
+  kind: ProviderKind,
+  name: string,
+  value: string,
+  listed: ReadonlySet<string>,
+): string | undefined {
+  if (HOP_BY_HOP.has(name) || listed.has(name) || !allowed(UPSTREAM[kind], name)) return undefined;
+  return name === 'anthropic-beta' ? anthropicBetaUpstream(value) : value;
+}
+
+/** Whether a provider's response header reaches the client. */
+function reachesClient(kind: ProviderKind, name: string, listed: ReadonlySet<string>): boolean {
+  return !HOP_BY_HOP.has(name) && !listed.has(name) && allowed(RESPONSE[kind], name);
+}
 
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 
@@ -74,9 +169,8 @@ export function upstreamHeaders(
   const listed = connectionListed(clientHeaders);
   const headers = new Headers();
   for (const [name, value] of clientHeaders) {
-    if (HOP_BY_HOP.has(name) || NOT_FORWARDED_UPSTREAM.has(name) || listed.has(name)) continue;
-    if (name.startsWith('x-gateway-')) continue;
-    headers.append(name, value);
+    const sent = upstreamValue(kind, name, value, listed);
+    if (sent !== undefined) headers.append(name, sent);
   }
   for (const [name, value] of Object.entries(extra)) headers.set(name, value);
   // The credential last, so neither the client nor `extra` can replace it.
@@ -90,16 +184,15 @@ export function upstreamHeaders(
 }
 
 /**
- * The provider's response headers as the client gets them: hop-by-hop headers dropped, and the length
- * and encoding too, since the body is decoded by the gateway's HTTP client and may be rewritten.
+ * The provider's response headers as the client gets them: the allow-list of its kind. The length
+ * and encoding are never on it, since the body is decoded by the gateway's HTTP client and may be
+ * rewritten.
  */
-export function responseHeadersForClient(upstream: Headers): Headers {
+export function responseHeadersForClient(upstream: Headers, kind: ProviderKind): Headers {
   const listed = connectionListed(upstream);
   const headers = new Headers();
   for (const [name, value] of upstream) {
-    if (HOP_BY_HOP.has(name) || listed.has(name)) continue;
-    if (name === 'content-length' || name === 'content-encoding') continue;
-    headers.append(name, value);
+    if (reachesClient(kind, name, listed)) headers.append(name, value);
   }
   return headers;
 }
@@ -146,9 +239,8 @@ export function upstreamHeaderRecord(
   const listed = listedIn(client.connection);
   const out: HeaderRecord = Object.create(null);
   for (const name in client) {
-    if (HOP_BY_HOP.has(name) || NOT_FORWARDED_UPSTREAM.has(name) || listed.has(name)) continue;
-    if (name.startsWith('x-gateway-')) continue;
-    out[name] = client[name]!;
+    const sent = upstreamValue(kind, name, client[name]!, listed);
+    if (sent !== undefined) out[name] = sent;
   }
   for (const name in extra) out[name.toLowerCase()] = extra[name]!;
   if (kind === 'openai') {
@@ -163,6 +255,7 @@ export function upstreamHeaderRecord(
 /** responseHeadersForClient() on the plain object undici answers with (lower-case names). */
 export function clientHeaderRecord(
   upstream: Record<string, string | string[] | undefined>,
+  kind: ProviderKind,
 ): ResponseHeaderRecord {
   const connection = upstream.connection;
   const listed = listedIn(Array.isArray(connection) ? connection.join(', ') : connection);
@@ -170,11 +263,8 @@ export function clientHeaderRecord(
   for (const name in upstream) {
     const value = upstream[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || listed.has(name)) continue;
-    if (name === 'content-length' || name === 'content-encoding') continue;
-    if (!Array.isArray(value)) out[name] = value;
-    else if (name === 'set-cookie') out[name] = value;
-    else out[name] = value.join(', ');
+    if (!reachesClient(kind, name, listed)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
 }

@@ -66,6 +66,9 @@ describe('upstreamHeaders', () => {
       'x-gateway-user',
       'x-gateway-tags',
       'anthropic-version',
+      'anthropic-beta',
+      'openai-organization',
+      'openai-project',
     ]) {
       expect(headers.has(name), name).toBe(false);
     }
@@ -75,8 +78,6 @@ describe('upstreamHeaders', () => {
       'user-agent',
       'x-stainless-lang',
       'x-stainless-retry-count',
-      'openai-organization',
-      'openai-project',
       'x-mock-delay-ms',
     ]) {
       expect(headers.get(name), name).toBe(clientHeaders().get(name));
@@ -105,7 +106,7 @@ describe('upstreamHeaders', () => {
 });
 
 describe('responseHeadersForClient', () => {
-  it('drops hop-by-hop, length and encoding; keeps the rest', () => {
+  it('drops hop-by-hop, length and encoding; keeps what is on the allow-list', () => {
     const upstream = new Headers({
       'content-type': 'text/event-stream',
       'content-length': '999',
@@ -117,7 +118,7 @@ describe('responseHeadersForClient', () => {
       'openai-processing-ms': '42',
       'x-ratelimit-remaining-tokens': '100',
     });
-    const headers = responseHeadersForClient(upstream);
+    const headers = responseHeadersForClient(upstream, 'openai');
     expect([...headers.keys()].sort()).toEqual([
       'content-type',
       'openai-processing-ms',

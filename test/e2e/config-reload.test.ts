@@ -310,12 +310,12 @@ describe('reload under load', () => {
           sdk(TEST_KEY_2, {
             'x-mock-latency-ms': '1500',
             'x-mock-output-tokens': '12',
-            'x-test-slow': slowId,
+            'x-mock-test-slow': slowId,
           }),
         ),
       );
       await eventually(() =>
-        expect(mock.served.filter((r) => r.headers['x-test-slow'] === slowId)).toHaveLength(4),
+        expect(mock.served.filter((r) => r.headers['x-mock-test-slow'] === slowId)).toHaveLength(4),
       );
 
       // Ten times the prices, a higher limit, and a new budget.

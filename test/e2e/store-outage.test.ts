@@ -33,7 +33,7 @@ while ms() < stop do end
 return 1
 `;
 /** Marks requests sent while Redis is down, so the mock's records tell them apart. */
-const PHASE = 'x-test-phase';
+const PHASE = 'x-mock-test-phase';
 
 describe('a Redis outage, end to end', () => {
   let redis: StartedRedis;

@@ -57,7 +57,7 @@ function send(
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),
         authorization: `Bearer ${TEST_KEY}`,
-        'x-test-tag': tag,
+        'x-mock-test-tag': tag,
         ...options.headers,
       },
     });
@@ -80,7 +80,9 @@ function send(
     });
     if (abort === 'received') {
       void eventually(() => {
-        const got = stack.mock.served.some((s) => s.headers['x-test-tag'] === tag && s.body !== undefined);
+        const got = stack.mock.served.some(
+          (s) => s.headers['x-mock-test-tag'] === tag && s.body !== undefined,
+        );
         expect(got).toBe(true);
       }, 8000).then(leave);
     }

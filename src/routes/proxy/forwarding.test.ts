@@ -110,7 +110,7 @@ describe('credentials upstream', () => {
 });
 
 describe('header hygiene', () => {
-  it('hop-by-hop, Connection-listed, cookie and x-gateway-* headers stay behind; others pass', async () => {
+  it('only allow-listed headers pass: hop-by-hop, cookie, x-gateway-*, org/project and client addresses stay behind', async () => {
     const mockHost = new URL(stack.mock.url).host;
     const response = await rawPost(
       `${stack.gateway.url}/v1/chat/completions`,
@@ -129,6 +129,11 @@ describe('header hygiene', () => {
         'x-gateway-debug': 'yes',
         'x-custom-pass': 'forwarded',
         'openai-organization': 'org-123',
+        'openai-project': 'proj-123',
+        'x-forwarded-for': '203.0.113.9',
+        forwarded: 'for=203.0.113.9',
+        'x-real-ip': '203.0.113.9',
+        'x-stainless-lang': 'js',
       },
       chatBody,
     );
@@ -144,14 +149,19 @@ describe('header hygiene', () => {
       'cookie',
       'x-gateway-user',
       'x-gateway-debug',
+      'x-custom-pass',
+      'openai-organization',
+      'openai-project',
+      'x-forwarded-for',
+      'forwarded',
+      'x-real-ip',
     ]) {
       expect(h[name], name).toBeUndefined();
     }
     expect(h.connection ?? '').not.toContain('x-private-hop');
     // The upstream host is the configured one, whatever Host the client sent.
     expect(h.host).toBe(mockHost);
-    expect(h['x-custom-pass']).toBe('forwarded');
-    expect(h['openai-organization']).toBe('org-123');
+    expect(h['x-stainless-lang']).toBe('js');
     expect(h.authorization).toBe(`Bearer ${OPENAI_UPSTREAM_KEY}`);
     // The gateway's own headers come back; the provider's hop-by-hop ones do not.
     expect(response.headers['x-gateway-model']).toBe('gpt-4o-mini');

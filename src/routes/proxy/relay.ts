@@ -26,7 +26,8 @@ import { CLIENT_CLOSED_STATUS, ClientGone, upstreamError } from './upstream-fail
 export async function relay(exchange: Exchange, attempt: Attempt, forwarded: Forwarded): Promise<Response> {
   const { admission } = attempt;
   const { upstream, call } = forwarded;
-  const headers = clientHeaderRecord(upstream.headers);
+  // The provider's kind picks the response allow-list ([hardening] 11).
+  const headers = clientHeaderRecord(upstream.headers, admission.servedModel.provider.kind);
   // What @hono/node-server answers for a Headers object without one; a plain object gets no default.
   headers['content-type'] ??= 'text/plain; charset=UTF-8';
   admissionHeaders(headers, exchange.state.record.requestId, admission);

@@ -84,7 +84,12 @@ export const getForecast: AdminRoute<Pick<AdminServices, 'analytics' | 'clock'>>
       const out: LineForecast[] = [];
       for (const line of lines) {
         if (line.instance === line.budgetId) out.push(line);
-        else perTemplate.set(line.budgetId, [...(perTemplate.get(line.budgetId) ?? []), line]);
+        else {
+          // Appended in place: copying the list per line made this quadratic ([hardening] 8).
+          const list = perTemplate.get(line.budgetId);
+          if (list) list.push(line);
+          else perTemplate.set(line.budgetId, [line]);
+        }
       }
       const totals: Record<string, number> = {};
       for (const [budgetId, instances] of perTemplate) {

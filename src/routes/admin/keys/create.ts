@@ -60,7 +60,8 @@ export const createKey: AdminRoute<Pick<AdminServices, 'registry' | 'meta' | 'cl
       if ((await meta.put('keys', id, record, 'create')) === null)
         throw new GatewayError('conflict', `Key "${id}" already exists.`, { param: 'id' });
       await registry.refresh();
-      return c.json({ ...apiKeyJson(record), key: secret }, 201);
+      // The secret is shown this once: no cache on the way (proxy, browser) may keep a copy.
+      return c.json({ ...apiKeyJson(record), key: secret }, 201, { 'cache-control': 'no-store' });
     });
   },
 };
