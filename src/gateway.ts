@@ -23,6 +23,7 @@ import { UpstreamPools } from './routes/proxy/upstream.js';
 import { buildApp } from './server.js';
 import { createStores } from './store/index.js';
 import type { BudgetStore } from './store/types.js';
+import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { preloadEncoders } from './tokens/encoding.js';
 import { closeTokenWorkers } from './tokens/estimate.js';
 
@@ -62,6 +63,8 @@ export interface Gateway {
   readonly forecastWatch: Pick<ForecastWatch, 'idle'>;
   /** Usage history, request ledger, forecasts, anomalies (flush() and refresh() for tests). */
   readonly analytics: Analytics;
+  /** OpenTelemetry traces; undefined when telemetry.otlp.endpoint is empty (no exporter exists). */
+  readonly tracing: Tracing | undefined;
   /** Stops the server: waits up to graceMs for in-flight requests, settles everything, releases resources. */
   close(graceMs?: number): Promise<void>;
   /** Re-reads the config; an invalid one keeps the running config and returns its problems. */
@@ -147,6 +150,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const settling = trackSettlements(engine);
   const pools = new UpstreamPools();
+  // Read once: the exporter and its queue live as long as the process (a reload warns, restartWarnings).
+  const tracing = createTracing(current.telemetry, {
+    onDropped: (reason, count) => metrics.spansDropped.inc({ reason }, count),
+  });
   const observe = (record: RequestRecord) => {
     metrics.observeRequest(record);
     logRequest(logger, record);
@@ -163,6 +170,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     burnRates: analytics,
     clock: options.clock,
     onFallback: (from, to, reason) => metrics.fallbacks.inc({ from, to, reason }),
+    tracing,
     mount: (app) => {
       mountMetrics(app, metrics);
       mountAdmin(app, {
@@ -215,6 +223,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     forecastWatch: forecasts,
     registry,
     analytics,
+    tracing,
     reload() {
       const result = reloadOnce();
       options.onReload?.(result);
@@ -238,6 +247,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await new Promise((resolve) => setTimeout(resolve, 20));
       await settling.drain();
       await analytics.close();
+      // Every request has ended and its spans are queued: export them before the process goes.
+      await tracing?.shutdown().catch(() => {});
       await engine.close();
       await alerts.close();
       await pools.close();
@@ -259,6 +270,8 @@ function restartWarnings(before: RuntimeConfig, after: RuntimeConfig): string[] 
     warnings.push('store: changes apply after a restart; the running store stays');
   if (before.server.host !== after.server.host || before.server.port !== after.server.port)
     warnings.push('server.host/port: changes apply after a restart');
+  if (JSON.stringify(before.telemetry) !== JSON.stringify(after.telemetry))
+    warnings.push('telemetry: changes apply after a restart');
   return warnings;
 }
 

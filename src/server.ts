@@ -38,6 +38,8 @@ export interface AppDeps {
   onFallback?: ProxyDeps['onFallback'];
   /** Context tokens of served Responses (previous_response_id); one is made when absent. */
   responses?: ResponseTokenMemory;
+  /** OpenTelemetry traces of proxied requests; undefined when off. */
+  tracing?: ProxyDeps['tracing'];
   /** Extra route groups (admin, metrics) mounted by the caller. */
   mount?: (app: GatewayApp) => void;
 }
@@ -56,6 +58,7 @@ export function buildApp(deps: AppDeps): GatewayApp {
     lookupKey: deps.lookupKey,
     clock: deps.clock,
     onFallback: deps.onFallback,
+    tracing: deps.tracing,
   };
   for (const adapter of adapters) app.post(adapter.path, createProxyHandler(adapter, proxyDeps));
 

@@ -18,6 +18,7 @@ import type {
 } from './runtime.js';
 import type { ConfigFile } from './schema.js';
 import { compileStore, storeProblems } from './store.js';
+import { compileTelemetry, telemetryProblems } from './telemetry.js';
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -165,6 +166,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
   }
 
   problems.push(...storeProblems(file.store));
+  problems.push(...telemetryProblems(file.telemetry));
 
   const config: RuntimeConfig = {
     fileDefinitions: {
@@ -218,6 +220,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
       minHistoryMs: file.forecast.min_history_ms,
       minPeriodFraction: file.forecast.min_history_period_fraction,
     },
+    telemetry: compileTelemetry(file.telemetry),
   };
   return { config, problems };
 }
