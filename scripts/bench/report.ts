@@ -261,5 +261,26 @@ export function formatIssueFigures(report: BenchReport): string {
       );
     }
   }
+  out.push(...tracingFigures(run));
   return out.join('\n');
+}
+
+/** Issue 18: the same runs with tracing on (OTLP/HTTP protobuf to a local receiver) and off. */
+function tracingFigures(run: (s: ScenarioId, c: number, t: Target) => RunFigures | undefined): string[] {
+  const out: string[] = [];
+  for (const [s, c] of [
+    ['small', 1],
+    ['small', 64],
+    ['stream', 1],
+    ['stream', 64],
+  ] as const) {
+    const off = run(s, c, 'gateway-redis');
+    const on = run(s, c, 'gateway-redis-traced');
+    if (!off || !on) continue;
+    const cpu = (r: RunFigures) => (r.cpuMsPerRequest * 1000).toFixed(0);
+    out.push(
+      `  tracing on vs off, ${SCENARIO_LABELS[s]} c=${c}: p50 ${ms(on.load.latency.p50, 3)} vs ${ms(off.load.latency.p50, 3)} ms, cpu ${cpu(on)} vs ${cpu(off)} µs/request, ${on.load.rps.toFixed(0)} vs ${off.load.rps.toFixed(0)} req/s`,
+    );
+  }
+  return out.length > 0 ? ['Issue 18 (telemetry, gateway on Redis):', ...out] : [];
 }

@@ -255,18 +255,16 @@ describe('traces over OTLP/HTTP JSON', () => {
 
   it('Anthropic Messages: provider anthropic, cache reads and writes counted as input', async () => {
     const client = clientTraceparent('5');
-    const message = await stack
-      .anthropic()
-      .messages.create(
-        { model: 'claude-haiku-4-5', max_tokens: 40, messages: [{ role: 'user', content: 'hello there' }] },
-        {
-          headers: {
-            traceparent: client.header,
-            'x-mock-cached-tokens': '3',
-            'x-mock-cache-write-tokens': '2',
-          },
+    const message = await stack.anthropic().messages.create(
+      { model: 'claude-haiku-4-5', max_tokens: 40, messages: [{ role: 'user', content: 'hello there' }] },
+      {
+        headers: {
+          traceparent: client.header,
+          'x-mock-cached-tokens': '3',
+          'x-mock-cache-write-tokens': '2',
         },
-      );
+      },
+    );
     const spans = await spansOf(client.traceId, stack.records.length);
     const server = one(spans, SPAN_KIND_SERVER);
     const served = stack.mock.served.at(-1)!;
@@ -289,16 +287,14 @@ describe('traces over OTLP/HTTP protobuf', () => {
     const stack = await startStack({ extraYaml: `${BUDGETS}${telemetryYaml(receiver, 'http/protobuf')}` });
     try {
       const client = clientTraceparent('6');
-      await stack
-        .openai()
-        .chat.completions.create(
-          {
-            model: 'gpt-4o-mini',
-            max_tokens: 20,
-            messages: [{ role: 'user', content: 'private-words-here' }],
-          },
-          { headers: { traceparent: client.header } },
-        );
+      await stack.openai().chat.completions.create(
+        {
+          model: 'gpt-4o-mini',
+          max_tokens: 20,
+          messages: [{ role: 'user', content: 'private-words-here' }],
+        },
+        { headers: { traceparent: client.header } },
+      );
       await eventually(() => expect(stack.records).toHaveLength(1));
       await stack.gateway.tracing!.flush();
       expect(receiver.exports).toHaveLength(1);
