@@ -168,7 +168,7 @@ export function formatTable(runs: RunFigures[]): string {
   const header = [
     ['scenario', 22],
     ['c', 4],
-    ['target', 15],
+    ['target', 20],
     ['req/s', 8],
     ['p50 ms', 8],
     ['p99 ms', 8],
@@ -180,7 +180,7 @@ export function formatTable(runs: RunFigures[]): string {
     ['notes', 0],
   ] as const;
   const lines = [header.map(([name, width], i) => pad(name, width, i >= 3 && i <= 10)).join(' ')];
-  lines.push('-'.repeat(125));
+  lines.push('-'.repeat(130));
   let lastGroup = '';
   for (const run of runs) {
     const group = `${run.scenario}/${run.concurrency}`;
@@ -198,7 +198,7 @@ export function formatTable(runs: RunFigures[]): string {
     const cells = [
       pad(first ? SCENARIO_LABELS[run.scenario] : '', 22),
       pad(first ? String(run.concurrency) : '', 4),
-      pad(run.target, 15),
+      pad(run.target, 20),
       pad(run.load.rps.toFixed(0), 8, true),
       pad(ms(run.load.latency.p50), 8, true),
       pad(ms(run.load.latency.p99), 8, true),
