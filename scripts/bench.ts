@@ -37,6 +37,7 @@ import {
   SCENARIO_LABELS,
   type ScenarioId,
 } from './bench/report.js';
+import { tracingCost } from './bench/tracing-cost.js';
 import {
   benchText,
   gatewayConfigYaml,
@@ -261,6 +262,10 @@ async function main(): Promise<void> {
       );
 
     sink = await startOtlpSink();
+    const tracing = await tracingCost(sink.url, options.quick ? 5_000 : 20_000);
+    log(
+      `bench: tracing in process: +${tracing.addedCpuUs.toFixed(1)} µs CPU per request (${tracing.onCpuUs.toFixed(1)} on vs ${tracing.offCpuUs.toFixed(1)} off, export included; ${tracing.droppedSpans} spans dropped)`,
+    );
     targets = await startServers(dir, redis, options, sink.url);
     for (const [target, server] of targets.servers)
       log(`bench: ${target} at ${server.url} (pid ${server.pid})`);

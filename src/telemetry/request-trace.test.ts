@@ -90,6 +90,25 @@ describe('RequestTrace', () => {
     });
   });
 
+  it('honours a client trace that is not sampled: nothing recorded, the context still sent on', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = createTracing(OFF, { exporter })!;
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const state = new RequestState('req-2', '/v1/chat/completions', 0);
+    state.trace = tracing.startRequest(
+      chatCompletionsAdapter,
+      { traceparent: `00-${traceId}-b7ad6b7169203331-00` },
+      state.startedAt,
+    );
+    const headers: Record<string, string> = {};
+    await state.trace.upstream(gpt, 64, headers, async () => ({ statusCode: 200 }));
+    state.record.status = 200;
+    state.finish(() => {});
+    await tracing.flush();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    expect(headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
+  });
+
   it('bounds captured content', () => {
     const long = 'x'.repeat(MAX_CONTENT_CHARS * 2);
     const captured = inputMessages({ messages: [{ role: 'user', content: long }] })!;
