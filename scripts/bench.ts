@@ -22,6 +22,7 @@ import { countTokens } from '../src/tokens/encoding.js';
 import { type StartedRedis, startRedis } from '../test/helpers/redis.js';
 import { LoadGenerator } from './bench/load-client.js';
 import { storeLatencies, tokenizerThroughput } from './bench/micro.js';
+import { type OtlpSink, startOtlpSink } from './bench/otlp-sink.js';
 import { answers, cpuSeconds, memoryMb, type Started, startNode, urlInLog } from './bench/procs.js';
 import { formatCpuByPart, formatTopSelfTime } from './bench/profile.js';
 import { type LoadSpec, type RequestShape, siblingModule } from './bench/protocol.js';
@@ -36,6 +37,7 @@ import {
   SCENARIO_LABELS,
   type ScenarioId,
 } from './bench/report.js';
+import { tracingCost } from './bench/tracing-cost.js';
 import {
   benchText,
   gatewayConfigYaml,
@@ -116,7 +118,16 @@ function plan(only: Set<ScenarioId> | null, quick: boolean): Step[] {
   add('users', 1, gateways);
   add('users', 64, gateways);
   add('c256', 256, quick ? gateways : ['bare', ...gateways]);
-  return steps;
+  return withTracedTwins(steps);
+}
+
+/** Tracing on vs off: each small and streamed run of the Redis gateway is followed by the traced one. */
+function withTracedTwins(steps: Step[]): Step[] {
+  return steps.flatMap((step) =>
+    step.target === 'gateway-redis' && (step.scenario === 'small' || step.scenario === 'stream')
+      ? [step, { ...step, target: 'gateway-redis-traced' as const }]
+      : [step],
+  );
 }
 
 /**
@@ -148,7 +159,12 @@ interface Targets {
   origins: Map<Target, string>;
 }
 
-async function startServers(dir: string, redis: StartedRedis, options: Options): Promise<Targets> {
+async function startServers(
+  dir: string,
+  redis: StartedRedis,
+  options: Options,
+  otlpSink: string,
+): Promise<Targets> {
   const servers = new Map<Target, Started>();
   const mockLog = join(dir, 'mock.log');
   const mock = await startNode({
@@ -179,12 +195,14 @@ async function startServers(dir: string, redis: StartedRedis, options: Options):
   const stores = {
     'gateway-sqlite': { type: 'sqlite' as const, path: join(dir, 'gateway.db') },
     'gateway-redis': { type: 'redis' as const, url: redis.url, prefix: 'bench' },
+    'gateway-redis-traced': { type: 'redis' as const, url: redis.url, prefix: 'bench-traced' },
   };
   for (const [target, store] of Object.entries(stores) as Array<
     [Target, (typeof stores)[keyof typeof stores]]
   >) {
     const configFile = join(dir, `${target}.yaml`);
-    writeFileSync(configFile, gatewayConfigYaml({ mockUrl: mock.url, store }));
+    const otlpEndpoint = target === 'gateway-redis-traced' ? otlpSink : undefined;
+    writeFileSync(configFile, gatewayConfigYaml({ mockUrl: mock.url, store, otlpEndpoint }));
     const logFile = join(dir, `${target}.log`);
     const execArgv = [
       ...options.gatewayFlags,
@@ -230,6 +248,7 @@ async function main(): Promise<void> {
   let targets: Targets | undefined;
   let load: LoadGenerator | undefined;
   let redisClient: Redis | undefined;
+  let sink: OtlpSink | undefined;
   try {
     redis = await startRedis();
     log(`bench: redis-server on port ${redis.port}`);
@@ -242,7 +261,12 @@ async function main(): Promise<void> {
         `bench: ${s.store} reserve+settle p50 ${s.sequential.p50.toFixed(3)} ms p99 ${s.sequential.p99.toFixed(3)} ms`,
       );
 
-    targets = await startServers(dir, redis, options);
+    sink = await startOtlpSink();
+    const tracing = await tracingCost(sink.url, options.quick ? 5_000 : 20_000);
+    log(
+      `bench: tracing in process: +${tracing.addedCpuUs.toFixed(1)} µs CPU per request (${tracing.onCpuUs.toFixed(1)} on vs ${tracing.offCpuUs.toFixed(1)} off, export included; ${tracing.droppedSpans} spans dropped)`,
+    );
+    targets = await startServers(dir, redis, options, sink.url);
     for (const [target, server] of targets.servers)
       log(`bench: ${target} at ${server.url} (pid ${server.pid})`);
     load = new LoadGenerator();
@@ -377,6 +401,7 @@ async function main(): Promise<void> {
     log(formatTargets(report.targets));
     log('');
     log(formatIssueFigures(report));
+    if (sink) log(`  OTLP receiver got ${sink.exports()} exports, ${(sink.bytes() / 1024).toFixed(0)} KiB`);
 
     const outDir = join(ROOT, 'bench-results');
     mkdirSync(outDir, { recursive: true });
@@ -405,6 +430,7 @@ async function main(): Promise<void> {
     if (targets) for (const server of targets.servers.values()) await server.stop().catch(() => {});
     redisClient?.disconnect();
     await redis?.close().catch(() => {});
+    await sink?.close();
     if (options.keep) log(`bench: kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }

@@ -26,6 +26,7 @@ import { buildApp } from './server.js';
 import { createStores } from './store/index.js';
 import type { BudgetStore } from './store/types.js';
 import { watchWrites } from './store/write-health.js';
+import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { preloadEncoders } from './tokens/encoding.js';
 import { closeTokenWorkers } from './tokens/estimate.js';
 
@@ -70,6 +71,8 @@ export interface Gateway {
    * gateway keeps serving (see src/http/drain.ts). close() drains too.
    */
   drain(): void;
+  /** OpenTelemetry traces; undefined when telemetry.otlp.endpoint is empty (no exporter exists). */
+  readonly tracing: Tracing | undefined;
   /**
    * Stops the server: stops accepting, waits up to graceMs for in-flight requests, ends the streams
    * still running, settles everything, releases resources.
@@ -172,6 +175,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const settling = trackSettlements(engine);
   const pools = new UpstreamPools();
+  // Read once: the exporter and its queue live as long as the process (a reload warns, restartWarnings).
+  const tracing = createTracing(current.telemetry, {
+    onDropped: (reason, count) => metrics.spansDropped.inc({ reason }, count),
+  });
   const observe = (record: RequestRecord) => {
     metrics.observeRequest(record);
     logRequest(logger, record);
@@ -191,6 +198,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     burnRates: analytics,
     clock: options.clock,
     onFallback: (from, to, reason) => metrics.fallbacks.inc({ from, to, reason }),
+    tracing,
     mount: (app) => {
       mountMetrics(app, metrics);
       mountAdmin(app, {
@@ -245,6 +253,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     forecastWatch: forecasts,
     registry,
     analytics,
+    tracing,
     reload() {
       const result = reloadOnce();
       options.onReload?.(result);
@@ -280,6 +289,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await new Promise((resolve) => setTimeout(resolve, 20));
       await settling.drain();
       await analytics.close();
+      // Every request has ended and its spans are queued: export them before the process goes.
+      await tracing?.shutdown().catch(() => {});
       await engine.close();
       await alerts.close();
       await pools.close();
@@ -301,6 +312,8 @@ function restartWarnings(before: RuntimeConfig, after: RuntimeConfig): string[] 
     warnings.push('store: changes apply after a restart; the running store stays');
   if (before.server.host !== after.server.host || before.server.port !== after.server.port)
     warnings.push('server.host/port: changes apply after a restart');
+  if (JSON.stringify(before.telemetry) !== JSON.stringify(after.telemetry))
+    warnings.push('telemetry: changes apply after a restart');
   return warnings;
 }
 

@@ -202,6 +202,15 @@ export function createMetrics() {
     labelNames: ['operation'],
     registers,
   });
+  // Tracing (src/telemetry/tracing.ts): spans lost before reaching the collector.
+  const spansDropped = new client.Counter({
+    name: `${p}telemetry_spans_dropped_total`,
+    help: 'Trace spans lost: queue_full (the export queue was full when they ended) or export_failed',
+    labelNames: ['reason'],
+    registers,
+  });
+  for (const reason of ['queue_full', 'export_failed']) spansDropped.inc({ reason }, 0);
+
   for (const reason of WATCHED_REJECTIONS) rejections.inc({ reason }, 0);
   for (const operation of ['settle', 'release']) settleRetries.inc({ operation }, 0);
   for (const type of ['threshold', 'exhausted', 'forecast', 'anomaly']) alerts.inc({ type }, 0);
@@ -380,6 +389,7 @@ export function createMetrics() {
     fallbacks,
     downgrades,
     rejections,
+    spansDropped,
   };
 }
 

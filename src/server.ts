@@ -42,6 +42,8 @@ export interface AppDeps {
   draining?: () => boolean;
   /** Why the store is not ready beyond ping() (recent write failures); undefined when it is. */
   storeProblem?: () => string | undefined;
+  /** OpenTelemetry traces of proxied requests; undefined when off. */
+  tracing?: ProxyDeps['tracing'];
   /** Extra route groups (admin, metrics) mounted by the caller. */
   mount?: (app: GatewayApp) => void;
 }
@@ -60,6 +62,7 @@ export function buildApp(deps: AppDeps): GatewayApp {
     lookupKey: deps.lookupKey,
     clock: deps.clock,
     onFallback: deps.onFallback,
+    tracing: deps.tracing,
   };
   for (const adapter of adapters) app.post(adapter.path, createProxyHandler(adapter, proxyDeps));
 

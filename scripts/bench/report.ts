@@ -168,7 +168,7 @@ export function formatTable(runs: RunFigures[]): string {
   const header = [
     ['scenario', 22],
     ['c', 4],
-    ['target', 15],
+    ['target', 20],
     ['req/s', 8],
     ['p50 ms', 8],
     ['p99 ms', 8],
@@ -180,7 +180,7 @@ export function formatTable(runs: RunFigures[]): string {
     ['notes', 0],
   ] as const;
   const lines = [header.map(([name, width], i) => pad(name, width, i >= 3 && i <= 10)).join(' ')];
-  lines.push('-'.repeat(125));
+  lines.push('-'.repeat(130));
   let lastGroup = '';
   for (const run of runs) {
     const group = `${run.scenario}/${run.concurrency}`;
@@ -198,7 +198,7 @@ export function formatTable(runs: RunFigures[]): string {
     const cells = [
       pad(first ? SCENARIO_LABELS[run.scenario] : '', 22),
       pad(first ? String(run.concurrency) : '', 4),
-      pad(run.target, 15),
+      pad(run.target, 20),
       pad(run.load.rps.toFixed(0), 8, true),
       pad(ms(run.load.latency.p50), 8, true),
       pad(ms(run.load.latency.p99), 8, true),
@@ -261,5 +261,26 @@ export function formatIssueFigures(report: BenchReport): string {
       );
     }
   }
+  out.push(...tracingFigures(run));
   return out.join('\n');
+}
+
+/** Issue 18: the same runs with tracing on (OTLP/HTTP protobuf to a local receiver) and off. */
+function tracingFigures(run: (s: ScenarioId, c: number, t: Target) => RunFigures | undefined): string[] {
+  const out: string[] = [];
+  for (const [s, c] of [
+    ['small', 1],
+    ['small', 64],
+    ['stream', 1],
+    ['stream', 64],
+  ] as const) {
+    const off = run(s, c, 'gateway-redis');
+    const on = run(s, c, 'gateway-redis-traced');
+    if (!off || !on) continue;
+    const cpu = (r: RunFigures) => (r.cpuMsPerRequest * 1000).toFixed(0);
+    out.push(
+      `  tracing on vs off, ${SCENARIO_LABELS[s]} c=${c}: p50 ${ms(on.load.latency.p50, 3)} vs ${ms(off.load.latency.p50, 3)} ms, cpu ${cpu(on)} vs ${cpu(off)} µs/request, ${on.load.rps.toFixed(0)} vs ${off.load.rps.toFixed(0)} req/s`,
+    );
+  }
+  return out.length > 0 ? ['Issue 18 (telemetry, gateway on Redis):', ...out] : [];
 }

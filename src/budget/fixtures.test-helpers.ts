@@ -116,6 +116,7 @@ export function config(
   const defaults = compileConfig(file).config;
   return {
     fileDefinitions: defaults.fileDefinitions,
+    telemetry: defaults.telemetry,
     server: {
       host: '127.0.0.1',
       port: 0,

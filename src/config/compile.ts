@@ -19,6 +19,7 @@ import type {
 } from './runtime.js';
 import type { ConfigFile } from './schema.js';
 import { compileStore, storeProblems } from './store.js';
+import { compileTelemetry, telemetryProblems } from './telemetry.js';
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -167,6 +168,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
   }
 
   problems.push(...storeProblems(file.store));
+  problems.push(...telemetryProblems(file.telemetry));
 
   // Outbound destinations: http(s) only, never link-local ([hardening] 13).
   for (const [name, p] of Object.entries(file.providers)) {
@@ -233,6 +235,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
       minHistoryMs: file.forecast.min_history_ms,
       minPeriodFraction: file.forecast.min_history_period_fraction,
     },
+    telemetry: compileTelemetry(file.telemetry),
   };
   return { config, problems };
 }

@@ -121,6 +121,8 @@ export interface RuntimeConfig {
   history: RuntimeHistory;
   /** Where the budget, meta and history stores live (read by createStores, src/store/index.ts). */
   store: RuntimeStore;
+  /** OpenTelemetry traces (src/telemetry/); read once at start-up. */
+  telemetry: RuntimeTelemetry;
 }
 
 /** A key as the config file defines it, without its secret (`key`) or hash (`key_sha256`). */
@@ -188,4 +190,22 @@ export interface RuntimeStore {
   timeoutMs: number;
   /** What a request gets while the store does not answer. */
   onUnavailable: 'reject' | 'allow';
+}
+
+/** OpenTelemetry traces: `otlp` is undefined when tracing is off (telemetry.otlp.endpoint empty). */
+export interface RuntimeTelemetry {
+  otlp:
+    | {
+        /** The full traces URL (…/v1/traces). */
+        url: string;
+        protocol: 'http/protobuf' | 'http/json';
+        headers: Record<string, string>;
+        timeoutMs: number;
+        maxQueueSize: number;
+        maxExportBatchSize: number;
+        scheduledDelayMs: number;
+      }
+    | undefined;
+  captureContent: boolean;
+  serviceName: string;
 }

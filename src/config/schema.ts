@@ -309,6 +309,36 @@ const historySchema = z
   })
   .strict();
 
+/**
+ * OpenTelemetry traces (src/telemetry/, docs/telemetry.md): off while otlp.endpoint is empty, and
+ * then nothing of it runs on the request path. Spans go out in batches from a bounded queue.
+ */
+const otlpSchema = z
+  .object({
+    /** OTLP/HTTP base URL (http://collector:4318; /v1/traces is appended) or the full traces URL. */
+    endpoint: z.string().default(''),
+    protocol: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+    /** Sent with every export (e.g. a vendor's API key); never logged. */
+    headers: z.record(z.string(), z.string()).default({}),
+    /** One export gives up after this long. */
+    timeout_ms: positiveInt.default(10_000),
+    /** Finished spans waiting for export at most; past it new spans are dropped (and counted). */
+    max_queue_size: positiveInt.default(2048),
+    max_export_batch_size: positiveInt.default(512),
+    /** A batch smaller than max_export_batch_size goes out after this long. */
+    scheduled_delay_ms: positiveInt.default(1000),
+  })
+  .strict();
+
+const telemetrySchema = z
+  .object({
+    otlp: otlpSchema.default(otlpSchema.parse({})),
+    /** Prompt and response text in spans (gen_ai.input.messages / gen_ai.output.messages), bounded. */
+    capture_content: z.boolean().default(false),
+    service_name: name.default('llm-budget-gateway'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
@@ -344,6 +374,7 @@ export const configSchema = z
       }),
     history: historySchema.default(historySchema.parse({})),
     forecast: forecastSchema.default(forecastSchema.parse({})),
+    telemetry: telemetrySchema.default(telemetrySchema.parse({})),
     /**
      * Provider fallback: model -> models to try, in order, when its provider answers 429 or 5xx or
      * times out before the first byte. Each fallback is budget-checked at its own price.

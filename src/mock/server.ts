@@ -125,6 +125,7 @@ async function serve(
     stream: false,
     body: undefined,
     headers: served ? copyHeaders(req) : {},
+    traceparent: typeof req.headers.traceparent === 'string' ? req.headers.traceparent : null,
     usage: null,
     outputTokensSent: 0,
     completed: false,

@@ -43,6 +43,8 @@ export interface ServedRecord {
   body: unknown;
   /** Request headers as received (lower-case names; repeated headers joined with ", "). */
   headers: Record<string, string>;
+  /** The W3C `traceparent` the request carried (the gateway's upstream span when tracing is on), else null. */
+  traceparent: string | null;
   /**
    * The usage the response reported, normalised like src/usage.ts: input_tokens are the prompt
    * tokens billed at the input price (OpenAI prompt_tokens minus cached_tokens; Anthropic

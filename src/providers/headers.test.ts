@@ -10,6 +10,7 @@ import {
   headerRecordFromHeaders,
   headerRecordFromRaw,
   responseHeadersForClient,
+  TRACE_CONTEXT_HEADERS,
   upstreamHeaderRecord,
   upstreamHeaders,
 } from './headers.js';
@@ -240,4 +241,20 @@ describe('allow-lists both ways ([hardening] 11)', () => {
       else expect(back['anthropic-ratelimit-requests-remaining']).toBe('9');
     },
   );
+});
+
+describe('W3C trace context', () => {
+  it('goes upstream as the client sent it (src/telemetry replaces it when tracing is on)', () => {
+    const client = headerRecordFromRaw([
+      'traceparent',
+      '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      'tracestate',
+      'vendor=abc',
+      'authorization',
+      'Bearer sk-gw-client-key',
+    ]);
+    const upstream = upstreamHeaderRecord('openai', 'sk-upstream', client, {});
+    for (const name of TRACE_CONTEXT_HEADERS) expect(upstream[name]).toBe(client[name]);
+    expect(upstream.authorization).toBe('Bearer sk-upstream');
+  });
 });

@@ -131,6 +131,14 @@ function reachesClient(kind: ProviderKind, name: string, listed: ReadonlySet<str
 
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 
+/**
+ * W3C Trace Context, allowed upstream on purpose: with tracing off the client's own `traceparent`
+ * and `tracestate` reach the provider unchanged (the gateway is transparent to the app's trace);
+ * with tracing on, src/telemetry/request-trace.ts replaces them with the context of the gateway's
+ * CLIENT span for that attempt, which continues the client's trace. Never on the lists above.
+ */
+export const TRACE_CONTEXT_HEADERS: readonly string[] = ['traceparent', 'tracestate'];
+
 /** Names listed in the Connection header are hop-by-hop too (RFC 9110 §7.6.1). */
 function connectionListed(headers: Headers): ReadonlySet<string> {
   return listedIn(headers.get('connection'));

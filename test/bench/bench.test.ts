@@ -142,6 +142,19 @@ describe('gateway config of the bench', () => {
       'bench',
     );
     expect(redis.store.type).toBe('redis');
+    expect(redis.telemetry.otlp).toBeUndefined();
+    const traced = parseConfig(
+      gatewayConfigYaml({
+        mockUrl: mock.url,
+        store: { type: 'redis', url: 'redis://127.0.0.1:1', prefix: 'b' },
+        otlpEndpoint: 'http://127.0.0.1:4318',
+      }),
+      'bench',
+    );
+    expect(traced.telemetry.otlp).toMatchObject({
+      url: 'http://127.0.0.1:4318/v1/traces',
+      protocol: 'http/protobuf',
+    });
   });
 });
 

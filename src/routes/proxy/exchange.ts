@@ -11,6 +11,7 @@ import type { HeaderRecord } from '../../providers/headers.js';
 import type { ResponseTokenMemory } from '../../providers/response-memory.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
 import type { RequestObserver } from '../../record.js';
+import type { Tracing } from '../../telemetry/tracing.js';
 import type { RequestState } from './request-state.js';
 
 /** Where requests to a provider go: UpstreamPools in the gateway, an undici MockPool in tests. */
@@ -31,6 +32,8 @@ export interface ProxyDeps {
   responses?: ResponseTokenMemory;
   /** A provider failed before answering and the request moved to a fallback model. */
   onFallback?(from: string, to: string, reason: string): void;
+  /** OpenTelemetry traces; undefined when tracing is off (nothing is traced then). */
+  tracing?: Tracing;
 }
 
 export interface Exchange {

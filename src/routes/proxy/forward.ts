@@ -96,7 +96,7 @@ export async function forward(exchange: Exchange, attempt: Attempt): Promise<For
     provider.headers,
   );
   headers['content-length'] = String(bytes.length);
-  try {
+  const send = () => {
     const pending = exchange.deps.pools.pool(provider).request({
       method: 'POST',
       path: upstreamPath(provider, adapter.path),
@@ -106,7 +106,12 @@ export async function forward(exchange: Exchange, attempt: Attempt): Promise<For
       }),
       signal: abort.signal,
     });
-    upstream = await answeredOrAborted(pending, abort.signal);
+    return answeredOrAborted(pending, abort.signal);
+  };
+  try {
+    // Traced: a CLIENT span per attempt, its context sent upstream as traceparent (src/telemetry/).
+    const { servedModel, outputCap } = attempt.admission;
+    upstream = await (state.trace ? state.trace.upstream(servedModel, outputCap, headers, send) : send());
   } catch (error) {
     call.detach();
     if (call.clientGone) throw new ClientGone(unanswered(exchange, attempt.admission, call));

@@ -12,7 +12,7 @@ import type { RuntimeModel } from '../../config/runtime.js';
 import type { GatewayContext } from '../../http/app.js';
 import { parseJsonObject, readRequestBody, requireJsonContentType } from '../../http/body.js';
 import { internalError, knownError } from '../../http/error-boundary.js';
-import { headerSource } from '../../http/request.js';
+import { clientHeaders, headerSource } from '../../http/request.js';
 import type { HeaderRecord } from '../../providers/headers.js';
 import { longContextBetaProblem } from '../../providers/pricing.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
@@ -32,6 +32,7 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
   return async (c: GatewayContext): Promise<Response> => {
     const engine = deps.engine();
     const state = new RequestState(c.get('requestId'), adapter.path, clock());
+    state.trace = deps.tracing?.startRequest(adapter, clientHeaders(c), state.startedAt);
     let admission: AdmissionGranted | undefined;
     try {
       const caller = identifyCaller(c, state, deps.lookupKey);
@@ -122,6 +123,7 @@ async function admit(
   model: RuntimeModel,
 ): Promise<AdmissionGranted> {
   const granted = await exchange.engine.admit(builder.request(model));
+  exchange.state.trace?.admission(granted, exchange.body);
   if (!granted.ok) {
     exchange.state.record.waitedMs = granted.waitedMs ?? 0;
     throw refusal(granted, exchange.config);

@@ -101,6 +101,7 @@ async function relayPlain(
     const json: unknown = JSON.parse(responseBytes.toString('utf8'));
     usage = exchange.adapter.usageFromJson(json);
     responseId = exchange.adapter.responseIdFromJson(json);
+    state.trace?.answer(json);
   } catch {
     usage = undefined;
   }

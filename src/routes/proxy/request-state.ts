@@ -3,6 +3,7 @@
  * goes through the pipeline and emitted once when it ends.
  */
 import type { RequestObserver, RequestRecord } from '../../record.js';
+import type { RequestTrace } from '../../telemetry/request-trace.js';
 import type { Usage } from '../../usage.js';
 
 /** Per-request state that the record is built from. */
@@ -12,6 +13,8 @@ export class RequestState {
   upstreamStartedAt = 0;
   /** The reservation was settled or released (a phase that bills before it throws sets it). */
   settled = false;
+  /** The request's spans when tracing is on (src/telemetry/); ended from the record in finish(). */
+  trace: RequestTrace | undefined;
 
   constructor(requestId: string, endpoint: string, nowMs: number) {
     this.record = {
@@ -61,6 +64,7 @@ export class RequestState {
     const end = performance.now();
     this.record.latencyMs = end - this.startedAt;
     if (this.upstreamStartedAt > 0) this.record.upstreamMs = end - this.upstreamStartedAt;
+    this.trace?.end(this.record);
     observe(this.record);
   }
 }

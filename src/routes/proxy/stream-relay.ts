@@ -106,9 +106,7 @@ export function relayStream(options: RelayOptions): ReadableStream<Uint8Array> {
     } catch {
       // the client side is already gone
     }
-    void Promise.resolve(options.onEnd({ usage, counted: true, reason: 'budget' })).catch(
-      () => {},
-    );
+    void Promise.resolve(options.onEnd({ usage, counted: true, reason: 'budget' })).catch(() => {});
   };
 
   /** One upstream chunk through the tap to the client; true when the stream ended. */
