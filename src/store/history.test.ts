@@ -1,5 +1,5 @@
 /**
- * The history stores (SQLite file, real Redis) behind one contract: rollups add up, the ledger reads
+ * The history stores (SQLite file, real Redis, real Postgres 15) behind one contract: rollups add up, the ledger reads
  * back in time order across pages, ranges are half-open, retention prunes; and the recorder writes
  * batches off the request path and keeps them while the store is down.
  */
@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, HOUR, requestRecord, USD } from '../../test/analytics/fixtures.js';
+import { type StartedPostgres, startPostgres } from '../../test/helpers/postgres.js';
 import { type StartedRedis, startRedis } from '../../test/helpers/redis.js';
 import { Recorder, type RecorderSettings } from '../analytics/recorder.js';
 import { ledgerEntryOf, rollupsOf } from '../analytics/records.js';
 import type { HistoryStore } from './history.js';
+import { PostgresHistoryStore } from './postgres/history.js';
 import { RedisHistoryStore } from './redis/history.js';
 import { SqliteHistoryStore } from './sqlite/history.js';
 
@@ -21,35 +23,44 @@ const DAY = 24 * HOUR;
 const RETENTION = { rollupMs: 400 * DAY, ledgerMs: 90 * DAY };
 
 let redis: StartedRedis;
+let postgres: StartedPostgres;
 let dir: string;
 beforeAll(async () => {
-  redis = await startRedis();
+  [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
   dir = mkdtempSync(join(tmpdir(), 'llmgw-history-'));
 });
 afterAll(async () => {
-  await redis?.close();
+  await Promise.all([redis?.close(), postgres?.close()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 interface Kind {
   name: string;
   /** Two handles on one history (two instances), reading in pages of `pageSize`. */
-  open(pageSize?: number): { a: HistoryStore; b: HistoryStore };
+  open(pageSize?: number): Promise<{ a: HistoryStore; b: HistoryStore }>;
 }
 
 const kinds: Kind[] = [
   {
     name: 'sqlite',
-    open(pageSize) {
+    async open(pageSize) {
       const path = join(dir, `${randomUUID()}.db`);
       return { a: new SqliteHistoryStore({ path, pageSize }), b: new SqliteHistoryStore({ path, pageSize }) };
     },
   },
   {
     name: 'redis',
-    open(pageSize) {
+    async open(pageSize) {
       const prefix = `h-${randomUUID()}`;
       const make = () => new RedisHistoryStore({ url: redis.url, prefix, timeoutMs: 5000, pageSize });
+      return { a: make(), b: make() };
+    },
+  },
+  {
+    name: 'postgres',
+    async open(pageSize) {
+      const url = await postgres.createDatabase();
+      const make = () => new PostgresHistoryStore({ url, timeoutMs: 5000, pageSize });
       return { a: make(), b: make() };
     },
   },
@@ -57,7 +68,7 @@ const kinds: Kind[] = [
 
 describe.each(kinds)('$name history store', (kind) => {
   it('rollups of two writes and two instances add up per hour and dimensions', async () => {
-    const { a, b } = kind.open();
+    const { a, b } = await kind.open();
     try {
       const at = (h: number, fields = {}) => requestRecord({ timeMs: BASE + h * HOUR + 60_000, ...fields });
       const first = [
@@ -99,7 +110,7 @@ describe.each(kinds)('$name history store', (kind) => {
   });
 
   it('money sums stay exact integers far past a float cent', async () => {
-    const { a, b } = kind.open();
+    const { a, b } = await kind.open();
     try {
       const big = requestRecord({ timeMs: BASE, costNano: 2 ** 50 + 1 });
       await a.write(rollupsOf([ledgerEntryOf(big)]), [], RETENTION);
@@ -112,7 +123,7 @@ describe.each(kinds)('$name history store', (kind) => {
   });
 
   it('the ledger reads back every field, in time order, across pages, in [from, to)', async () => {
-    const { a, b } = kind.open(3);
+    const { a, b } = await kind.open(3);
     try {
       const records = Array.from({ length: 10 }, (_, i) =>
         requestRecord({
@@ -139,7 +150,7 @@ describe.each(kinds)('$name history store', (kind) => {
   });
 
   it('prune drops what is older than the retention and keeps the rest', async () => {
-    const { a, b } = kind.open();
+    const { a, b } = await kind.open();
     try {
       const old = requestRecord({ timeMs: BASE - 100 * DAY });
       const recent = requestRecord({ timeMs: BASE - 10 * DAY });
