@@ -176,6 +176,13 @@ export function createMetrics() {
     labelNames: ['operation'],
     registers,
   });
+  // Usage history (src/analytics/recorder.ts): what could not be kept while the history store was down.
+  const historyDropped = new client.Counter({
+    name: `${p}history_dropped_total`,
+    help: 'Finished requests dropped from the usage history because its store stayed down past the buffer bound',
+    registers,
+  });
+  historyDropped.inc(0);
   for (const reason of WATCHED_REJECTIONS) rejections.inc({ reason }, 0);
   for (const operation of ['settle', 'release']) settleRetries.inc({ operation }, 0);
   for (const type of ['threshold', 'exhausted', 'forecast', 'anomaly']) alerts.inc({ type }, 0);
@@ -338,6 +345,7 @@ export function createMetrics() {
     pendingSettles,
     alerts,
     alertDeliveries,
+    historyDropped,
     fallbacks,
     downgrades,
     rejections,

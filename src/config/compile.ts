@@ -7,6 +7,7 @@ import { pricePerMillionToPico, usdToNano } from '../money.js';
 import type { LongContextPrice } from '../usage.js';
 import { budgetProblems, compileBudget, isValidTimeZone } from './budgets.js';
 import { chainedDowngradeCycles } from './downgrade-cycles.js';
+import { compileHistoryStore, historyStoreProblems } from './history-store.js';
 import type {
   RuntimeAlerts,
   RuntimeBudget,
@@ -165,6 +166,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
   }
 
   problems.push(...storeProblems(file.store));
+  problems.push(...historyStoreProblems(file.history, file.store));
 
   const config: RuntimeConfig = {
     fileDefinitions: {
@@ -251,6 +253,8 @@ function compileHistory(history: ConfigFile['history']): RuntimeHistory {
     flushMaxRecords: history.flush_max_records,
     anomalyMinNano: usdToNano(history.anomaly_min_usd),
     anomalyScore: history.anomaly_score,
+    store: compileHistoryStore(history),
+    bufferMaxEntries: history.buffer_max_entries,
   };
 }
 
