@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { collect, HOUR, requestRecord, USD } from '../../test/analytics/fixtures.js';
 import { type StartedPostgres, startPostgres } from '../../test/helpers/postgres.js';
 import { type StartedRedis, startRedis } from '../../test/helpers/redis.js';
-import { Recorder, type RecorderSettings } from '../analytics/recorder.js';
+import { MAX_BACKOFF_MS, Recorder, type RecorderSettings } from '../analytics/recorder.js';
 import { ledgerEntryOf, rollupsOf } from '../analytics/records.js';
-import type { HistoryStore } from './history.js';
+import type { HistoryStore, LedgerEntry, RollupRow } from './history.js';
 import { PostgresHistoryStore } from './postgres/history.js';
 import { RedisHistoryStore } from './redis/history.js';
 import { SqliteHistoryStore } from './sqlite/history.js';
@@ -257,6 +257,71 @@ describe('recorder', () => {
       await recorder.close();
       await store.close();
       await own.close();
+    }
+  });
+
+  /** A store that fails while `down` is true and counts write attempts. */
+  function flaky() {
+    const state = { down: true, attempts: 0, written: [] as LedgerEntry[] };
+    const store = {
+      kind: 'postgres',
+      async write(_rollups: readonly RollupRow[], ledger: readonly LedgerEntry[]) {
+        state.attempts++;
+        if (state.down) throw new Error('connection refused');
+        state.written.push(...ledger);
+      },
+    } as unknown as HistoryStore;
+    return { store, state };
+  }
+
+  it('while the store is down: retries back off, a full buffer does not hurry them, past the bound records are dropped and counted', async () => {
+    vi.useFakeTimers();
+    const { store, state } = flaky();
+    const dropped: number[] = [];
+    const recorder = new Recorder({
+      store,
+      settings: settings({ flushIntervalMs: 1000, maxBatch: 10, maxBuffered: 25 }),
+      pruneIntervalMs: 0,
+      onDropped: (n) => dropped.push(n),
+    });
+    try {
+      const times: number[] = [];
+      const start = Date.now();
+      const wrapped = store.write.bind(store);
+      store.write = (...args) => {
+        times.push(Date.now() - start);
+        return wrapped(...args);
+      };
+      for (let i = 0; i < 5; i++) recorder.record(requestRecord({ timeMs: BASE + i }));
+      await vi.advanceTimersByTimeAsync(1000); // first timed attempt fails
+      expect(times).toEqual([1000]);
+      // A full batch while backing off waits for the retry timer.
+      for (let i = 0; i < 15; i++) recorder.record(requestRecord({ timeMs: BASE + i }));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(times).toEqual([1000]);
+      await vi.advanceTimersByTimeAsync(40_000);
+      // 1 s, then 2, 4, 8 s, then at most MAX_BACKOFF_MS apart.
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      expect(gaps.slice(0, 4)).toEqual([2000, 4000, 8000, MAX_BACKOFF_MS]);
+      expect(gaps.every((g) => g <= MAX_BACKOFF_MS)).toBe(true);
+      // The bound: 20 buffered + 10 more = 30 > 25, the 5 oldest go.
+      for (let i = 0; i < 10; i++) recorder.record(requestRecord({ timeMs: BASE + 100 + i }));
+      expect(recorder.pending).toBe(25);
+      expect(recorder.dropped).toBe(5);
+      expect(dropped.reduce((a, b) => a + b, 0)).toBe(5);
+      // Back up: the next retry writes all 25, in order, and the interval is back to 1 s.
+      state.down = false;
+      await vi.advanceTimersByTimeAsync(MAX_BACKOFF_MS);
+      expect(recorder.pending).toBe(0);
+      expect(state.written).toHaveLength(25);
+      expect(recorder.consecutiveFailures).toBe(0);
+      const attempts = state.attempts;
+      recorder.record(requestRecord({ timeMs: BASE }));
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(state.attempts).toBe(attempts + 1);
+    } finally {
+      await recorder.close();
+      vi.useRealTimers();
     }
   });
 

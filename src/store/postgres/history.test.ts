@@ -8,7 +8,10 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, HOUR, requestRecord, USD } from '../../../test/analytics/fixtures.js';
+import { metricValue } from '../../../test/e2e/fixtures.js';
+import { freePort } from '../../../test/helpers/ports.js';
 import { type StartedPostgres, startPostgres } from '../../../test/helpers/postgres.js';
+import { startStack, TEST_KEY } from '../../../test/helpers/stack.js';
 import { Recorder } from '../../analytics/recorder.js';
 import { ledgerEntryOf, rollupsOf } from '../../analytics/records.js';
 import { StoreUnavailableError } from '../types.js';
@@ -241,4 +244,35 @@ describe('postgres history store', () => {
       await store.close();
     }
   }, 120_000);
+});
+
+describe('a gateway whose history Postgres is unreachable', () => {
+  it('serves and budgets as usual; past buffer_max_entries, records are dropped and counted', async () => {
+    const port = await freePort(); // nothing listens there
+    const stack = await startStack({
+      extraYaml: `budgets:
+  - { id: all, scope: global, limit_usd: 10, period: none }
+history: { store: postgres, url: "postgres://gw:pw-not-logged@127.0.0.1:${port}/gw", buffer_max_entries: 3, flush_interval_ms: 50 }`,
+    });
+    try {
+      const client = stack.openai(TEST_KEY);
+      for (let i = 0; i < 5; i++) {
+        await client.chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'hi' }],
+        });
+      }
+      const budget = (await (
+        await fetch(`${stack.gateway.url}/v1/budget`, { headers: { authorization: `Bearer ${TEST_KEY}` } })
+      ).json()) as { budgets: Array<{ id: string; spent_usd: number }> };
+      const spent = budget.budgets.find((b) => b.id === 'all')!.spent_usd;
+      expect(Math.round(spent * 1e9)).toBe(stack.records.reduce((s, r) => s + r.costNano, 0));
+      expect(spent).toBeGreaterThan(0);
+      const metrics = await (await fetch(`${stack.gateway.url}/metrics`)).text();
+      expect(metricValue(metrics, 'llm_gateway_history_dropped_total')).toBe(2);
+      expect(metrics).not.toContain('pw-not-logged');
+    } finally {
+      await stack.close();
+    }
+  });
 });
