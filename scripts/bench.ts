@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { countTokens } from '../src/tokens/encoding.js';
+import { postgresBinDir, type StartedPostgres, startPostgres } from '../test/helpers/postgres.js';
 import { type StartedRedis, startRedis } from '../test/helpers/redis.js';
 import { LoadGenerator } from './bench/load-client.js';
 import { storeLatencies, tokenizerThroughput } from './bench/micro.js';
@@ -97,7 +98,7 @@ interface Step {
  * The runs, in order. The quick mode (CI) keeps every scenario but runs the secondary ones on the
  * Redis gateway only, where the issue's targets are.
  */
-function plan(only: Set<ScenarioId> | null, quick: boolean): Step[] {
+function plan(only: Set<ScenarioId> | null, quick: boolean, pghist: boolean): Step[] {
   const all: Target[] = ['direct', 'bare', 'gateway-sqlite', 'gateway-redis'];
   const gateways: Target[] = quick ? ['gateway-redis'] : ['gateway-sqlite', 'gateway-redis'];
   const mixed: Target[] = quick ? ['direct', 'bare', 'gateway-redis'] : all;
@@ -106,13 +107,19 @@ function plan(only: Set<ScenarioId> | null, quick: boolean): Step[] {
     if (!only || only.has(scenario))
       for (const target of targets) steps.push({ scenario, concurrency, target });
   };
+  // Postgres history on vs off: the Redis gateway with its history in Postgres, right after the
+  // Redis gateway with its history in Redis (small and streamed, c=1 and c=64).
+  const withHistory = (targets: Target[]) =>
+    pghist
+      ? targets.flatMap((t) => (t === 'gateway-redis' ? [t, 'gateway-redis-pghist' as const] : [t]))
+      : targets;
   for (const c of [1, 64]) {
-    add('small', c, all);
+    add('small', c, withHistory(all));
     // Right after the same concurrency without it, so "p99 with vs without" compares neighbours.
     add('large-mix', c, mixed);
   }
-  add('stream', 1, all);
-  add('stream', 64, all);
+  add('stream', 1, withHistory(all));
+  add('stream', 64, withHistory(all));
   add('users', 1, gateways);
   add('users', 64, gateways);
   add('c256', 256, quick ? gateways : ['bare', ...gateways]);
@@ -148,7 +155,12 @@ interface Targets {
   origins: Map<Target, string>;
 }
 
-async function startServers(dir: string, redis: StartedRedis, options: Options): Promise<Targets> {
+async function startServers(
+  dir: string,
+  redis: StartedRedis,
+  options: Options,
+  historyUrl: string | undefined,
+): Promise<Targets> {
   const servers = new Map<Target, Started>();
   const mockLog = join(dir, 'mock.log');
   const mock = await startNode({
@@ -176,15 +188,17 @@ async function startServers(dir: string, redis: StartedRedis, options: Options):
   delete env.PORT;
   delete env.HOST;
   const profileDir = join(dir, 'profiles');
-  const stores = {
-    'gateway-sqlite': { type: 'sqlite' as const, path: join(dir, 'gateway.db') },
-    'gateway-redis': { type: 'redis' as const, url: redis.url, prefix: 'bench' },
-  };
-  for (const [target, store] of Object.entries(stores) as Array<
-    [Target, (typeof stores)[keyof typeof stores]]
-  >) {
+  type BenchStore = { type: 'sqlite'; path: string } | { type: 'redis'; url: string; prefix: string };
+  const stores: Array<[Target, BenchStore]> = [
+    ['gateway-sqlite', { type: 'sqlite', path: join(dir, 'gateway.db') }],
+    ['gateway-redis', { type: 'redis', url: redis.url, prefix: 'bench' }],
+  ];
+  if (historyUrl)
+    stores.push(['gateway-redis-pghist', { type: 'redis', url: redis.url, prefix: 'bench-pghist' }]);
+  for (const [target, store] of stores) {
     const configFile = join(dir, `${target}.yaml`);
-    writeFileSync(configFile, gatewayConfigYaml({ mockUrl: mock.url, store }));
+    const history = target === 'gateway-redis-pghist' ? historyUrl : undefined;
+    writeFileSync(configFile, gatewayConfigYaml({ mockUrl: mock.url, store, historyUrl: history }));
     const logFile = join(dir, `${target}.log`);
     const execArgv = [
       ...options.gatewayFlags,
@@ -227,6 +241,7 @@ async function main(): Promise<void> {
   );
 
   let redis: StartedRedis | undefined;
+  let postgres: StartedPostgres | undefined;
   let targets: Targets | undefined;
   let load: LoadGenerator | undefined;
   let redisClient: Redis | undefined;
@@ -242,7 +257,14 @@ async function main(): Promise<void> {
         `bench: ${s.store} reserve+settle p50 ${s.sequential.p50.toFixed(3)} ms p99 ${s.sequential.p99.toFixed(3)} ms`,
       );
 
-    targets = await startServers(dir, redis, options);
+    // Postgres history variant only where PostgreSQL is installed (CI installs it; a laptop may not).
+    let historyUrl: string | undefined;
+    if (postgresBinDir()) {
+      postgres = await startPostgres();
+      historyUrl = await postgres.createDatabase('bench');
+      log(`bench: postgres on port ${postgres.port} (history for gateway-redis-pghist)`);
+    } else log('bench: PostgreSQL not installed; skipping the Postgres history variant');
+    targets = await startServers(dir, redis, options, historyUrl);
     for (const [target, server] of targets.servers)
       log(`bench: ${target} at ${server.url} (pid ${server.pid})`);
     load = new LoadGenerator();
@@ -264,7 +286,7 @@ async function main(): Promise<void> {
 
     const largeText = benchText(LARGE_PROMPT_CHARS);
     const largePromptTokens = countTokens(largeText, 'o200k_base');
-    const steps = plan(options.only, options.quick);
+    const steps = plan(options.only, options.quick, postgres !== undefined);
     const runs: RunFigures[] = [];
     for (const [i, step] of steps.entries()) {
       const server = targets.servers.get(step.target)!;
@@ -405,6 +427,7 @@ async function main(): Promise<void> {
     if (targets) for (const server of targets.servers.values()) await server.stop().catch(() => {});
     redisClient?.disconnect();
     await redis?.close().catch(() => {});
+    await postgres?.close().catch(() => {});
     if (options.keep) log(`bench: kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }

@@ -168,7 +168,7 @@ export function formatTable(runs: RunFigures[]): string {
   const header = [
     ['scenario', 22],
     ['c', 4],
-    ['target', 15],
+    ['target', 20],
     ['req/s', 8],
     ['p50 ms', 8],
     ['p99 ms', 8],
@@ -180,7 +180,7 @@ export function formatTable(runs: RunFigures[]): string {
     ['notes', 0],
   ] as const;
   const lines = [header.map(([name, width], i) => pad(name, width, i >= 3 && i <= 10)).join(' ')];
-  lines.push('-'.repeat(125));
+  lines.push('-'.repeat(130));
   let lastGroup = '';
   for (const run of runs) {
     const group = `${run.scenario}/${run.concurrency}`;
@@ -198,7 +198,7 @@ export function formatTable(runs: RunFigures[]): string {
     const cells = [
       pad(first ? SCENARIO_LABELS[run.scenario] : '', 22),
       pad(first ? String(run.concurrency) : '', 4),
-      pad(run.target, 15),
+      pad(run.target, 20),
       pad(run.load.rps.toFixed(0), 8, true),
       pad(ms(run.load.latency.p50), 8, true),
       pad(ms(run.load.latency.p99), 8, true),
@@ -260,6 +260,17 @@ export function formatIssueFigures(report: BenchReport): string {
         `  Redis round trips (commands sent) per proxied request, ${SCENARIO_LABELS[s]} c=${c}: ${r.redis.commandsPerRequest.toFixed(2)} (${detail}; ${r.redis.insideScriptsPerRequest.toFixed(1)} more run inside the scripts); redis-server CPU ${(r.redis.cpuMsPerRequest * 1000).toFixed(0)} µs/request`,
       );
     }
+  }
+  const pg = (['small', 'stream'] as const).flatMap((s) =>
+    [1, 64].map((c) => [s, c, run(s, c, 'gateway-redis'), run(s, c, 'gateway-redis-pghist')] as const),
+  );
+  if (pg.some(([, , off, on]) => off && on))
+    out.push('Issue 18 (Postgres history, on vs off; budgets on Redis):');
+  for (const [s, c, off, on] of pg) {
+    if (!off || !on) continue;
+    out.push(
+      `  ${SCENARIO_LABELS[s]} c=${c}: gateway CPU ${(on.cpuMsPerRequest * 1000).toFixed(0)} vs ${(off.cpuMsPerRequest * 1000).toFixed(0)} µs/request, p50 ${ms(on.load.latency.p50, 3)} vs ${ms(off.load.latency.p50, 3)} ms (history in Postgres vs in Redis)`,
+    );
   }
   return out.join('\n');
 }

@@ -38,7 +38,7 @@ export function benchText(chars: number): string {
 /** ~50k o200k_base tokens (the bench reports the exact count). */
 export const LARGE_PROMPT_CHARS = 200_000;
 
-export type Target = 'direct' | 'bare' | 'gateway-sqlite' | 'gateway-redis';
+export type Target = 'direct' | 'bare' | 'gateway-sqlite' | 'gateway-redis' | 'gateway-redis-pghist';
 
 function headersFor(target: Target, extra: Record<string, string> = {}): Record<string, string> {
   const key = target.startsWith('gateway') ? BENCH_KEY : UPSTREAM_KEY;
@@ -112,6 +112,8 @@ export function largeChat(target: Target, text: string): RequestShape {
 export interface GatewayConfigOptions {
   mockUrl: string;
   store: { type: 'sqlite'; path: string } | { type: 'redis'; url: string; prefix: string };
+  /** History in this Postgres (history.store: postgres) instead of beside the budget store. */
+  historyUrl?: string;
 }
 
 /** The gateway's config: key, team, per-user template and global budgets on every request. */
@@ -139,5 +141,5 @@ budgets:
   - { id: bench-team, scope: { team: bench }, limit_usd: 1000000, period: monthly }
   - { id: per-user, scope: { user: "*" }, limit_usd: 1000, period: daily }
   - { id: everything, scope: global, limit_usd: 1000000, period: monthly }
-`;
+${options.historyUrl ? `history: { store: postgres, url: ${JSON.stringify(options.historyUrl)} }\n` : ''}`;
 }
