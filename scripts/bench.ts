@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { countTokens } from '../src/tokens/encoding.js';
+import { postgresBinDir, type StartedPostgres, startPostgres } from '../test/helpers/postgres.js';
 import { type StartedRedis, startRedis } from '../test/helpers/redis.js';
 import { LoadGenerator } from './bench/load-client.js';
 import { storeLatencies, tokenizerThroughput } from './bench/micro.js';
@@ -99,7 +100,7 @@ interface Step {
  * The runs, in order. The quick mode (CI) keeps every scenario but runs the secondary ones on the
  * Redis gateway only, where the issue's targets are.
  */
-function plan(only: Set<ScenarioId> | null, quick: boolean): Step[] {
+function plan(only: Set<ScenarioId> | null, quick: boolean, pghist: boolean): Step[] {
   const all: Target[] = ['direct', 'bare', 'gateway-sqlite', 'gateway-redis'];
   const gateways: Target[] = quick ? ['gateway-redis'] : ['gateway-sqlite', 'gateway-redis'];
   const mixed: Target[] = quick ? ['direct', 'bare', 'gateway-redis'] : all;
@@ -108,13 +109,19 @@ function plan(only: Set<ScenarioId> | null, quick: boolean): Step[] {
     if (!only || only.has(scenario))
       for (const target of targets) steps.push({ scenario, concurrency, target });
   };
+  // Postgres history on vs off: the Redis gateway with its history in Postgres, right after the
+  // Redis gateway with its history in Redis (small and streamed, c=1 and c=64).
+  const withHistory = (targets: Target[]) =>
+    pghist
+      ? targets.flatMap((t) => (t === 'gateway-redis' ? [t, 'gateway-redis-pghist' as const] : [t]))
+      : targets;
   for (const c of [1, 64]) {
-    add('small', c, all);
+    add('small', c, withHistory(all));
     // Right after the same concurrency without it, so "p99 with vs without" compares neighbours.
     add('large-mix', c, mixed);
   }
-  add('stream', 1, all);
-  add('stream', 64, all);
+  add('stream', 1, withHistory(all));
+  add('stream', 64, withHistory(all));
   add('users', 1, gateways);
   add('users', 64, gateways);
   add('c256', 256, quick ? gateways : ['bare', ...gateways]);
@@ -164,6 +171,7 @@ async function startServers(
   redis: StartedRedis,
   options: Options,
   otlpSink: string,
+  historyUrl: string | undefined,
 ): Promise<Targets> {
   const servers = new Map<Target, Started>();
   const mockLog = join(dir, 'mock.log');
@@ -192,17 +200,22 @@ async function startServers(
   delete env.PORT;
   delete env.HOST;
   const profileDir = join(dir, 'profiles');
-  const stores = {
-    'gateway-sqlite': { type: 'sqlite' as const, path: join(dir, 'gateway.db') },
-    'gateway-redis': { type: 'redis' as const, url: redis.url, prefix: 'bench' },
-    'gateway-redis-traced': { type: 'redis' as const, url: redis.url, prefix: 'bench-traced' },
-  };
-  for (const [target, store] of Object.entries(stores) as Array<
-    [Target, (typeof stores)[keyof typeof stores]]
-  >) {
+  type BenchStore = { type: 'sqlite'; path: string } | { type: 'redis'; url: string; prefix: string };
+  const stores: Array<[Target, BenchStore]> = [
+    ['gateway-sqlite', { type: 'sqlite', path: join(dir, 'gateway.db') }],
+    ['gateway-redis', { type: 'redis', url: redis.url, prefix: 'bench' }],
+    ['gateway-redis-traced', { type: 'redis', url: redis.url, prefix: 'bench-traced' }],
+  ];
+  if (historyUrl)
+    stores.push(['gateway-redis-pghist', { type: 'redis', url: redis.url, prefix: 'bench-pghist' }]);
+  for (const [target, store] of stores) {
     const configFile = join(dir, `${target}.yaml`);
     const otlpEndpoint = target === 'gateway-redis-traced' ? otlpSink : undefined;
-    writeFileSync(configFile, gatewayConfigYaml({ mockUrl: mock.url, store, otlpEndpoint }));
+    const history = target === 'gateway-redis-pghist' ? historyUrl : undefined;
+    writeFileSync(
+      configFile,
+      gatewayConfigYaml({ mockUrl: mock.url, store, otlpEndpoint, historyUrl: history }),
+    );
     const logFile = join(dir, `${target}.log`);
     const execArgv = [
       ...options.gatewayFlags,
@@ -245,6 +258,7 @@ async function main(): Promise<void> {
   );
 
   let redis: StartedRedis | undefined;
+  let postgres: StartedPostgres | undefined;
   let targets: Targets | undefined;
   let load: LoadGenerator | undefined;
   let redisClient: Redis | undefined;
@@ -266,7 +280,14 @@ async function main(): Promise<void> {
     log(
       `bench: tracing in process: +${tracing.addedCpuUs.toFixed(1)} µs CPU per request (${tracing.onCpuUs.toFixed(1)} on vs ${tracing.offCpuUs.toFixed(1)} off, export included; ${tracing.droppedSpans} spans dropped)`,
     );
-    targets = await startServers(dir, redis, options, sink.url);
+    // Postgres history variant only where PostgreSQL is installed (CI installs it; a laptop may not).
+    let historyUrl: string | undefined;
+    if (postgresBinDir()) {
+      postgres = await startPostgres();
+      historyUrl = await postgres.createDatabase('bench');
+      log(`bench: postgres on port ${postgres.port} (history for gateway-redis-pghist)`);
+    } else log('bench: PostgreSQL not installed; skipping the Postgres history variant');
+    targets = await startServers(dir, redis, options, sink.url, historyUrl);
     for (const [target, server] of targets.servers)
       log(`bench: ${target} at ${server.url} (pid ${server.pid})`);
     load = new LoadGenerator();
@@ -288,7 +309,7 @@ async function main(): Promise<void> {
 
     const largeText = benchText(LARGE_PROMPT_CHARS);
     const largePromptTokens = countTokens(largeText, 'o200k_base');
-    const steps = plan(options.only, options.quick);
+    const steps = plan(options.only, options.quick, postgres !== undefined);
     const runs: RunFigures[] = [];
     for (const [i, step] of steps.entries()) {
       const server = targets.servers.get(step.target)!;
@@ -431,6 +452,7 @@ async function main(): Promise<void> {
     redisClient?.disconnect();
     await redis?.close().catch(() => {});
     await sink?.close();
+    await postgres?.close().catch(() => {});
     if (options.keep) log(`bench: kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }

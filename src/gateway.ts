@@ -163,6 +163,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     clock: options.clock,
     logger,
     onAnomaly: (event) => alerts.emit(anomalyAlert(event)),
+    onHistoryDropped: (count) => metrics.historyDropped.inc(count),
   });
   metrics.watchBudgets({
     snapshot: createBudgetSnapshots({
@@ -310,6 +311,8 @@ function restartWarnings(before: RuntimeConfig, after: RuntimeConfig): string[] 
   const warnings: string[] = [];
   if (JSON.stringify(before.store) !== JSON.stringify(after.store))
     warnings.push('store: changes apply after a restart; the running store stays');
+  if (JSON.stringify(before.history.store) !== JSON.stringify(after.history.store))
+    warnings.push('history.store/url/path: changes apply after a restart; the running history store stays');
   if (before.server.host !== after.server.host || before.server.port !== after.server.port)
     warnings.push('server.host/port: changes apply after a restart');
   if (JSON.stringify(before.telemetry) !== JSON.stringify(after.telemetry))

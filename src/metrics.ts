@@ -211,6 +211,13 @@ export function createMetrics() {
   });
   for (const reason of ['queue_full', 'export_failed']) spansDropped.inc({ reason }, 0);
 
+  // Usage history (src/analytics/recorder.ts): what could not be kept while the history store was down.
+  const historyDropped = new client.Counter({
+    name: `${p}history_dropped_total`,
+    help: 'Finished requests dropped from the usage history because its store stayed down past the buffer bound',
+    registers,
+  });
+  historyDropped.inc(0);
   for (const reason of WATCHED_REJECTIONS) rejections.inc({ reason }, 0);
   for (const operation of ['settle', 'release']) settleRetries.inc({ operation }, 0);
   for (const type of ['threshold', 'exhausted', 'forecast', 'anomaly']) alerts.inc({ type }, 0);
@@ -386,6 +393,7 @@ export function createMetrics() {
     alerts,
     alertDeliveries,
     alertsSuppressed,
+    historyDropped,
     fallbacks,
     downgrades,
     rejections,

@@ -262,6 +262,17 @@ export function formatIssueFigures(report: BenchReport): string {
     }
   }
   out.push(...tracingFigures(run));
+  const pg = (['small', 'stream'] as const).flatMap((s) =>
+    [1, 64].map((c) => [s, c, run(s, c, 'gateway-redis'), run(s, c, 'gateway-redis-pghist')] as const),
+  );
+  if (pg.some(([, , off, on]) => off && on))
+    out.push('Issue 18 (Postgres history, on vs off; budgets on Redis):');
+  for (const [s, c, off, on] of pg) {
+    if (!off || !on) continue;
+    out.push(
+      `  ${SCENARIO_LABELS[s]} c=${c}: gateway CPU ${(on.cpuMsPerRequest * 1000).toFixed(0)} vs ${(off.cpuMsPerRequest * 1000).toFixed(0)} µs/request, p50 ${ms(on.load.latency.p50, 3)} vs ${ms(off.load.latency.p50, 3)} ms (history in Postgres vs in Redis)`,
+    );
+  }
   return out.join('\n');
 }
 

@@ -38,7 +38,13 @@ export function benchText(chars: number): string {
 /** ~50k o200k_base tokens (the bench reports the exact count). */
 export const LARGE_PROMPT_CHARS = 200_000;
 
-export type Target = 'direct' | 'bare' | 'gateway-sqlite' | 'gateway-redis' | 'gateway-redis-traced';
+export type Target =
+  | 'direct'
+  | 'bare'
+  | 'gateway-sqlite'
+  | 'gateway-redis'
+  | 'gateway-redis-traced'
+  | 'gateway-redis-pghist';
 
 function headersFor(target: Target, extra: Record<string, string> = {}): Record<string, string> {
   const key = target.startsWith('gateway') ? BENCH_KEY : UPSTREAM_KEY;
@@ -114,6 +120,8 @@ export interface GatewayConfigOptions {
   store: { type: 'sqlite'; path: string } | { type: 'redis'; url: string; prefix: string };
   /** Tracing on: OTLP/HTTP protobuf exports to this receiver (the tracing-on variant). */
   otlpEndpoint?: string;
+  /** History in this Postgres (history.store: postgres) instead of beside the budget store. */
+  historyUrl?: string;
 }
 
 /** The gateway's config: key, team, per-user template and global budgets on every request. */
@@ -141,5 +149,5 @@ budgets:
   - { id: bench-team, scope: { team: bench }, limit_usd: 1000000, period: monthly }
   - { id: per-user, scope: { user: "*" }, limit_usd: 1000, period: daily }
   - { id: everything, scope: global, limit_usd: 1000000, period: monthly }
-${options.otlpEndpoint ? `telemetry:\n  otlp: { endpoint: ${JSON.stringify(options.otlpEndpoint)}, protocol: http/protobuf }\n` : ''}`;
+${options.otlpEndpoint ? `telemetry:\n  otlp: { endpoint: ${JSON.stringify(options.otlpEndpoint)}, protocol: http/protobuf }\n` : ''}${options.historyUrl ? `history: { store: postgres, url: ${JSON.stringify(options.historyUrl)} }\n` : ''}`;
 }

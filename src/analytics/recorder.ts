@@ -1,8 +1,10 @@
 /**
  * Feeds the usage history from finished requests, off the request path: record() only appends to
  * an in-memory buffer; a timer (or a full batch) writes the buffer as one store call with the
- * rollups already summed. A failed write keeps its batch for the next attempt (bounded: past
- * maxBuffered records the oldest are dropped and counted), and a periodic prune applies retention.
+ * rollups already summed. A failed write keeps its batch for the next attempt, retried with
+ * back-off (the flush interval doubling per failure up to MAX_BACKOFF_MS; a full buffer does not
+ * hurry it), bounded: past maxBuffered records the oldest are dropped and counted (onDropped).
+ * A periodic prune applies retention.
  *
  * Requests that named no known key (401: bad or missing key) get no ledger row: they cost nothing,
  * reconcile with no invoice, and anyone can send them, so a row each (kept 90 days) would let an
@@ -24,7 +26,12 @@ export interface RecorderSettings {
   /** A batch this large is written at once, without waiting for the timer. */
   maxBatch: number;
   retention: HistoryRetention;
+  /** Records kept while the store is down; past it the oldest are dropped. Overrides maxBuffered. */
+  maxBuffered?: number;
 }
+
+/** The longest wait between two write attempts while the store keeps failing. */
+export const MAX_BACKOFF_MS = 10_000;
 
 export interface RecorderOptions {
   store: HistoryStore;
@@ -35,6 +42,8 @@ export interface RecorderOptions {
   /** How often retention is applied; 0 disables the timer (tests call prune()). Default one hour. */
   pruneIntervalMs?: number;
   onError?: (operation: 'write' | 'prune', error: unknown) => void;
+  /** Called with how many records were just dropped (the buffer was full). */
+  onDropped?: (count: number) => void;
 }
 
 export class Recorder {
@@ -48,6 +57,8 @@ export class Recorder {
   private immediate: NodeJS.Immediate | undefined;
   private closed = false;
   private droppedCount = 0;
+  /** Write attempts failed in a row; > 0 means backing off. */
+  private failures = 0;
   private readonly clock: () => number;
   private readonly maxBuffered: number;
 
@@ -75,6 +86,11 @@ export class Recorder {
     return this.droppedCount;
   }
 
+  /** Write attempts that failed in a row (0 once a write succeeds). */
+  get consecutiveFailures(): number {
+    return this.failures;
+  }
+
   /** Called on the request path: a copy into the buffer, nothing else. */
   record(record: RequestRecord): void {
     if (this.closed) return;
@@ -92,12 +108,10 @@ export class Recorder {
       return;
     }
     this.buffer.push(ledgerEntryOf(record));
-    if (this.buffer.length > this.maxBuffered) {
-      const excess = this.buffer.length - this.maxBuffered;
-      this.buffer.splice(0, excess);
-      this.droppedCount += excess;
-    }
-    if (this.buffer.length >= this.options.settings().maxBatch && !this.immediate && !this.flushing) {
+    const settings = this.options.settings();
+    this.trim();
+    // While backing off, a full batch waits for the retry timer: a down store is not hammered.
+    if (this.buffer.length >= settings.maxBatch && this.failures === 0 && !this.immediate && !this.flushing) {
       this.immediate = setImmediate(() => {
         this.immediate = undefined;
         void this.flush().catch(() => {});
@@ -145,10 +159,13 @@ export class Recorder {
       this.aggregated.clear();
       try {
         await this.options.store.write([...rollupsOf(batch), ...aggregated], batch, retention);
+        this.failures = 0;
       } catch (error) {
-        // Back to the front, in order; the next tick tries again.
+        // Back to the front, in order; the retry timer tries again.
         this.buffer.unshift(...batch);
         for (const row of aggregated) this.aggregate(row);
+        this.failures++;
+        this.trim(); // records that came in during the attempt may have filled the buffer
         this.options.onError?.('write', error);
         throw error;
       }
@@ -163,13 +180,30 @@ export class Recorder {
     else this.aggregated.set(id, { ...row });
   }
 
+  /** Past the bound, the oldest records go (and are counted). */
+  private trim(): void {
+    const bound = this.options.settings().maxBuffered ?? this.maxBuffered;
+    if (this.buffer.length <= bound) return;
+    const excess = this.buffer.length - bound;
+    this.buffer.splice(0, excess);
+    this.droppedCount += excess;
+    this.options.onDropped?.(excess);
+  }
+
+  /** The wait before the next timed flush: the interval, doubled per failure in a row, capped. */
+  private nextDelayMs(): number {
+    const interval = this.options.settings().flushIntervalMs;
+    if (this.failures === 0) return interval;
+    return Math.max(interval, Math.min(MAX_BACKOFF_MS, interval * 2 ** this.failures));
+  }
+
   private schedule(): void {
     if (this.closed) return;
     this.flushTimer = setTimeout(() => {
       void this.flush()
         .catch(() => {})
         .finally(() => this.schedule());
-    }, this.options.settings().flushIntervalMs);
+    }, this.nextDelayMs());
     this.flushTimer.unref();
   }
 }

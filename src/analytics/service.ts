@@ -42,6 +42,8 @@ export interface AnalyticsOptions {
   history: HistoryStore;
   clock?: () => number;
   onAnomaly?: (event: AnomalyEvent) => void;
+  /** Records dropped from the history because its store stayed down past the buffer bound. */
+  onHistoryDropped?: (count: number) => void;
   /** Background forecast/anomaly pass; 0 disables it (tests call refresh()). Default 60 000. */
   refreshIntervalMs?: number;
   /** Retention pass; 0 disables it. Default one hour. */
@@ -85,12 +87,18 @@ export function recorderSettings(cfg: RuntimeConfig): RecorderSettings {
     flushIntervalMs: h.flushIntervalMs,
     maxBatch: h.flushMaxRecords,
     retention: { rollupMs: h.rollupRetentionMs, ledgerMs: h.ledgerRetentionMs },
+    maxBuffered: h.bufferMaxEntries,
   };
 }
+
+/** At most one "history dropped" error line per this long (the counter has every drop). */
+const DROP_LOG_INTERVAL_MS = 60_000;
 
 export function createAnalytics(options: AnalyticsOptions): Analytics {
   const clock = options.clock ?? Date.now;
   const spend = new SpendHistory(options.history);
+  let droppedSinceLog = 0;
+  let lastDropLogMs = Number.NEGATIVE_INFINITY;
   const recorder = new Recorder({
     store: options.history,
     settings: () => recorderSettings(options.config()),
@@ -98,7 +106,21 @@ export function createAnalytics(options: AnalyticsOptions): Analytics {
     pruneIntervalMs: options.pruneIntervalMs,
     onError: (operation, error) =>
       options.logger?.warn({ msg: `usage history ${operation} failed`, error: (error as Error).message }),
+    onDropped: (count) => {
+      options.onHistoryDropped?.(count);
+      droppedSinceLog += count;
+      const now = clock();
+      if (now - lastDropLogMs < DROP_LOG_INTERVAL_MS) return;
+      options.logger?.error({
+        msg: 'usage history buffer full: records dropped (history store down)',
+        dropped: droppedSinceLog,
+        buffer_max_entries: options.config().history.bufferMaxEntries,
+      });
+      lastDropLogMs = now;
+      droppedSinceLog = 0;
+    },
   });
+
   let rates = new Map<string, BurnRate>();
   let etas = new Map<string, number | null>();
   let active = new Set<string>();

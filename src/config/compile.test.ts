@@ -53,6 +53,8 @@ describe('compileConfig', () => {
       flushMaxRecords: 500,
       anomalyMinNano: 250_000_000,
       anomalyScore: 4,
+      store: { type: 'same', url: undefined, path: undefined },
+      bufferMaxEntries: 100_000,
     });
   });
 

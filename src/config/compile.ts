@@ -7,6 +7,7 @@ import { pricePerMillionToPico, usdToNano } from '../money.js';
 import type { LongContextPrice } from '../usage.js';
 import { budgetProblems, compileBudget, isValidTimeZone } from './budgets.js';
 import { chainedDowngradeCycles } from './downgrade-cycles.js';
+import { compileHistoryStore, historyStoreProblems } from './history-store.js';
 import { outboundUrlProblem } from './outbound-urls.js';
 import type {
   RuntimeAlerts,
@@ -179,6 +180,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
     const problem = outboundUrlProblem(`alerts.webhooks[${i}].url`, w.url);
     if (problem) problems.push(problem);
   });
+  problems.push(...historyStoreProblems(file.history, file.store));
 
   const config: RuntimeConfig = {
     fileDefinitions: {
@@ -270,6 +272,8 @@ function compileHistory(history: ConfigFile['history']): RuntimeHistory {
     flushMaxRecords: history.flush_max_records,
     anomalyMinNano: usdToNano(history.anomaly_min_usd),
     anomalyScore: history.anomaly_score,
+    store: compileHistoryStore(history),
+    bufferMaxEntries: history.buffer_max_entries,
   };
 }
 

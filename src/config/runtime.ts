@@ -174,6 +174,19 @@ export interface RuntimeHistory {
   anomalyMinNano: Nano;
   /** Robust z-score at or past which an hour is an anomaly. */
   anomalyScore: number;
+  /** Where the rollups and the ledger live (read by createStores, src/store/index.ts). */
+  store: RuntimeHistoryStore;
+  /** Finished requests kept while the history store is down; past it they are dropped (counted). */
+  bufferMaxEntries: number;
+}
+
+export interface RuntimeHistoryStore {
+  /** same: beside the budget store (SQLite: its own file; Redis: the same deployment) | postgres. */
+  type: 'same' | 'postgres';
+  /** Postgres connection URL (type postgres). */
+  url: string | undefined;
+  /** SQLite history file set in the config; undefined: the default beside the budget file. */
+  path: string | undefined;
 }
 
 export interface RuntimeStore {

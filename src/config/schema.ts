@@ -306,6 +306,15 @@ const historySchema = z
       .number({ error: 'expected a positive number' })
       .positive('expected a positive number')
       .default(6),
+    // Where the history lives (src/store/index.ts, docs/history.md).
+    /** same: beside the budget store (SQLite: its own file; Redis: the same Redis) | postgres (fleets). */
+    store: z.enum(['same', 'postgres']).default('same'),
+    /** postgres://user:password@host:port/database, when store is postgres. */
+    url: z.string().optional(),
+    /** SQLite history file; default: <store.path stem>-history.db beside the budget file. */
+    path: z.string().optional(),
+    /** Finished requests kept in memory while the history store is down; past it they are dropped (counted). */
+    buffer_max_entries: positiveInt.default(100_000),
   })
   .strict();
 

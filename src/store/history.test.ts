@@ -1,18 +1,20 @@
 /**
- * The history stores (SQLite file, real Redis) behind one contract: rollups add up, the ledger reads
- * back in time order across pages, ranges are half-open, retention prunes; and the recorder writes
- * batches off the request path and keeps them while the store is down.
+ * The history stores (SQLite file, real Redis, real Postgres 15) behind one contract
+ * (history-contract.test-helpers.ts); and the recorder: batches off the request path, kept while
+ * the store is down, retried with back-off, bounded.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { collect, HOUR, requestRecord, USD } from '../../test/analytics/fixtures.js';
+import { type StartedPostgres, startPostgres } from '../../test/helpers/postgres.js';
 import { type StartedRedis, startRedis } from '../../test/helpers/redis.js';
-import { Recorder, type RecorderSettings } from '../analytics/recorder.js';
-import { ledgerEntryOf, rollupsOf } from '../analytics/records.js';
-import type { HistoryStore } from './history.js';
+import { MAX_BACKOFF_MS, Recorder, type RecorderSettings } from '../analytics/recorder.js';
+import type { HistoryStore, LedgerEntry, RollupRow } from './history.js';
+import { type HistoryKind, historyContract } from './history-contract.test-helpers.js';
+import { PostgresHistoryStore } from './postgres/history.js';
 import { RedisHistoryStore } from './redis/history.js';
 import { SqliteHistoryStore } from './sqlite/history.js';
 
@@ -21,146 +23,45 @@ const DAY = 24 * HOUR;
 const RETENTION = { rollupMs: 400 * DAY, ledgerMs: 90 * DAY };
 
 let redis: StartedRedis;
+let postgres: StartedPostgres;
 let dir: string;
 beforeAll(async () => {
-  redis = await startRedis();
+  [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
   dir = mkdtempSync(join(tmpdir(), 'llmgw-history-'));
 });
 afterAll(async () => {
-  await redis?.close();
+  await Promise.all([redis?.close(), postgres?.close()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Kind {
-  name: string;
-  /** Two handles on one history (two instances), reading in pages of `pageSize`. */
-  open(pageSize?: number): { a: HistoryStore; b: HistoryStore };
-}
-
-const kinds: Kind[] = [
+const kinds: HistoryKind[] = [
   {
     name: 'sqlite',
-    open(pageSize) {
+    async open(pageSize) {
       const path = join(dir, `${randomUUID()}.db`);
       return { a: new SqliteHistoryStore({ path, pageSize }), b: new SqliteHistoryStore({ path, pageSize }) };
     },
   },
   {
     name: 'redis',
-    open(pageSize) {
+    async open(pageSize) {
       const prefix = `h-${randomUUID()}`;
       const make = () => new RedisHistoryStore({ url: redis.url, prefix, timeoutMs: 5000, pageSize });
+      return { a: make(), b: make() };
+    },
+  },
+  {
+    name: 'postgres',
+    async open(pageSize) {
+      const url = await postgres.createDatabase();
+      const make = () => new PostgresHistoryStore({ url, timeoutMs: 5000, pageSize });
       return { a: make(), b: make() };
     },
   },
 ];
 
 describe.each(kinds)('$name history store', (kind) => {
-  it('rollups of two writes and two instances add up per hour and dimensions', async () => {
-    const { a, b } = kind.open();
-    try {
-      const at = (h: number, fields = {}) => requestRecord({ timeMs: BASE + h * HOUR + 60_000, ...fields });
-      const first = [
-        at(1),
-        at(1),
-        at(1, { model: 'x', servedModel: 'gpt-4o-mini' }),
-        at(2, { outputTokens: 900 }),
-      ];
-      const second = [at(1), at(1, { keyId: 'bravo', team: 'data', user: null, status: 429, costNano: 0 })];
-      await a.write(rollupsOf(first.map(ledgerEntryOf)), [], RETENTION);
-      await b.write(rollupsOf(second.map(ledgerEntryOf)), [], RETENTION);
-      const rows = await collect(a.rollups(BASE, BASE + 3 * HOUR));
-      const find = (hour: number, key: string, model: string) =>
-        rows.find((r) => r.hourMs === BASE + hour * HOUR && r.key === key && r.model === model);
-      expect(find(1, 'alpha', 'gpt-4o')).toMatchObject({
-        requests: 3,
-        inputTokens: 300,
-        costNano: 3 * 750_000,
-        short: true,
-      });
-      expect(find(1, 'alpha', 'gpt-4o-mini')).toMatchObject({ requests: 1 });
-      expect(find(1, 'bravo', 'gpt-4o')).toMatchObject({
-        requests: 1,
-        errors: 1,
-        costNano: 0,
-        user: '',
-        team: 'data',
-      });
-      expect(find(2, 'alpha', 'gpt-4o')).toMatchObject({ requests: 1, outputTokens: 900, short: false });
-      expect(rows).toHaveLength(4);
-      // Half-open ranges: hour 2 is outside [0, 2h).
-      expect((await collect(b.rollups(BASE, BASE + 2 * HOUR))).every((r) => r.hourMs === BASE + HOUR)).toBe(
-        true,
-      );
-      expect(await a.firstHour()).toBe(BASE + HOUR);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
-  });
-
-  it('money sums stay exact integers far past a float cent', async () => {
-    const { a, b } = kind.open();
-    try {
-      const big = requestRecord({ timeMs: BASE, costNano: 2 ** 50 + 1 });
-      await a.write(rollupsOf([ledgerEntryOf(big)]), [], RETENTION);
-      await b.write(rollupsOf([ledgerEntryOf({ ...big, costNano: 3 })]), [], RETENTION);
-      const [row] = await collect(a.rollups(BASE, BASE + HOUR));
-      expect(row?.costNano).toBe(2 ** 50 + 4);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
-  });
-
-  it('the ledger reads back every field, in time order, across pages, in [from, to)', async () => {
-    const { a, b } = kind.open(3);
-    try {
-      const records = Array.from({ length: 10 }, (_, i) =>
-        requestRecord({
-          timeMs: BASE + HOUR + i * 600_000, // every 10 minutes, over two hours
-          user: i === 4 ? 'O\'Brien, "Bob"' : 'alice',
-          errorCode: i === 7 ? 'budget_exceeded' : null,
-          status: i === 7 ? 429 : 200,
-          downgraded: i === 3,
-          clamped: i === 5,
-          stream: i % 2 === 0,
-        }),
-      );
-      const entries = records.map(ledgerEntryOf);
-      await a.write([], entries.slice(0, 6), RETENTION);
-      await b.write([], entries.slice(6), RETENTION);
-      expect(await collect(a.ledger(BASE, BASE + DAY))).toEqual(entries);
-      // from is inclusive, to exclusive.
-      const middle = await collect(b.ledger(entries[2]!.timeMs, entries[8]!.timeMs));
-      expect(middle.map((e) => e.requestId)).toEqual(entries.slice(2, 8).map((e) => e.requestId));
-      expect(middle[2]).toMatchObject({ user: 'O\'Brien, "Bob"', latencyMs: 12 });
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
-  });
-
-  it('prune drops what is older than the retention and keeps the rest', async () => {
-    const { a, b } = kind.open();
-    try {
-      const old = requestRecord({ timeMs: BASE - 100 * DAY });
-      const recent = requestRecord({ timeMs: BASE - 10 * DAY });
-      const entries = [old, recent].map(ledgerEntryOf);
-      await a.write(rollupsOf(entries), entries, RETENTION);
-      expect(await a.firstHour()).toBe(BASE - 100 * DAY);
-
-      const removed = await b.prune(BASE - 50 * DAY, BASE - 50 * DAY);
-      expect(removed.rollups).toBeGreaterThan(0);
-      expect(removed.ledger).toBeGreaterThan(0);
-      const ledger = await collect(a.ledger(0, BASE));
-      expect(ledger.map((e) => e.requestId)).toEqual([recent.requestId]);
-      const rows = await collect(a.rollups(0, BASE));
-      expect(rows.map((r) => r.hourMs)).toEqual([BASE - 10 * DAY]);
-      expect(await a.firstHour()).toBe(BASE - 10 * DAY);
-      // Nothing left to prune: a second pass removes nothing.
-      expect(await b.prune(BASE - 50 * DAY, BASE - 50 * DAY)).toEqual({ rollups: 0, ledger: 0 });
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
-  });
+  historyContract(kind);
 });
 
 describe('recorder', () => {
@@ -246,6 +147,71 @@ describe('recorder', () => {
       await recorder.close();
       await store.close();
       await own.close();
+    }
+  });
+
+  /** A store that fails while `down` is true and counts write attempts. */
+  function flaky() {
+    const state = { down: true, attempts: 0, written: [] as LedgerEntry[] };
+    const store = {
+      kind: 'postgres',
+      async write(_rollups: readonly RollupRow[], ledger: readonly LedgerEntry[]) {
+        state.attempts++;
+        if (state.down) throw new Error('connection refused');
+        state.written.push(...ledger);
+      },
+    } as unknown as HistoryStore;
+    return { store, state };
+  }
+
+  it('while the store is down: retries back off, a full buffer does not hurry them, past the bound records are dropped and counted', async () => {
+    vi.useFakeTimers();
+    const { store, state } = flaky();
+    const dropped: number[] = [];
+    const recorder = new Recorder({
+      store,
+      settings: settings({ flushIntervalMs: 1000, maxBatch: 10, maxBuffered: 25 }),
+      pruneIntervalMs: 0,
+      onDropped: (n) => dropped.push(n),
+    });
+    try {
+      const times: number[] = [];
+      const start = Date.now();
+      const wrapped = store.write.bind(store);
+      store.write = (...args) => {
+        times.push(Date.now() - start);
+        return wrapped(...args);
+      };
+      for (let i = 0; i < 5; i++) recorder.record(requestRecord({ timeMs: BASE + i }));
+      await vi.advanceTimersByTimeAsync(1000); // first timed attempt fails
+      expect(times).toEqual([1000]);
+      // A full batch while backing off waits for the retry timer.
+      for (let i = 0; i < 15; i++) recorder.record(requestRecord({ timeMs: BASE + i }));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(times).toEqual([1000]);
+      await vi.advanceTimersByTimeAsync(40_000);
+      // 1 s, then 2, 4, 8 s, then at most MAX_BACKOFF_MS apart.
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      expect(gaps.slice(0, 4)).toEqual([2000, 4000, 8000, MAX_BACKOFF_MS]);
+      expect(gaps.every((g) => g <= MAX_BACKOFF_MS)).toBe(true);
+      // The bound: 20 buffered + 10 more = 30 > 25, the 5 oldest go.
+      for (let i = 0; i < 10; i++) recorder.record(requestRecord({ timeMs: BASE + 100 + i }));
+      expect(recorder.pending).toBe(25);
+      expect(recorder.dropped).toBe(5);
+      expect(dropped.reduce((a, b) => a + b, 0)).toBe(5);
+      // Back up: the next retry writes all 25, in order, and the interval is back to 1 s.
+      state.down = false;
+      await vi.advanceTimersByTimeAsync(MAX_BACKOFF_MS);
+      expect(recorder.pending).toBe(0);
+      expect(state.written).toHaveLength(25);
+      expect(recorder.consecutiveFailures).toBe(0);
+      const attempts = state.attempts;
+      recorder.record(requestRecord({ timeMs: BASE }));
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(state.attempts).toBe(attempts + 1);
+    } finally {
+      await recorder.close();
+      vi.useRealTimers();
     }
   });
 

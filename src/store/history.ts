@@ -1,9 +1,10 @@
 /**
  * Usage history: hourly rollups and the request ledger, beside the budget counters (the SQLite file
  * or the Redis deployment) but behind their own interface, because nothing on the request path
- * reads or writes them. The analytics recorder (src/analytics/recorder.ts) writes batches in the
- * background; the admin analytics read them. Two implementations: sqlite/history.ts,
- * redis/history.ts, one contract suite (history.test.ts).
+ * reads or writes them, or in Postgres for fleets (history.store: postgres). The analytics recorder
+ * (src/analytics/recorder.ts) writes batches in the background; the admin analytics read them.
+ * Three implementations: sqlite/history.ts (its own file by default), redis/history.ts,
+ * postgres/history.ts; one contract suite (history.test.ts).
  *
  * Nothing secret goes in: key ids (never key secrets), user and team names, models, counts, money.
  */
@@ -60,17 +61,18 @@ export interface HistoryRetention {
 }
 
 export interface PruneResult {
-  /** Rollup hours (Redis) or rows (SQLite) removed. */
+  /** Rollup hours (Redis) or rows (SQLite, Postgres) removed. */
   rollups: number;
-  /** Ledger hours (Redis) or entries (SQLite) removed. */
+  /** Ledger hours (Redis) or entries (SQLite, Postgres) removed. */
   ledger: number;
 }
 
 export interface HistoryStore {
-  readonly kind: 'sqlite' | 'redis';
+  readonly kind: 'sqlite' | 'redis' | 'postgres';
   /**
    * Adds `rollups` to the stored sums (rows with the same hour and dimensions add up, across
-   * instances too) and appends `ledger`. One transaction (SQLite) or one pipeline (Redis).
+   * instances too) and appends `ledger`. One transaction (SQLite, Postgres) or one pipeline (Redis).
+   * Postgres counts a ledger entry once: a retried batch adds neither the entry nor its rollups again.
    * `retention` bounds how long Redis keeps what is written (expiry as a safety net for prune).
    */
   write(

@@ -28,6 +28,7 @@ function granted(overrides: Partial<AdmissionGranted> = {}): AdmissionGranted {
     clamped: true,
     estimateNano: 100,
     promptTokens: 9,
+    waitedMs: 0,
     ...overrides,
   };
 }

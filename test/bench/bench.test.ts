@@ -155,6 +155,21 @@ describe('gateway config of the bench', () => {
       url: 'http://127.0.0.1:4318/v1/traces',
       protocol: 'http/protobuf',
     });
+    expect(redis.history.store.type).toBe('same');
+    // The Postgres history variant (gateway-redis-pghist): same budgets, history in Postgres.
+    const pghist = parseConfig(
+      gatewayConfigYaml({
+        mockUrl: mock.url,
+        store: { type: 'redis', url: 'redis://127.0.0.1:1', prefix: 'b' },
+        historyUrl: 'postgres://postgres@127.0.0.1:1/bench',
+      }),
+      'bench',
+    );
+    expect(pghist.history.store).toMatchObject({
+      type: 'postgres',
+      url: 'postgres://postgres@127.0.0.1:1/bench',
+    });
+    expect(pghist.budgets.map((b) => b.id).sort()).toEqual(scopes);
   });
 });
 

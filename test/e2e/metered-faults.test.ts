@@ -102,18 +102,16 @@ budgeting: { stream_slice_tokens: 128 }
 `,
       });
       try {
-        const stream = await s
-          .openai(TEST_KEY)
-          .chat.completions.create(
-            { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'long' }], stream: true },
-            {
-              headers: {
-                'x-mock-output-tokens': '2000',
-                'x-mock-chunks': '2000',
-                'x-mock-chunk-delay-ms': '1',
-              },
+        const stream = await s.openai(TEST_KEY).chat.completions.create(
+          { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'long' }], stream: true },
+          {
+            headers: {
+              'x-mock-output-tokens': '2000',
+              'x-mock-chunks': '2000',
+              'x-mock-chunk-delay-ms': '1',
             },
-          );
+          },
+        );
         let chunks = 0;
         let finish: string | null = null;
         for await (const chunk of stream) {

@@ -1,11 +1,13 @@
 /**
- * The admin analytics end to end, on SQLite and on a real Redis: real requests through the gateway
+ * The admin analytics end to end, on SQLite, on a real Redis, and with the history in a real
+ * Postgres 15 (budgets on SQLite, then on Redis): real requests through the gateway
  * (official OpenAI client, mock provider) at controlled times, recorded in the background, then
  * read back through /admin/usage, /admin/requests, /admin/forecast, /admin/suggestions, /v1/budget
  * and the exhaustion-ETA gauge. The expected figures come from the request records themselves.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOUR, parseCsv } from '../../../../test/analytics/fixtures.js';
+import { type StartedPostgres, startPostgres } from '../../../../test/helpers/postgres.js';
 import { type StartedRedis, startRedis } from '../../../../test/helpers/redis.js';
 import {
   ADMIN_TOKEN,
@@ -34,19 +36,31 @@ alternatives: { gpt-4o: [gpt-4o-mini] }
 `;
 
 let redis: StartedRedis;
+let postgres: StartedPostgres;
 beforeAll(async () => {
-  redis = await startRedis();
+  [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
 });
 afterAll(async () => {
-  await redis?.close();
+  await Promise.all([redis?.close(), postgres?.close()]);
 });
 
+const postgresHistory = async () => `history: { store: postgres, url: "${await postgres.createDatabase()}" }`;
 const stores = [
-  { name: 'sqlite', store: () => ({ type: 'sqlite' as const }) },
-  { name: 'redis', store: () => ({ type: 'redis' as const, url: redis.url, prefix: 'routes' }) },
+  { name: 'sqlite', store: () => ({ type: 'sqlite' as const }), history: async () => '' },
+  {
+    name: 'redis',
+    store: () => ({ type: 'redis' as const, url: redis.url, prefix: 'routes' }),
+    history: async () => '',
+  },
+  { name: 'sqlite, postgres history', store: () => ({ type: 'sqlite' as const }), history: postgresHistory },
+  {
+    name: 'redis, postgres history',
+    store: () => ({ type: 'redis' as const, url: redis.url, prefix: 'routes-pg' }),
+    history: postgresHistory,
+  },
 ];
 
-describe.each(stores)('admin analytics on $name', ({ store }) => {
+describe.each(stores)('admin analytics on $name', ({ store, history }) => {
   let stack: Stack;
   let now = DAY_START;
   /** Records of this scenario, as the pipeline reported them. */
@@ -68,7 +82,7 @@ describe.each(stores)('admin analytics on $name', ({ store }) => {
     stack = await startStack({
       store: store(),
       clock: () => now,
-      extraYaml: EXTRA_YAML,
+      extraYaml: `${EXTRA_YAML}\n${await history()}`,
       mock: { outputTokens: 50 },
     });
     const alpha = stack.openai(TEST_KEY);
