@@ -31,6 +31,9 @@ const NOT_FORWARDED_UPSTREAM = new Set([
   'expect',
   'authorization',
   'x-api-key',
+  // The Gemini SDK's credential header (and Azure's): the client's virtual key, never sent upstream.
+  'x-goog-api-key',
+  'api-key',
   'cookie',
 ]);
 
@@ -80,13 +83,30 @@ export function upstreamHeaders(
   }
   for (const [name, value] of Object.entries(extra)) headers.set(name, value);
   // The credential last, so neither the client nor `extra` can replace it.
-  if (kind === 'openai') {
-    headers.set('authorization', `Bearer ${apiKey}`);
-  } else {
-    headers.set('x-api-key', apiKey);
-    if (!headers.has('anthropic-version')) headers.set('anthropic-version', DEFAULT_ANTHROPIC_VERSION);
+  const credential = credentialHeaders(kind, apiKey);
+  for (const name in credential) headers.set(name, credential[name]!);
+  if (kind === 'anthropic' && !headers.has('anthropic-version')) {
+    headers.set('anthropic-version', DEFAULT_ANTHROPIC_VERSION);
   }
   return headers;
+}
+
+/**
+ * The provider's credential, in the header its API reads: OpenAI and compatible servers a bearer
+ * token, Anthropic `x-api-key`, Gemini `x-goog-api-key` (never `?key=`: a URL ends up in logs),
+ * Azure OpenAI `api-key`.
+ */
+function credentialHeaders(kind: ProviderKind, apiKey: string): Record<string, string> {
+  switch (kind) {
+    case 'anthropic':
+      return { 'x-api-key': apiKey };
+    case 'google':
+      return { 'x-goog-api-key': apiKey };
+    case 'azure':
+      return { 'api-key': apiKey };
+    default:
+      return { authorization: `Bearer ${apiKey}` };
+  }
 }
 
 /**
@@ -151,11 +171,9 @@ export function upstreamHeaderRecord(
     out[name] = client[name]!;
   }
   for (const name in extra) out[name.toLowerCase()] = extra[name]!;
-  if (kind === 'openai') {
-    out.authorization = `Bearer ${apiKey}`;
-  } else {
-    out['x-api-key'] = apiKey;
-    if (out['anthropic-version'] === undefined) out['anthropic-version'] = DEFAULT_ANTHROPIC_VERSION;
+  Object.assign(out, credentialHeaders(kind, apiKey));
+  if (kind === 'anthropic' && out['anthropic-version'] === undefined) {
+    out['anthropic-version'] = DEFAULT_ANTHROPIC_VERSION;
   }
   return out;
 }
