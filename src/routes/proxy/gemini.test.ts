@@ -175,6 +175,10 @@ describe('Gemini generateContent through the gateway (@google/genai)', () => {
     expect(response.status).toBe(200);
     const upstream = served();
     expect(JSON.stringify(upstream)).not.toContain(TEST_KEY);
+    // The record (log line, ledger, metrics) keeps the endpoint template, never the URL with the key.
+    const record = await recordOf(stack, response.headers.get('x-gateway-request-id'));
+    expect(record.keyId).toBe('alpha');
+    expect(JSON.stringify(record)).not.toContain(TEST_KEY);
     // snake_case fields are read (and sent) as their camelCase names: one cap, the one reserved.
     expect(upstream.body).toEqual({ contents: CONTENTS, generationConfig: { maxOutputTokens: 7 } });
   });
@@ -202,6 +206,30 @@ describe('Gemini generateContent through the gateway (@google/genai)', () => {
     const body = (await search.json()) as { error: { code: number; status: string; message: string } };
     expect(body.error).toMatchObject({ code: 400, status: 'INVALID_ARGUMENT' });
     expect(body.error.message).toContain('googleSearch');
+    expect(stack.mock.served).toHaveLength(0);
+  });
+
+  it('prices a Gemini request with POST /v1/cost/estimate, the model taken from the endpoint path', async () => {
+    const response = await fetch(`${stack.gateway.url}/v1/cost/estimate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}` },
+      body: JSON.stringify({
+        endpoint: '/v1beta/models/gemini-2.5-flash:generateContent',
+        contents: CONTENTS,
+        generationConfig: { maxOutputTokens: 100, candidateCount: 2 },
+      }),
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      model: string;
+      max_output_tokens: number;
+      prompt_tokens: number;
+      estimated_cost: string;
+    };
+    expect(body.model).toBe('gemini-2.5-flash');
+    expect(body.max_output_tokens).toBe(100);
+    // 2 candidates x 100 tokens at $2.50/M plus the prompt at $0.30/M, in nano-USD.
+    expect(Math.round(Number(body.estimated_cost) * 1e9)).toBe(2 * 100 * 2500 + body.prompt_tokens * 300);
     expect(stack.mock.served).toHaveLength(0);
   });
 
