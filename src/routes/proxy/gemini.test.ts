@@ -126,6 +126,24 @@ describe('Gemini generateContent through the gateway (@google/genai)', () => {
     expect(Math.abs(record.costNano - mockCost(upstream))).toBeLessThanOrEqual(1);
   });
 
+  it('a stream that breaks midway is billed for what was relayed (the running usageMetadata)', async () => {
+    const stream = await genai(TEST_KEY, {
+      'x-mock-output-tokens': '10',
+      'x-mock-chunks': '5',
+      'x-mock-fail': 'broken-stream:2',
+    }).models.generateContentStream({ model: 'gemini-2.5-flash', contents: CONTENTS });
+    let text = '';
+    await (async () => {
+      for await (const chunk of stream) text += chunk.text ?? '';
+    })().catch(() => {});
+    // Two chunks of two tokens each were relayed before the provider broke the connection.
+    expect(text.trim().split(' ').length).toBe(4);
+    const record = await recordOf(stack, stack.records.at(-1)?.requestId ?? null);
+    expect(record.outputTokens).toBe(4);
+    expect(record.inputTokens).toBeGreaterThan(0);
+    expect((await budgetTotals(stack)).reserved).toBe(0);
+  });
+
   it('bills thoughts as output and reserves maxOutputTokens + thinkingBudget per candidate', async () => {
     const response = await genai(TEST_KEY, {
       'x-mock-output-tokens': '10',
