@@ -73,7 +73,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
   for (const [name, p] of Object.entries(file.providers)) {
     providers.set(name, {
       name,
-      kind: p.kind,
+      kind: p.kind === 'gemini' ? 'google' : p.kind,
       baseUrl: p.base_url.replace(/\/+$/, ''),
       apiKey: p.api_key,
       headers: p.headers,

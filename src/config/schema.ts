@@ -67,7 +67,8 @@ const storeSchema = z
 
 const providerSchema = z
   .object({
-    kind: z.enum(['openai', 'anthropic', 'google', 'azure', 'openai-compatible']),
+    /** `gemini` is another name for `google` (DESIGN.md's example config spells it so). */
+    kind: z.enum(['openai', 'anthropic', 'google', 'gemini', 'azure', 'openai-compatible']),
     /**
      * azure: the `api-version` of deployment URLs ({base}/openai/deployments/{deployment}/...), or
      * "v1" for the v1 API ({base}/openai/v1/..., model in the body). Default 2024-10-21.

@@ -97,6 +97,14 @@ describe('provider kind options in config', () => {
     expect(vllm.providers.get('p')?.streamUsage).toBe(false);
   });
 
+  it('takes gemini as another name for google', () => {
+    expect(
+      config('  p: { kind: gemini, base_url: "https://generativelanguage.googleapis.com" }').providers.get(
+        'p',
+      )?.kind,
+    ).toBe('google');
+  });
+
   it('refuses options on kinds that do not read them, by path', () => {
     let problems: string[] = [];
     try {
