@@ -80,7 +80,30 @@ const ANTHROPIC_TYPE: Record<ErrorCode, string> = {
   internal_error: 'api_error',
 };
 
-export type ApiFormat = 'openai' | 'anthropic';
+/**
+ * Google's canonical `error.status` values (google.rpc.Code names) for the Gemini API, which
+ * the @google/genai SDK reads next to the HTTP status.
+ */
+const GOOGLE_STATUS: Record<ErrorCode, string> = {
+  invalid_request: 'INVALID_ARGUMENT',
+  invalid_json: 'INVALID_ARGUMENT',
+  unsupported_media_type: 'INVALID_ARGUMENT',
+  payload_too_large: 'INVALID_ARGUMENT',
+  unauthorized: 'UNAUTHENTICATED',
+  forbidden_model: 'PERMISSION_DENIED',
+  model_not_found: 'NOT_FOUND',
+  not_found: 'NOT_FOUND',
+  conflict: 'ABORTED',
+  budget_exceeded: 'RESOURCE_EXHAUSTED',
+  budget_busy: 'RESOURCE_EXHAUSTED',
+  store_unavailable: 'UNAVAILABLE',
+  provider_not_configured: 'UNAVAILABLE',
+  provider_unreachable: 'UNAVAILABLE',
+  provider_timeout: 'DEADLINE_EXCEEDED',
+  internal_error: 'INTERNAL',
+};
+
+export type ApiFormat = 'openai' | 'anthropic' | 'google';
 
 export class GatewayError extends Error {
   readonly code: ErrorCode;
@@ -140,6 +163,7 @@ export function errorBody(error: GatewayError, format: ApiFormat): unknown {
   if (format === 'anthropic') {
     return { type: 'error', error: { type: ANTHROPIC_TYPE[error.code], message: error.message } };
   }
+  if (format === 'google') return googleErrorBody(error);
   const body: Record<string, unknown> = {
     message: error.message,
     type: OPENAI_TYPE[error.code],
@@ -148,6 +172,30 @@ export function errorBody(error: GatewayError, format: ApiFormat): unknown {
   };
   if (error.problems) body.problems = error.problems;
   return { error: body };
+}
+
+/**
+ * Google's shape: `{ error: { code, message, status, details } }`. The gateway's own code (e.g.
+ * budget_exceeded, which Google's status names only as RESOURCE_EXHAUSTED) goes in an ErrorInfo
+ * detail, as Google puts its machine-readable reasons; the field, when known, in a BadRequest one.
+ */
+function googleErrorBody(error: GatewayError): unknown {
+  const details: unknown[] = [
+    {
+      '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+      reason: error.code.toUpperCase(),
+      domain: 'llm-budget-gateway',
+    },
+  ];
+  if (error.param !== null) {
+    details.push({
+      '@type': 'type.googleapis.com/google.rpc.BadRequest',
+      fieldViolations: [{ field: error.param, description: error.message }],
+    });
+  }
+  return {
+    error: { code: error.status, message: error.message, status: GOOGLE_STATUS[error.code], details },
+  };
 }
 
 /** A Web-standard Response for an error. */

@@ -27,6 +27,8 @@ export interface RequestRecord {
   outputTokens: number;
   reasoningTokens: number;
   costNano: Nano;
+  /** What the provider reported it charged (OpenRouter usage.cost), when it did; never billed. */
+  providerCostNano?: Nano;
   estimateNano: Nano;
   /** Total time from request to the last byte, ms. */
   latencyMs: number;

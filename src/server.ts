@@ -16,6 +16,7 @@ import { callerIdentity, type KeyLookup } from './http/key-auth.js';
 import { adapters, ResponseTokenMemory } from './providers/index.js';
 import type { RequestObserver } from './record.js';
 import type { UpstreamDispatch } from './routes/proxy/exchange.js';
+import { mountGemini } from './routes/proxy/gemini.js';
 import { createProxyHandler, type ProxyDeps } from './routes/proxy/handler.js';
 import { budgetHandler } from './routes/self/budget.js';
 import type { SelfServiceDeps } from './routes/self/deps.js';
@@ -65,6 +66,7 @@ export function buildApp(deps: AppDeps): GatewayApp {
     tracing: deps.tracing,
   };
   for (const adapter of adapters) app.post(adapter.path, createProxyHandler(adapter, proxyDeps));
+  mountGemini(app, proxyDeps);
 
   const selfDeps: SelfServiceDeps = {
     engine: deps.engine,

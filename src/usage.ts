@@ -15,6 +15,11 @@ export interface Usage {
   cacheWriteTokens: number;
   outputTokens: number;
   reasoningTokens: number;
+  /**
+   * What the provider says it charged, when it says (OpenRouter `usage.cost`), in nano-USD: recorded
+   * for reconciliation, never billed (budgets settle at the configured price they reserved at).
+   */
+  providerCostNano?: number;
 }
 
 export const ZERO_USAGE: Readonly<Usage> = Object.freeze({

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { pricePerMillionToPico, usdToNano } from '../money.js';
+import { wireOfKind } from '../providers/types.js';
 import type { LongContextPrice } from '../usage.js';
 import { budgetProblems, compileBudget, isValidTimeZone } from './budgets.js';
 import { chainedDowngradeCycles } from './downgrade-cycles.js';
@@ -40,6 +41,31 @@ function defaultCapField(model: string): 'max_tokens' | 'max_completion_tokens' 
   return /^(o\d|gpt-5)/.test(model) ? 'max_completion_tokens' : 'max_tokens';
 }
 
+/** Azure OpenAI's GA data-plane api-version, used when an azure provider names none. */
+export const DEFAULT_AZURE_API_VERSION = '2024-10-21';
+
+/** The options only some provider kinds read; one set on another kind is a mistake worth naming. */
+function providerKindOptions(
+  name: string,
+  p: ConfigFile['providers'][string],
+  problems: string[],
+): Pick<RuntimeProvider, 'apiVersion' | 'deployments' | 'streamUsage'> {
+  const at = `providers.${name}`;
+  if (p.kind !== 'azure') {
+    if (p.api_version !== undefined)
+      problems.push(`${at}.api_version: only azure providers take an api_version`);
+    if (p.deployments !== undefined)
+      problems.push(`${at}.deployments: only azure providers take deployments`);
+  }
+  if (p.stream_usage !== undefined && p.kind !== 'openai-compatible') {
+    problems.push(`${at}.stream_usage: only openai-compatible providers take stream_usage`);
+  }
+  if (p.kind === 'azure') {
+    return { apiVersion: p.api_version ?? DEFAULT_AZURE_API_VERSION, deployments: p.deployments ?? {} };
+  }
+  return p.stream_usage === false ? { streamUsage: false } : {};
+}
+
 export const ANONYMOUS_KEY_ID = 'anonymous';
 export const ANONYMOUS_BUDGET_ID = 'anonymous-trial';
 
@@ -50,7 +76,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
   for (const [name, p] of Object.entries(file.providers)) {
     providers.set(name, {
       name,
-      kind: p.kind,
+      kind: p.kind === 'gemini' ? 'google' : p.kind,
       baseUrl: p.base_url.replace(/\/+$/, ''),
       apiKey: p.api_key,
       headers: p.headers,
@@ -60,6 +86,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
         bodyMs: p.timeouts.body_ms,
       },
       connections: p.connections,
+      ...providerKindOptions(name, p, problems),
     });
   }
 
@@ -159,7 +186,7 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
     chain.forEach((to, i) => {
       const target = models.get(to);
       if (!target) problems.push(`fallbacks.${from}[${i}]: unknown model ${to}`);
-      else if (source && target.provider.kind !== source.provider.kind) {
+      else if (source && wireOfKind(target.provider.kind) !== wireOfKind(source.provider.kind)) {
         problems.push(
           `fallbacks.${from}[${i}]: ${to} speaks the ${target.provider.kind} API, ${from} the ${source.provider.kind} API`,
         );

@@ -17,6 +17,12 @@ export interface RuntimeProvider {
   headers: Record<string, string>;
   timeouts: { connectMs: number; headersMs: number; bodyMs: number };
   connections: number;
+  /** azure: deployment URLs with this api-version, or "v1" (the v1 API). */
+  apiVersion?: string;
+  /** azure: upstream model -> deployment name. */
+  deployments?: Readonly<Record<string, string>>;
+  /** false: the server refuses stream_options; streams are billed from the relayed text. */
+  streamUsage?: false;
 }
 
 export interface RuntimeModel {

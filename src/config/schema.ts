@@ -84,7 +84,20 @@ const storeSchema = z
 
 const providerSchema = z
   .object({
-    kind: z.enum(['openai', 'anthropic']),
+    /** `gemini` is another name for `google` (DESIGN.md's example config spells it so). */
+    kind: z.enum(['openai', 'anthropic', 'google', 'gemini', 'azure', 'openai-compatible']),
+    /**
+     * azure: the `api-version` of deployment URLs ({base}/openai/deployments/{deployment}/...), or
+     * "v1" for the v1 API ({base}/openai/v1/..., model in the body). Default 2024-10-21.
+     */
+    api_version: z.string().min(1).optional(),
+    /** azure: model (its upstream name) -> deployment name; a model not listed is its own deployment. */
+    deployments: z.record(z.string(), z.string().min(1)).optional(),
+    /**
+     * openai-compatible: false for servers that refuse `stream_options` (older vLLM, some proxies):
+     * the gateway then never asks for a usage chunk and bills streams from the text it relayed.
+     */
+    stream_usage: z.boolean().optional(),
     base_url: z.url({ error: 'expected an http(s) URL' }),
     api_key: z.string().default(''),
     /** Headers added to every upstream request (e.g. OpenAI-Organization). */

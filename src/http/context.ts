@@ -28,6 +28,7 @@ const PROXY_FORMATS = new Map<string, ApiFormat>(adapters.map((adapter) => [adap
  * The one rule for the format a client reads its errors in:
  * - a proxy path: its adapter's format (/v1/messages is Anthropic's, the rest OpenAI's);
  * - /admin/*: always OpenAI's (the admin API documents one error shape);
+ * - /v1beta/* (the Gemini API): Google's;
  * - any other /v1/messages* path: Anthropic's;
  * - shared routes (/v1/models, /v1/budget, /v1/cost/estimate, unknown paths): Anthropic's when the
  *   client sends `anthropic-version` (Anthropic's SDK always does), else OpenAI's.
@@ -38,6 +39,7 @@ export function apiFormatOf(path: string, anthropicVersion: string | undefined):
   const proxied = PROXY_FORMATS.get(path);
   if (proxied) return proxied;
   if (path.startsWith('/admin')) return 'openai';
+  if (path.startsWith('/v1beta/')) return 'google';
   if (path.startsWith('/v1/messages')) return 'anthropic';
   return anthropicVersion !== undefined ? 'anthropic' : 'openai';
 }

@@ -1,6 +1,7 @@
 /**
- * Who is calling. A virtual key arrives as `Authorization: Bearer <key>` or `x-api-key: <key>` (the
- * two SDKs' conventions); only its SHA-256 is ever compared or stored. Without a key, an anonymous
+ * Who is calling. A virtual key arrives as `Authorization: Bearer <key>`, `x-api-key: <key>` or
+ * `x-goog-api-key: <key>` (the SDKs' conventions; Gemini's `?key=` is moved into the last one by
+ * the proxy's identify phase); only its SHA-256 is ever compared or stored. Without a key, an anonymous
  * trial identity when the trial is enabled.
  */
 import { createHash } from 'node:crypto';
@@ -18,7 +19,7 @@ export function presentedKey(headers: HeaderSource): string | undefined {
     const match = /^Bearer\s+(.+)$/i.exec(auth.trim());
     if (match?.[1]) return match[1].trim();
   }
-  const apiKey = headers.get('x-api-key');
+  const apiKey = headers.get('x-api-key') ?? headers.get('x-goog-api-key');
   return apiKey ? apiKey.trim() : undefined;
 }
 
@@ -73,7 +74,7 @@ export function identify(
   if (!anon.enabled) {
     throw new GatewayError(
       'unauthorized',
-      'Missing API key: send it as "Authorization: Bearer <key>" or "x-api-key".',
+      'Missing API key: send it as "Authorization: Bearer <key>", "x-api-key" or "x-goog-api-key".',
     );
   }
   const who = anon.identifyBy.kind === 'ip' ? clientIp : (headers.get(anon.identifyBy.header) ?? undefined);

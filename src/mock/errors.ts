@@ -1,6 +1,6 @@
 /** Error bodies exactly as each provider sends them. */
 
-export type WireFormat = 'openai' | 'anthropic';
+export type WireFormat = 'openai' | 'anthropic' | 'google';
 
 export interface MockError {
   status: number;
@@ -26,6 +26,31 @@ export function anthropicError(status: number, type: string, message: string, re
   const body: Record<string, unknown> = { type: 'error', error: { type, message } };
   if (requestId !== undefined) body.request_id = requestId;
   return { status, body };
+}
+
+/** google.rpc.Code names by HTTP status, as the Gemini API pairs them. */
+const GOOGLE_STATUS: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  409: 'ABORTED',
+  429: 'RESOURCE_EXHAUSTED',
+  499: 'CANCELLED',
+  500: 'INTERNAL',
+  503: 'UNAVAILABLE',
+  504: 'DEADLINE_EXCEEDED',
+};
+
+/** Google's error body: `{ error: { code, message, status } }`. */
+export function googleError(status: number, message: string): MockError {
+  const name = GOOGLE_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION');
+  return { status, body: { error: { code: status, message, status: name } } };
+}
+
+/** Azure OpenAI's own errors (auth, routing): `{ error: { code: "401", message } }`. */
+export function azureError(status: number, message: string): MockError {
+  return { status, body: { error: { code: String(status), message } } };
 }
 
 const ANTHROPIC_TYPES: Record<number, string> = {
@@ -75,6 +100,8 @@ const OPENAI_ERRORS: Record<number, OpenAIErrorFields> = {
 /** The error a `x-mock-fail: status:CODE` request gets, in the format of the API it called. */
 export function injectedError(format: WireFormat, status: number, requestId: string): MockError {
   const headers: Record<string, string> = status === 429 ? { 'retry-after': '1' } : {};
+  if (format === 'google')
+    return { ...googleError(status, `Injected ${status} from the mock provider.`), headers };
   if (format === 'anthropic') {
     const type = ANTHROPIC_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
     return {
@@ -90,12 +117,14 @@ export function injectedError(format: WireFormat, status: number, requestId: str
 }
 
 export function invalidRequest(format: WireFormat, message: string, param: string | null = null): MockError {
+  if (format === 'google') return googleError(400, message);
   return format === 'anthropic'
     ? anthropicError(400, 'invalid_request_error', message)
     : openaiError(400, { type: 'invalid_request_error', message, param });
 }
 
 export function notFound(format: WireFormat, method: string, path: string): MockError {
+  if (format === 'google') return googleError(404, `Method not found: ${method} ${path}`);
   return format === 'anthropic'
     ? anthropicError(404, 'not_found_error', `Not Found: ${method} ${path}`)
     : openaiError(404, {
@@ -106,6 +135,7 @@ export function notFound(format: WireFormat, method: string, path: string): Mock
 }
 
 export function malformedJson(format: WireFormat): MockError {
+  if (format === 'google') return googleError(400, 'Invalid JSON payload received.');
   return format === 'anthropic'
     ? anthropicError(
         400,
@@ -120,6 +150,14 @@ export function malformedJson(format: WireFormat): MockError {
 }
 
 export function unauthorized(format: WireFormat, provided: boolean): MockError {
+  if (format === 'google') {
+    return provided
+      ? googleError(400, 'API key not valid. Please pass a valid API key.')
+      : googleError(
+          403,
+          "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+        );
+  }
   if (format === 'anthropic') {
     return anthropicError(
       401,

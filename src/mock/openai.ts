@@ -13,6 +13,7 @@ import { type OutputSize, outputSize } from './plan.js';
 import { chatPromptTokens, plainInputTokens } from './prompt.js';
 import { generatedText, textChunks } from './text.js';
 import { planToolCalls } from './tool-calls.js';
+import { streamsUsageChunk, variantOf, variantUsage } from './variants.js';
 
 function chatUsage(ex: Exchange, promptTokens: number, size: OutputSize, n: number, early?: number) {
   const cached = ex.plan.cachedTokens;
@@ -45,6 +46,19 @@ function chatUsage(ex: Exchange, promptTokens: number, size: OutputSize, n: numb
 export const chatCompletions: Handler = async (ex, body) => {
   const model = requireModel(ex, body);
   if (model === undefined) return;
+  const variant = variantOf(ex.req);
+  if (variant === undefined) {
+    ex.sendError(
+      invalidRequest('openai', 'x-mock-variant: expected deepseek, openrouter, groq or no-stream-options'),
+    );
+    return;
+  }
+  if (variant === 'no-stream-options' && body.stream_options !== undefined) {
+    ex.sendError(
+      invalidRequest('openai', 'stream_options: Extra inputs are not permitted', 'stream_options'),
+    );
+    return;
+  }
   if (!Array.isArray(body.messages)) {
     ex.sendError(invalidRequest('openai', "Missing required parameter: 'messages'.", 'messages'));
     return;
@@ -82,7 +96,7 @@ export const chatCompletions: Handler = async (ex, body) => {
         : { role: 'assistant', content, refusal: null, annotations: [] };
       choices.push({ index: i, message, logprobs: null, finish_reason: finish });
     }
-    const usage = chatUsage(ex, promptTokens, billed, n);
+    const usage = variantUsage(variant, chatUsage(ex, promptTokens, billed, n));
     ex.record.outputTokensSent = sentPerChoice * n;
     ex.sendJson(200, {
       id,
@@ -97,7 +111,7 @@ export const chatCompletions: Handler = async (ex, body) => {
     return;
   }
 
-  const withUsage = includeUsage(body);
+  const withUsage = streamsUsageChunk(variant, includeUsage(body));
   const head = {
     id,
     object: 'chat.completion.chunk',
@@ -162,7 +176,13 @@ export const chatCompletions: Handler = async (ex, body) => {
   }
   let tail = perChoice((index) => ({ index, delta: {}, logprobs: null, finish_reason: finish }));
   if (withUsage) {
-    tail += `data: ${JSON.stringify({ ...head, choices: [], usage: chatUsage(ex, promptTokens, billed, n) })}\n\n`;
+    const usage = variantUsage(variant, chatUsage(ex, promptTokens, billed, n));
+    tail += `data: ${JSON.stringify({ ...head, choices: [], usage })}\n\n`;
+  } else if (variant === 'groq') {
+    // Groq: the usage rides in x_groq of one more finish chunk, whatever stream_options said.
+    const usage = chatUsage(ex, promptTokens, billed, n);
+    const chunk = { ...head, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finish }] };
+    tail += `data: ${JSON.stringify({ ...chunk, x_groq: { id: `req_${id}`, usage } })}\n\n`;
   }
   if (!(await ex.write(`${tail}data: [DONE]\n\n`))) return;
   ex.end();

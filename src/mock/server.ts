@@ -20,6 +20,13 @@
  * each chunk is n events), x-mock-chunk-delay-ms apart. `outputTokensSent` counts tokens handed to
  * the socket, which is what the mock generated (what a provider bills): it stops generating at the
  * first chunk after it sees the client's close (see src/mock/lag.test.ts for the lag figures).
+ *   x-mock-variant: NAME          chat completions as an OpenAI-compatible server answers (variants.ts):
+ *                                 deepseek | openrouter | groq | no-stream-options
+ *
+ * Besides OpenAI's and Anthropic's paths: Gemini's /v1beta/models/{model}:{generateContent,
+ * streamGenerateContent,countTokens} (gemini.ts; key in x-goog-api-key or ?key=) and Azure OpenAI's
+ * /openai/deployments/{deployment}/{chat/completions,completions,embeddings}?api-version=... and
+ * /openai/v1/... (key in api-key), answered by the OpenAI handlers.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,6 +34,8 @@ import { countTokensHandler, messages } from './anthropic.js';
 import { completions } from './completions.js';
 import {
   anthropicError,
+  azureError,
+  googleError,
   injectedError,
   type MockError,
   malformedJson,
@@ -36,6 +45,7 @@ import {
   type WireFormat,
 } from './errors.js';
 import { Exchange, type Handler, type Json } from './exchange.js';
+import { countTokensHandler as geminiCountTokens, geminiRoute, generateContent } from './gemini.js';
 import { newId } from './ids.js';
 import { chatCompletions, embeddings, models } from './openai.js';
 import { type PlanDefaults, PlanError, planRequest } from './plan.js';
@@ -47,6 +57,8 @@ export type { MockProvider, MockProviderOptions, ReportedUsage, ServedRecord } f
 interface Route {
   handler: Handler;
   format: WireFormat | 'detect';
+  /** Azure OpenAI routes: `api-key` auth, deployment URLs need `api-version`. */
+  azure?: 'deployment' | 'v1';
 }
 
 const ROUTES: Record<string, Route> = {
@@ -58,6 +70,55 @@ const ROUTES: Record<string, Route> = {
   'POST /v1/messages/count_tokens': { handler: countTokensHandler, format: 'anthropic' },
   'GET /v1/models': { handler: models, format: 'detect' },
 };
+
+const GEMINI_METHODS: Record<string, Handler> = {
+  generateContent: generateContent(false),
+  streamGenerateContent: generateContent(true),
+  countTokens: geminiCountTokens,
+};
+
+/** Azure OpenAI's data-plane paths, as the OpenAI route they mirror. */
+const AZURE_DEPLOYMENT = /^\/openai\/deployments\/([^/]+)(\/chat\/completions|\/completions|\/embeddings)$/;
+
+/** Routes whose path carries a name: Gemini's models/{model}:{method}, Azure's deployments and v1 API. */
+function dynamicRoute(method: string, path: string): Route | undefined {
+  if (method !== 'POST') return undefined;
+  const gemini = geminiRoute(path);
+  if (gemini) {
+    const handler = GEMINI_METHODS[gemini.method];
+    return handler ? { handler, format: 'google' } : undefined;
+  }
+  const deployment = AZURE_DEPLOYMENT.exec(path);
+  if (deployment) {
+    const route = ROUTES[`POST /v1${deployment[2]}`];
+    return route ? { ...route, azure: 'deployment' } : undefined;
+  }
+  if (path.startsWith('/openai/v1/')) {
+    const route = ROUTES[`POST ${path.slice('/openai'.length)}`];
+    return route ? { ...route, azure: 'v1' } : undefined;
+  }
+  return undefined;
+}
+
+/** Azure's checks before the OpenAI handler: the key in `api-key`, the api-version of deployment URLs. */
+function azureProblem(
+  route: Route,
+  req: IncomingMessage,
+  query: URLSearchParams,
+  options: MockProviderOptions,
+): MockError | null {
+  const key = options.azureApiKey;
+  if (key !== undefined && req.headers['api-key'] !== key) {
+    return azureError(
+      401,
+      'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.',
+    );
+  }
+  if (route.azure === 'deployment' && !query.get('api-version')) {
+    return azureError(404, 'Resource not found');
+  }
+  return null;
+}
 
 /** Which provider a request outside the fixed routes is talking to. */
 function detectFormat(req: IncomingMessage): WireFormat {
@@ -87,7 +148,18 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function authError(format: WireFormat, req: IncomingMessage, options: MockProviderOptions): MockError | null {
+function authError(
+  format: WireFormat,
+  req: IncomingMessage,
+  query: URLSearchParams,
+  options: MockProviderOptions,
+): MockError | null {
+  if (format === 'google') {
+    const key = options.googleApiKey;
+    if (key === undefined) return null;
+    const sent = req.headers['x-goog-api-key'] ?? query.get('key') ?? undefined;
+    return sent === key ? null : unauthorized('google', sent !== undefined);
+  }
   if (format === 'anthropic') {
     const key = options.anthropicApiKey;
     if (key === undefined) return null;
@@ -114,7 +186,8 @@ async function serve(
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
-  const route = ROUTES[`${method} ${path}`];
+  const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+  const route = ROUTES[`${method} ${path}`] ?? dynamicRoute(method, path);
   const format = route === undefined || route.format === 'detect' ? detectFormat(req) : route.format;
   const requestId = newId('req_');
   const record: ServedRecord = {
@@ -151,7 +224,9 @@ async function serve(
     ex.sendError(notFound(format, method, path));
     return;
   }
-  const denied = authError(format, req, options);
+  const denied = route.azure
+    ? azureProblem(route, req, query, options)
+    : authError(format, req, query, options);
   if (denied) {
     req.resume();
     ex.sendError(denied);
@@ -175,6 +250,7 @@ async function serve(
     }
     body = parsed as Json;
     if (typeof body.model === 'string') record.model = body.model;
+    else if (route.azure === 'deployment') record.model = decodeURIComponent(path.split('/')[3] ?? '');
     record.stream = body.stream === true;
   }
   // x-mock-fail-model: the failure applies only to requests for that model (fallback tests).
@@ -184,7 +260,9 @@ async function serve(
     ex.sendError(
       format === 'anthropic'
         ? anthropicError(400, 'invalid_request_error', planProblem)
-        : openaiError(400, { type: 'invalid_request_error', message: planProblem }),
+        : format === 'google'
+          ? googleError(400, planProblem)
+          : openaiError(400, { type: 'invalid_request_error', message: planProblem }),
     );
     return;
   }

@@ -12,6 +12,10 @@ export interface MockProviderOptions {
    * current Anthropic SDKs send), else 401 in Anthropic's error format.
    */
   anthropicApiKey?: string;
+  /** When set, Gemini routes require `x-goog-api-key: <it>` (or `?key=<it>`), else Google's 400/403. */
+  googleApiKey?: string;
+  /** When set, Azure OpenAI routes (/openai/...) require `api-key: <it>`, else Azure's 401. */
+  azureApiKey?: string;
   /** Default 0: delay before the response headers. */
   latencyMs?: number;
   /** Default 20: text tokens generated when the request's output cap allows that many. */

@@ -39,6 +39,10 @@ const UPSTREAM: Record<ProviderKind, HeaderAllowList> = {
     names: new Set([...COMMON_UPSTREAM, 'anthropic-version', 'anthropic-beta']),
     prefixes: ['x-stainless-', 'x-mock-'],
   },
+  azure: { names: new Set([...COMMON_UPSTREAM, 'openai-beta']), prefixes: ['x-stainless-', 'x-mock-'] },
+  'openai-compatible': { names: new Set(COMMON_UPSTREAM), prefixes: ['x-stainless-', 'x-mock-'] },
+  // The @google/genai SDK's client header (x-goog-api-client) is its telemetry, like x-stainless-*.
+  google: { names: new Set([...COMMON_UPSTREAM, 'x-goog-api-client']), prefixes: ['x-mock-'] },
 };
 
 /**
@@ -62,6 +66,9 @@ const RESPONSE: Record<ProviderKind, HeaderAllowList> = {
     names: new Set([...COMMON_RESPONSE, 'request-id']),
     prefixes: ['anthropic-ratelimit-'],
   },
+  azure: { names: new Set([...COMMON_RESPONSE, 'apim-request-id']), prefixes: ['x-ratelimit-'] },
+  'openai-compatible': { names: new Set(COMMON_RESPONSE), prefixes: ['x-ratelimit-'] },
+  google: { names: new Set(COMMON_RESPONSE), prefixes: [] },
 };
 
 function allowed(list: HeaderAllowList, name: string): boolean {
@@ -182,13 +189,30 @@ export function upstreamHeaders(
   }
   for (const [name, value] of Object.entries(extra)) headers.set(name, value);
   // The credential last, so neither the client nor `extra` can replace it.
-  if (kind === 'openai') {
-    headers.set('authorization', `Bearer ${apiKey}`);
-  } else {
-    headers.set('x-api-key', apiKey);
-    if (!headers.has('anthropic-version')) headers.set('anthropic-version', DEFAULT_ANTHROPIC_VERSION);
+  const credential = credentialHeaders(kind, apiKey);
+  for (const name in credential) headers.set(name, credential[name]!);
+  if (kind === 'anthropic' && !headers.has('anthropic-version')) {
+    headers.set('anthropic-version', DEFAULT_ANTHROPIC_VERSION);
   }
   return headers;
+}
+
+/**
+ * The provider's credential, in the header its API reads: OpenAI and compatible servers a bearer
+ * token, Anthropic `x-api-key`, Gemini `x-goog-api-key` (never `?key=`: a URL ends up in logs),
+ * Azure OpenAI `api-key`.
+ */
+function credentialHeaders(kind: ProviderKind, apiKey: string): Record<string, string> {
+  switch (kind) {
+    case 'anthropic':
+      return { 'x-api-key': apiKey };
+    case 'google':
+      return { 'x-goog-api-key': apiKey };
+    case 'azure':
+      return { 'api-key': apiKey };
+    default:
+      return { authorization: `Bearer ${apiKey}` };
+  }
 }
 
 /**
@@ -251,11 +275,9 @@ export function upstreamHeaderRecord(
     if (sent !== undefined) out[name] = sent;
   }
   for (const name in extra) out[name.toLowerCase()] = extra[name]!;
-  if (kind === 'openai') {
-    out.authorization = `Bearer ${apiKey}`;
-  } else {
-    out['x-api-key'] = apiKey;
-    if (out['anthropic-version'] === undefined) out['anthropic-version'] = DEFAULT_ANTHROPIC_VERSION;
+  Object.assign(out, credentialHeaders(kind, apiKey));
+  if (kind === 'anthropic' && out['anthropic-version'] === undefined) {
+    out['anthropic-version'] = DEFAULT_ANTHROPIC_VERSION;
   }
   return out;
 }

@@ -32,14 +32,33 @@ import type { StreamError, StreamTapOptions } from './types.js';
 export function openAiUsage(usage: unknown): Usage | undefined {
   if (!isObject(usage)) return undefined;
   const prompt = count(usage.prompt_tokens);
-  const cached = Math.min(prompt, count(member(usage.prompt_tokens_details, 'cached_tokens')));
-  return {
+  // DeepSeek bills by prompt_cache_hit_tokens / _miss_tokens (hit + miss = prompt_tokens); when it
+  // sends them they are what it charged, whatever prompt_tokens_details says.
+  const hit = usage.prompt_cache_hit_tokens;
+  const cachedReported = typeof hit === 'number' ? hit : member(usage.prompt_tokens_details, 'cached_tokens');
+  const cached = Math.min(prompt, count(cachedReported));
+  const result: Usage = {
     inputTokens: prompt - cached,
     cachedInputTokens: cached,
     cacheWriteTokens: 0,
     outputTokens: count(usage.completion_tokens),
     reasoningTokens: count(member(usage.completion_tokens_details, 'reasoning_tokens')),
   };
+  // OpenRouter reports what it charged (USD credits): recorded next to our price, never billed.
+  const cost = providerCostNano(usage.cost);
+  if (cost !== undefined) result.providerCostNano = cost;
+  return result;
+}
+
+/** A provider-reported USD cost as nano-USD, rounded up like every cost; undefined when absent or odd. */
+function providerCostNano(value: unknown): number | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return undefined;
+  return Math.ceil(Math.round(value * 1e12) / 1e3);
+}
+
+/** Groq streams put usage in `x_groq.usage` of the last chunk, not in a usage chunk of their own. */
+function groqUsage(chunk: unknown): Usage | undefined {
+  return openAiUsage(member(member(chunk, 'x_groq'), 'usage'));
 }
 
 /** Responses API usage in the gateway's terms; undefined when not an object. */
@@ -88,7 +107,7 @@ export class ChatStreamTap extends SseTap {
     if (data === undefined || data === '[DONE]') return;
     if (data.includes('"usage":{')) {
       const chunk = tryParseJson(data);
-      const usage = openAiUsage(member(chunk, 'usage'));
+      const usage = openAiUsage(member(chunk, 'usage')) ?? groqUsage(chunk);
       if (usage !== undefined) this.report(usage);
     }
     collectStringMembers(data, this.textMembers, this.text.list);
@@ -106,8 +125,9 @@ export class ChatStreamTap extends SseTap {
   /** Cuts the usage member (or the whole usage chunk) as views of the event: no copy until the tap joins. */
   protected override rewrite(event: Uint8Array, fields: SseFields, out: Uint8Array[]): boolean {
     const data = fields.data;
+    // Groq's own usage inside x_groq is part of the stream its clients always get: left as it is.
     const cut =
-      !this.strip || data === undefined || !data.includes('"usage":')
+      !this.strip || data === undefined || !data.includes('"usage":') || data.includes('"x_groq":')
         ? null
         : findUsageCut(event, data.includes('"choices":[]'));
     if (cut === 'drop') return true;

@@ -5,8 +5,19 @@
 import type { ApiFormat, GatewayError } from '../errors.js';
 import type { Usage } from '../usage.js';
 
-export type ApiShape = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages';
-export type ProviderKind = 'openai' | 'anthropic';
+export type ApiShape = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages' | 'gemini';
+/**
+ * How the gateway talks to a provider upstream. `azure` and `openai-compatible` speak OpenAI's wire
+ * format (clients call them through the OpenAI endpoints); `google` speaks Gemini's.
+ */
+export type ProviderKind = 'openai' | 'anthropic' | 'google' | 'azure' | 'openai-compatible';
+/** The client-facing wire format an endpoint speaks, and the one each provider kind is served to. */
+export type ProviderWire = 'openai' | 'anthropic' | 'google';
+
+export function wireOfKind(kind: ProviderKind): ProviderWire {
+  if (kind === 'anthropic' || kind === 'google') return kind;
+  return 'openai';
+}
 
 /** The request body as parsed JSON (an object; validated by the adapter). */
 export type RequestBody = Record<string, unknown>;
@@ -132,8 +143,8 @@ export interface EndpointAdapter {
   readonly path: string;
   /** The error format of this API. */
   readonly format: ApiFormat;
-  /** The provider kind that serves this API. */
-  readonly provider: ProviderKind;
+  /** The wire format of the providers that serve this API (see wireOfKind). */
+  readonly provider: ProviderWire;
   /**
    * Validates the body's shape (model, messages/input, types, `n`/`best_of`) and ends with
    * pricingProblem(); returns a 400 naming the field, or null.
@@ -195,6 +206,18 @@ export interface EndpointAdapter {
   asUpstreamStream(body: RequestBody): RequestBody;
   /** An assembler of this API's plain answer from its stream. */
   createAssembler(): StreamAssembler;
+  /**
+   * APIs whose model is in the path, not the body (Gemini `/v1beta/models/{model}:generateContent`):
+   * the model named by the client's path. Absent: the body's `model`.
+   */
+  modelOf?(body: RequestBody, path: string): string;
+  /**
+   * APIs whose model is in the path: the upstream path (before the provider's base path) for the
+   * served model. Absent: the endpoint's fixed path, with the served model written into the body.
+   */
+  upstreamPathFor?(upstreamModel: string): string;
+  /** The virtual key may also come as `?key=` (Google's convention). */
+  readonly acceptsQueryKey?: boolean;
 }
 
 export interface WorstCase {

@@ -7,6 +7,7 @@ import { cachedCount, countTextTokens } from './count-cache.js';
 import { tokenizerSegments } from './encoding.js';
 import { PromptParts } from './prompt.js';
 import { collectChat } from './shapes/chat.js';
+import { collectGemini } from './shapes/gemini.js';
 import { collectCompletions, collectEmbeddings } from './shapes/inputs.js';
 import { collectMessages } from './shapes/messages.js';
 import { collectResponses } from './shapes/responses.js';
@@ -28,6 +29,7 @@ const collectors: Record<ApiShape, (parts: PromptParts, body: RequestBody) => vo
   embeddings: collectEmbeddings,
   responses: collectResponses,
   messages: collectMessages,
+  gemini: collectGemini,
 };
 
 /** What to count for this request (no tokenizing yet). Never throws on odd bodies. */

@@ -7,7 +7,7 @@ import type { RuntimeConfig, RuntimeModel } from '../../config/runtime.js';
 import { GatewayError } from '../../errors.js';
 import { denialError } from '../../http/denial-errors.js';
 import type { ResponseTokenMemory } from '../../providers/response-memory.js';
-import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
+import { type EndpointAdapter, type RequestBody, wireOfKind } from '../../providers/types.js';
 import { countPromptTokens } from '../../tokens/estimate.js';
 
 /**
@@ -163,10 +163,10 @@ export function resolveModel(config: RuntimeConfig, adapter: EndpointAdapter, na
       { param: 'model' },
     );
   }
-  if (model.provider.kind !== adapter.provider) {
+  if (wireOfKind(model.provider.kind) !== adapter.provider) {
     throw new GatewayError(
       'invalid_request',
-      `The model ${name} is served by the ${model.provider.kind} API; call it through its own endpoint, not ${adapter.path}.`,
+      `The model ${name} is served by the ${wireOfKind(model.provider.kind)} API; call it through its own endpoint, not ${adapter.path}.`,
       { param: 'model' },
     );
   }

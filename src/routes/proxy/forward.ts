@@ -52,7 +52,7 @@ export interface UpstreamCall {
 }
 
 export async function forward(exchange: Exchange, attempt: Attempt): Promise<Forwarded> {
-  const { adapter, config, state } = exchange;
+  const { config, state } = exchange;
   const provider = attempt.admission.servedModel.provider;
   if (!provider.apiKey) {
     throw new GatewayError(
@@ -99,7 +99,7 @@ export async function forward(exchange: Exchange, attempt: Attempt): Promise<For
   const send = () => {
     const pending = exchange.deps.pools.pool(provider).request({
       method: 'POST',
-      path: upstreamPath(provider, adapter.path),
+      path: upstreamPathOf(exchange, attempt.admission),
       headers,
       body: watchedBody(bytes, () => {
         call.written = true;
@@ -180,13 +180,21 @@ function watchedBody(bytes: Buffer, onWritten: () => void): Dispatcher.DispatchO
   return chunks() as unknown as Dispatcher.DispatchOptions['body'];
 }
 
+/** Where the request goes: the endpoint's path, or (model in the path, Gemini) the served model's. */
+function upstreamPathOf(exchange: Exchange, admission: AdmissionGranted): string {
+  const { adapter } = exchange;
+  const served = admission.servedModel;
+  const clientPath = adapter.upstreamPathFor?.(served.upstreamModel) ?? adapter.path;
+  return upstreamPath(served.provider, clientPath, served.upstreamModel);
+}
+
 /** Applies the admission to the body; returns the bytes to send (the original ones when nothing changed). */
 function upstreamBody(
   exchange: Exchange,
   admission: AdmissionGranted,
 ): { bytes: Buffer; strippedUsage: boolean } {
   const { adapter, body } = exchange;
-  let changed = setServedModel(body, admission);
+  let changed = setServedModel(body, admission, adapter.upstreamPathFor !== undefined);
   // The cap goes in the served model's field: a fallback or downgrade to an o-series model takes
   // max_completion_tokens where the client wrote max_tokens.
   const served = admission.servedModel;
@@ -195,7 +203,14 @@ function upstreamBody(
     adapter.setOutputCap(body, admission.outputCap, served.capField);
     changed = true;
   }
-  const strippedUsage = exchange.stream && adapter.requestUsageInStream(body);
+  // A server that refuses stream_options gets none (the client's included): its streams are billed
+  // from the relayed text, and the client gets no usage chunk it could not have got from that server.
+  const noStreamUsage = served.provider.streamUsage === false;
+  if (noStreamUsage && exchange.stream && body.stream_options !== undefined) {
+    delete body.stream_options;
+    changed = true;
+  }
+  const strippedUsage = exchange.stream && !noStreamUsage && adapter.requestUsageInStream(body);
   if (strippedUsage) changed = true;
   // A metered plain request goes upstream as a stream so its output can be metered (relay-assembled.ts).
   if (!exchange.stream && admission.meter) {
@@ -204,7 +219,9 @@ function upstreamBody(
   return { bytes: changed ? Buffer.from(JSON.stringify(body)) : exchange.bytes, strippedUsage };
 }
 
-function setServedModel(body: RequestBody, admission: AdmissionGranted): boolean {
+function setServedModel(body: RequestBody, admission: AdmissionGranted, inPath: boolean): boolean {
+  // The model travels in the upstream path (Gemini): the body has no model field to write.
+  if (inPath) return false;
   if (body.model === admission.servedModel.upstreamModel) return false;
   body.model = admission.servedModel.upstreamModel;
   return true;

@@ -35,7 +35,7 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
     state.trace = deps.tracing?.startRequest(adapter, clientHeaders(c), state.startedAt);
     let admission: AdmissionGranted | undefined;
     try {
-      const caller = identifyCaller(c, state, deps.lookupKey);
+      const caller = identifyCaller(c, state, deps.lookupKey, adapter.acceptsQueryKey === true);
       const { body, bytes } = await readProxyBody(c, adapter, caller.headers);
       const stream = adapter.isStream(body);
       state.record.stream = stream;
@@ -50,7 +50,12 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
       });
       state.record.user = builder.identity.user ?? null;
       const config = c.get('config');
-      const model = resolveModel(config, adapter, body.model as string);
+      // The model is the body's, or the path's for APIs that put it there (Gemini).
+      const model = resolveModel(
+        config,
+        adapter,
+        adapter.modelOf?.(body, c.req.path) ?? (body.model as string),
+      );
       state.record.requestedModel = model.name;
       const exchange: Exchange = {
         c,

@@ -10,13 +10,26 @@ export function identifyCaller(
   c: GatewayContext,
   state: RequestState,
   lookupKey: KeyLookup | undefined,
+  acceptsQueryKey = false,
 ): { identity: Identity; headers: HeaderRecord } {
   const config = c.get('config');
   const headers = clientHeaders(c);
+  if (acceptsQueryKey) moveQueryKey(c, headers);
   const identity = identify(config, headerSource(headers), clientIp(c, config), lookupKey);
   state.record.keyId = identity.keyId;
   state.record.anonymous = identity.anonymous;
   state.record.team = identity.team ?? null;
   c.set('identity', identity);
   return { identity, headers };
+}
+
+/**
+ * Google's `?key=` convention: the key is read as if sent in `x-goog-api-key` (a header the client
+ * did send wins). It never goes further: headers.ts keeps that header from the provider, the
+ * upstream path is built without the client's query, and the record keeps the endpoint, not the URL.
+ */
+function moveQueryKey(c: GatewayContext, headers: HeaderRecord): void {
+  if (headers.authorization || headers['x-api-key'] || headers['x-goog-api-key']) return;
+  const key = c.req.query('key');
+  if (key) headers['x-goog-api-key'] = key;
 }

@@ -58,6 +58,7 @@ export class RequestState {
     this.record.outputTokens = usage.outputTokens;
     this.record.reasoningTokens = usage.reasoningTokens;
     this.record.costNano = costNano;
+    if (usage.providerCostNano !== undefined) this.record.providerCostNano = usage.providerCostNano;
   }
 
   finish(observe: RequestObserver): void {

@@ -7,7 +7,7 @@
 import type { Identity } from '../../budget/types.js';
 import type { RuntimeConfig, RuntimeModel } from '../../config/runtime.js';
 import { GatewayError } from '../../errors.js';
-import type { EndpointAdapter } from '../../providers/types.js';
+import { type EndpointAdapter, wireOfKind } from '../../providers/types.js';
 import { type Answered, NOTHING_PRODUCED } from './settle.js';
 
 /** The provider failed before answering (429, 5xx, timeout, unreachable) and a fallback remains. */
@@ -29,7 +29,7 @@ export function fallbackModels(
   const out: RuntimeModel[] = [];
   for (const candidate of chain) {
     const model = config.models.get(candidate);
-    if (!model || model.provider.kind !== adapter.provider) continue;
+    if (!model || wireOfKind(model.provider.kind) !== adapter.provider) continue;
     if (identity.allowedModels && !identity.allowedModels.has(candidate)) continue;
     out.push(model);
   }

@@ -52,17 +52,39 @@ export class UpstreamPools {
 }
 
 /**
- * The path on the provider for a client path. OpenAI base URLs end in /v1 (as the SDK's do), so the
- * client's /v1 prefix is replaced by the base path; Anthropic base URLs are the bare origin.
+ * The path on the provider for a client path. OpenAI (and compatible) base URLs end in /v1 (as the
+ * SDK's do), so the client's /v1 prefix is replaced by the base path; Anthropic and Gemini base URLs
+ * are the bare origin. Azure OpenAI base URLs are the resource (https://NAME.openai.azure.com):
+ * deployment URLs with `api-version`, or the v1 API (api_version "v1") with the model in the body.
  */
 const basePaths = new WeakMap<RuntimeProvider, string>();
 
-export function upstreamPath(provider: RuntimeProvider, clientPath: string): string {
+/** Azure's deployment routes, by OpenAI client path; other paths use Azure's v1-style routes. */
+const AZURE_DEPLOYMENT_ROUTES: Readonly<Record<string, string>> = {
+  '/v1/chat/completions': '/chat/completions',
+  '/v1/completions': '/completions',
+  '/v1/embeddings': '/embeddings',
+};
+
+export function upstreamPath(provider: RuntimeProvider, clientPath: string, upstreamModel: string): string {
   let basePath = basePaths.get(provider);
   if (basePath === undefined) {
     basePath = new URL(provider.baseUrl).pathname.replace(/\/+$/, '');
     basePaths.set(provider, basePath);
   }
-  if (provider.kind === 'openai') return basePath + clientPath.replace(/^\/v1/, '');
+  if (provider.kind === 'azure') return basePath + azurePath(provider, clientPath, upstreamModel);
+  if (provider.kind === 'openai' || provider.kind === 'openai-compatible') {
+    return basePath + clientPath.replace(/^\/v1/, '');
+  }
   return basePath + clientPath;
+}
+
+function azurePath(provider: RuntimeProvider, clientPath: string, upstreamModel: string): string {
+  const version = provider.apiVersion ?? 'v1';
+  if (version === 'v1') return `/openai/v1${clientPath.replace(/^\/v1/, '')}`;
+  const query = `?api-version=${encodeURIComponent(version)}`;
+  const route = AZURE_DEPLOYMENT_ROUTES[clientPath];
+  if (route === undefined) return `/openai${clientPath.replace(/^\/v1/, '')}${query}`;
+  const deployment = provider.deployments?.[upstreamModel] ?? upstreamModel;
+  return `/openai/deployments/${encodeURIComponent(deployment)}${route}${query}`;
 }

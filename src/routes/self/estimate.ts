@@ -9,6 +9,7 @@ import { GatewayError } from '../../errors.js';
 import type { GatewayContext } from '../../http/app.js';
 import { parseJsonObject, readRequestBody, requireJsonContentType } from '../../http/body.js';
 import { formatUsd, nanoToUsd } from '../../money.js';
+import { geminiGenerateAdapter, geminiStreamAdapter, parseGeminiPath } from '../../providers/gemini.js';
 import { adapterForPath } from '../../providers/index.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
 import { admissionBuilder, refusal, resolveModel } from '../proxy/admission.js';
@@ -30,7 +31,8 @@ export function estimateHandler(deps: SelfServiceDeps) {
 /** The adapter an estimate body names in `endpoint` (default chat completions); removes the field. */
 export function estimateAdapter(body: RequestBody): EndpointAdapter {
   const endpoint = body.endpoint ?? '/v1/chat/completions';
-  const adapter = typeof endpoint === 'string' ? adapterForPath(endpoint) : undefined;
+  const adapter =
+    typeof endpoint === 'string' ? (adapterForPath(endpoint) ?? geminiEstimate(endpoint, body)) : undefined;
   if (!adapter) {
     throw new GatewayError(
       'invalid_request',
@@ -39,6 +41,23 @@ export function estimateAdapter(body: RequestBody): EndpointAdapter {
     );
   }
   delete body.endpoint;
+  return adapter;
+}
+
+/**
+ * Gemini puts the model in the path: `"endpoint": "/v1beta/models/{model}:generateContent"` (or
+ * `:streamGenerateContent`) prices that model, read into the body's `model` for the preview only.
+ */
+function geminiEstimate(endpoint: string, body: RequestBody): EndpointAdapter | undefined {
+  const parsed = parseGeminiPath(endpoint);
+  if (parsed === undefined) return undefined;
+  const adapter =
+    parsed.method === 'generateContent'
+      ? geminiGenerateAdapter
+      : parsed.method === 'streamGenerateContent'
+        ? geminiStreamAdapter
+        : undefined;
+  if (adapter) body.model = parsed.model;
   return adapter;
 }
 
