@@ -177,6 +177,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     burnRates: analytics,
     clock: options.clock,
     onFallback: (from, to, reason) => metrics.fallbacks.inc({ from, to, reason }),
+    onUnknownPath: (method) => metrics.unknownPath(method),
     mount: (app) => {
       mountMetrics(app, metrics);
       mountAdmin(app, {

@@ -20,7 +20,9 @@ import { createProxyHandler, type ProxyDeps } from './routes/proxy/handler.js';
 import { budgetHandler } from './routes/self/budget.js';
 import type { SelfServiceDeps } from './routes/self/deps.js';
 import { estimateHandler } from './routes/self/estimate.js';
-import { modelsHandler } from './routes/self/models.js';
+import { modelHandler, modelsHandler } from './routes/self/models.js';
+import { countTokensHandler, inputTokensHandler } from './routes/self/token-count.js';
+import { batchesRefused, imagesRefused, responsesWebsocketDeclined } from './routes/self/unbudgeted.js';
 import type { BudgetStore } from './store/types.js';
 
 export interface AppDeps {
@@ -38,6 +40,8 @@ export interface AppDeps {
   onFallback?: ProxyDeps['onFallback'];
   /** Context tokens of served Responses (previous_response_id); one is made when absent. */
   responses?: ResponseTokenMemory;
+  /** Counts a request for a path no route serves (llm_gateway_unknown_paths_total). */
+  onUnknownPath?: (method: string) => void;
   /** Extra route groups (admin, metrics) mounted by the caller. */
   mount?: (app: GatewayApp) => void;
 }
@@ -45,7 +49,7 @@ export interface AppDeps {
 export function buildApp(deps: AppDeps): GatewayApp {
   const app = createGatewayApp();
   app.use(requestContext(deps.config));
-  installErrorBoundary(app, deps.logger);
+  installErrorBoundary(app, deps.logger, deps.onUnknownPath);
 
   const responses = deps.responses ?? new ResponseTokenMemory();
   const proxyDeps: ProxyDeps = {
@@ -67,6 +71,14 @@ export function buildApp(deps: AppDeps): GatewayApp {
   };
   const caller = callerIdentity(deps.lookupKey);
   app.get('/v1/models', caller, modelsHandler());
+  app.get('/v1/models/:id{.+}', caller, modelHandler());
+  // Issue #15 endpoints: answered without spending (token counts), or refused with a reason.
+  app.post('/v1/messages/count_tokens', caller, countTokensHandler(deps.logger));
+  app.post('/v1/responses/input_tokens', caller, inputTokensHandler(deps.logger));
+  app.get('/v1/responses', responsesWebsocketDeclined());
+  app.post('/v1/messages/batches', caller, batchesRefused());
+  app.post('/v1/batches', caller, batchesRefused());
+  app.post('/v1/images/generations', caller, imagesRefused());
   app.get('/v1/budget', caller, budgetHandler(selfDeps));
   app.post('/v1/cost/estimate', caller, estimateHandler(selfDeps));
 

@@ -114,6 +114,7 @@ async function serve(
     id: requestId,
     requestId,
     path,
+    query: q < 0 ? '' : url.slice(q + 1),
     model: '',
     stream: false,
     body: undefined,

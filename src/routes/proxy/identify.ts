@@ -17,6 +17,16 @@ export function identifyCaller(
   state.record.keyId = identity.keyId;
   state.record.anonymous = identity.anonymous;
   state.record.team = identity.team ?? null;
+  state.record.session = sessionOf(headers);
   c.set('identity', identity);
   return { identity, headers };
+}
+
+/** Session ids are opaque client values: kept only when short and plain (bounded, log-safe). */
+const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The agent session of a request: Claude Code's X-Claude-Code-Session-Id (a UUID per session). */
+export function sessionOf(headers: HeaderRecord): string | null {
+  const value = headers['x-claude-code-session-id'];
+  return value !== undefined && SESSION_ID.test(value) ? value : null;
 }
