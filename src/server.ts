@@ -17,6 +17,7 @@ import { adapters, ResponseTokenMemory } from './providers/index.js';
 import type { RequestObserver } from './record.js';
 import type { UpstreamDispatch } from './routes/proxy/exchange.js';
 import { createProxyHandler, type ProxyDeps } from './routes/proxy/handler.js';
+import { moderationsHandler } from './routes/proxy/moderations.js';
 import { budgetHandler } from './routes/self/budget.js';
 import type { SelfServiceDeps } from './routes/self/deps.js';
 import { estimateHandler } from './routes/self/estimate.js';
@@ -79,6 +80,11 @@ export function buildApp(deps: AppDeps): GatewayApp {
   app.post('/v1/messages/batches', caller, batchesRefused());
   app.post('/v1/batches', caller, batchesRefused());
   app.post('/v1/images/generations', caller, imagesRefused());
+  app.post(
+    '/v1/moderations',
+    caller,
+    moderationsHandler({ pools: deps.pools, observe: deps.observe, clock: deps.clock ?? Date.now }),
+  );
   app.get('/v1/budget', caller, budgetHandler(selfDeps));
   app.post('/v1/cost/estimate', caller, estimateHandler(selfDeps));
 

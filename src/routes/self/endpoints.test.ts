@@ -220,3 +220,29 @@ describe("Codex's WebSocket attempt and unknown paths", () => {
     expect(metrics).not.toContain('/v1/nothing');
   });
 });
+
+describe('moderations', () => {
+  it('passed through to the OpenAI provider, free: nothing reserved, counted in requests_total', async () => {
+    const before = await budgetTotals(stack);
+    const metricLine = async () =>
+      (await (await fetch(`${stack.gateway.url}/metrics`)).text())
+        .split('\n')
+        .find((l) => l.startsWith('llm_gateway_requests_total{endpoint="/v1/moderations"'));
+    const { data, response } = await stack
+      .openai()
+      .moderations.create({ model: 'omni-moderation-latest', input: 'hello' })
+      .withResponse();
+    expect(data.results[0]?.flagged).toBe(false);
+    expect(response.headers.get('x-gateway-cost-usd')).toBe('0.000000000');
+    const served = stack.mock.served;
+    expect(served).toHaveLength(1);
+    expect(served[0]?.path).toBe('/v1/moderations');
+    // The provider's key went upstream, never the caller's virtual key.
+    expect(served[0]?.headers.authorization).not.toContain(TEST_KEY);
+    expect(await budgetTotals(stack)).toEqual(before);
+    const line = await metricLine();
+    expect(line).toContain('status="200"');
+    // A free-text model name is no metric label.
+    expect(line).toContain('model="none"');
+  });
+});
