@@ -13,11 +13,14 @@ import { type BudgetEvent, createBudgetEngine, type ManagedBudgetEngine } from '
 import { createBudgetSnapshots } from './budget/snapshot.js';
 import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import type { RuntimeConfig } from './config/runtime.js';
+import { unpricedModelsLine } from './config/unpriced.js';
 import { type ConfigWatch, watchConfigFile } from './config/watch.js';
 import type { GatewayApp } from './http/app.js';
 import { type DrainControl, trackForDrain } from './http/drain.js';
 import { createLogger, logRequest } from './logger.js';
 import { createMetrics, type Metrics, mountMetrics } from './metrics.js';
+import { defaultCatalogue } from './providers/catalogue.js';
+import { startCatalogueRefresh } from './providers/catalogue-refresh.js';
 import type { RequestObserver, RequestRecord } from './record.js';
 import { ConfigRegistry, type ReloadResult } from './registry/registry.js';
 import { mountAdmin } from './routes/admin/index.js';
@@ -92,6 +95,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let current = read();
   const logger = options.logger ?? createLogger(current.server.logLevel);
   preloadEncoders([...current.models.values()].map((model) => model.upstreamModel));
+  // Price catalogue: name the models nobody prices (refused at request time), refresh only if asked.
+  const unpriced = unpricedModelsLine(current);
+  if (unpriced) logger.warn({ msg: unpriced });
+  const stopCatalogueRefresh = current.pricing?.refreshUrl
+    ? startCatalogueRefresh({
+        url: current.pricing.refreshUrl,
+        intervalMs: current.pricing.refreshIntervalMs,
+        catalogue: defaultCatalogue,
+        logger,
+      })
+    : () => {};
   const metrics = createMetrics();
   const stores = createStores(current);
   // Failed writes fail /readyz for a while and are logged, rate-limited (store/write-health.ts).
@@ -200,6 +214,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     clock: options.clock,
     onFallback: (from, to, reason) => metrics.fallbacks.inc({ from, to, reason }),
     tracing,
+    onUnknownPath: (method) => metrics.unknownPath(method),
     mount: (app) => {
       mountMetrics(app, metrics);
       mountAdmin(app, {
@@ -269,6 +284,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       drain.drain();
       watch?.close();
       registry.stop();
+      stopCatalogueRefresh();
       // Stop accepting; in-flight requests (streams included) finish until the grace period ends,
       // then their connections are cut (the relay aborts upstream and bills the partial output).
       const http = server as unknown as { closeIdleConnections(): void; closeAllConnections(): void };

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from './config/load.js';
+import { unpricedModelsLine } from './config/unpriced.js';
 import { startGateway } from './gateway.js';
 import { createLogger } from './logger.js';
 import { runMockProviderCli } from './mock/cli.js';
@@ -76,6 +77,8 @@ function checkConfigCommand(args: string[]): void {
   console.log(
     `${path}: ok (${config.models.size} models, ${config.keysByHash.size} keys, ${config.budgets.length} budgets, store ${config.store.type})`,
   );
+  const unpriced = unpricedModelsLine(config);
+  if (unpriced) console.log(unpriced);
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -376,6 +376,19 @@ export function createMetrics() {
     };
   }
 
+  // Requests for paths no route serves (logged by the error boundary); `method` only, bounded: a
+  // path label would be one series per scanner probe.
+  const unknownPaths = new client.Counter({
+    name: `${p}unknown_paths_total`,
+    help: 'Requests for paths the gateway does not serve, by HTTP method (404 in the client format)',
+    labelNames: ['method'],
+    registers,
+  });
+  const KNOWN_METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
+  function unknownPath(method: string): void {
+    unknownPaths.inc({ method: KNOWN_METHODS.has(method) ? method : 'other' });
+  }
+
   /** Feeds the scrape-time gauges (budgets, pending settlements); the gateway calls it once. */
   function watchBudgets(source: BudgetMetricsSource): void {
     budgetSource = source;
@@ -398,6 +411,7 @@ export function createMetrics() {
     downgrades,
     rejections,
     spansDropped,
+    unknownPath,
   };
 }
 

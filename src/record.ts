@@ -13,6 +13,11 @@ export interface RequestRecord {
   user: string | null;
   team: string | null;
   anonymous: boolean;
+  /**
+   * The agent session the request belongs to (Claude Code's X-Claude-Code-Session-Id), when sent and
+   * well-formed; a usage dimension for the log line. Optional: most clients send none.
+   */
+  session?: string | null;
   requestedModel: string | null;
   servedModel: string | null;
   provider: string | null;

@@ -18,10 +18,13 @@ import type { RequestObserver } from './record.js';
 import type { UpstreamDispatch } from './routes/proxy/exchange.js';
 import { mountGemini } from './routes/proxy/gemini.js';
 import { createProxyHandler, type ProxyDeps } from './routes/proxy/handler.js';
+import { moderationsHandler } from './routes/proxy/moderations.js';
 import { budgetHandler } from './routes/self/budget.js';
 import type { SelfServiceDeps } from './routes/self/deps.js';
 import { estimateHandler } from './routes/self/estimate.js';
-import { modelsHandler } from './routes/self/models.js';
+import { modelHandler, modelsHandler } from './routes/self/models.js';
+import { countTokensHandler, inputTokensHandler } from './routes/self/token-count.js';
+import { batchesRefused, imagesRefused, responsesWebsocketDeclined } from './routes/self/unbudgeted.js';
 import type { BudgetStore } from './store/types.js';
 
 export interface AppDeps {
@@ -45,6 +48,8 @@ export interface AppDeps {
   storeProblem?: () => string | undefined;
   /** OpenTelemetry traces of proxied requests; undefined when off. */
   tracing?: ProxyDeps['tracing'];
+  /** Counts a request for a path no route serves (llm_gateway_unknown_paths_total). */
+  onUnknownPath?: (method: string) => void;
   /** Extra route groups (admin, metrics) mounted by the caller. */
   mount?: (app: GatewayApp) => void;
 }
@@ -52,7 +57,7 @@ export interface AppDeps {
 export function buildApp(deps: AppDeps): GatewayApp {
   const app = createGatewayApp();
   app.use(requestContext(deps.config));
-  installErrorBoundary(app, deps.logger);
+  installErrorBoundary(app, deps.logger, deps.onUnknownPath);
 
   const responses = deps.responses ?? new ResponseTokenMemory();
   const proxyDeps: ProxyDeps = {
@@ -76,6 +81,19 @@ export function buildApp(deps: AppDeps): GatewayApp {
   };
   const caller = callerIdentity(deps.lookupKey);
   app.get('/v1/models', caller, modelsHandler());
+  app.get('/v1/models/:id{.+}', caller, modelHandler());
+  // Issue #15 endpoints: answered without spending (token counts), or refused with a reason.
+  app.post('/v1/messages/count_tokens', caller, countTokensHandler(deps.logger));
+  app.post('/v1/responses/input_tokens', caller, inputTokensHandler(deps.logger));
+  app.get('/v1/responses', responsesWebsocketDeclined());
+  app.post('/v1/messages/batches', caller, batchesRefused());
+  app.post('/v1/batches', caller, batchesRefused());
+  app.post('/v1/images/generations', caller, imagesRefused());
+  app.post(
+    '/v1/moderations',
+    caller,
+    moderationsHandler({ pools: deps.pools, observe: deps.observe, clock: deps.clock ?? Date.now }),
+  );
   app.get('/v1/budget', caller, budgetHandler(selfDeps));
   app.post('/v1/cost/estimate', caller, estimateHandler(selfDeps));
 

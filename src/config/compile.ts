@@ -3,12 +3,12 @@
  * schema alone cannot: references between sections, downgrade maps, time zones.
  */
 import { createHash } from 'node:crypto';
-import { pricePerMillionToPico, usdToNano } from '../money.js';
+import { usdToNano } from '../money.js';
 import { wireOfKind } from '../providers/types.js';
-import type { LongContextPrice } from '../usage.js';
 import { budgetProblems, compileBudget, isValidTimeZone } from './budgets.js';
 import { chainedDowngradeCycles } from './downgrade-cycles.js';
 import { compileHistoryStore, historyStoreProblems } from './history-store.js';
+import { modelPricing, type PricingOptions } from './model-prices.js';
 import { outboundUrlProblem } from './outbound-urls.js';
 import type {
   RuntimeAlerts,
@@ -69,7 +69,10 @@ function providerKindOptions(
 export const ANONYMOUS_KEY_ID = 'anonymous';
 export const ANONYMOUS_BUDGET_ID = 'anonymous-trial';
 
-export function compileConfig(file: ConfigFile): { config: RuntimeConfig; problems: string[] } {
+export function compileConfig(
+  file: ConfigFile,
+  options: PricingOptions = {},
+): { config: RuntimeConfig; problems: string[] } {
   const problems: string[] = [];
 
   const providers = new Map<string, RuntimeProvider>();
@@ -91,24 +94,26 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
   }
 
   const models = new Map<string, RuntimeModel>();
+  const unpricedModels = new Map<string, string>();
   for (const [name, m] of Object.entries(file.models)) {
     const provider = providers.get(m.provider);
     if (!provider) {
       problems.push(`models.${name}.provider: unknown provider ${m.provider}`);
       continue;
     }
-    const input = pricePerMillionToPico(m.input);
+    const pricing = modelPricing(provider.kind, name, m, options);
+    if (!pricing) {
+      unpricedModels.set(name, m.provider);
+      continue;
+    }
     models.set(name, {
       name,
       provider,
       upstreamModel: m.upstream_model ?? name,
-      price: {
-        input,
-        output: pricePerMillionToPico(m.output),
-        cachedInput: pricePerMillionToPico(m.cached_input ?? m.cache_read ?? m.input),
-        cacheWrite: pricePerMillionToPico(m.cache_write ?? m.input),
-        ...(m.long_context ? { longContext: longContextPrice(m.long_context) } : {}),
+      get price() {
+        return pricing.price();
       },
+      pricing,
       maxOutputTokens: m.max_output_tokens,
       contextWindow: m.context_window,
       capField: m.output_cap_field ?? defaultCapField(name),
@@ -130,7 +135,9 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
       return;
     }
     for (const [j, model] of (key.models ?? []).entries()) {
-      if (!models.has(model)) problems.push(`${at}.models[${j}]: unknown model ${model}`);
+      // An unpriced model may be listed: its requests are refused with their own message.
+      if (!models.has(model) && !unpricedModels.has(model))
+        problems.push(`${at}.models[${j}]: unknown model ${model}`);
     }
     const hash = key.key_sha256 ?? sha256Hex(key.key as string);
     if (keysByHash.has(hash)) problems.push(`${at}: the same key is configured twice`);
@@ -158,7 +165,8 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
 
   const anon = file.anonymous;
   anon.models.forEach((model, i) => {
-    if (!models.has(model)) problems.push(`anonymous.models[${i}]: unknown model ${model}`);
+    if (!models.has(model) && !unpricedModels.has(model))
+      problems.push(`anonymous.models[${i}]: unknown model ${model}`);
   });
   if (!isValidTimeZone(anon.budget.timezone)) {
     problems.push(`anonymous.budget.timezone: unknown time zone ${anon.budget.timezone}`);
@@ -260,6 +268,8 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
     alerts: compileAlerts(file.alerts),
     history: compileHistory(file.history),
     store: compileStore(file.store),
+    unpricedModels,
+    pricing: { refreshUrl: file.pricing.refresh_url, refreshIntervalMs: file.pricing.refresh_interval_ms },
     forecast: {
       minHistoryMs: file.forecast.min_history_ms,
       minPeriodFraction: file.forecast.min_history_period_fraction,
@@ -301,17 +311,5 @@ function compileHistory(history: ConfigFile['history']): RuntimeHistory {
     anomalyScore: history.anomaly_score,
     store: compileHistoryStore(history),
     bufferMaxEntries: history.buffer_max_entries,
-  };
-}
-
-type LongContextConfig = NonNullable<ConfigFile['models'][string]['long_context']>;
-
-function longContextPrice(tier: LongContextConfig): LongContextPrice {
-  return {
-    aboveInputTokens: tier.above_input_tokens,
-    input: pricePerMillionToPico(tier.input),
-    output: pricePerMillionToPico(tier.output),
-    cachedInput: pricePerMillionToPico(tier.cached_input ?? tier.cache_read ?? tier.input),
-    cacheWrite: pricePerMillionToPico(tier.cache_write ?? tier.input),
   };
 }

@@ -6,6 +6,7 @@
 import type { Nano } from '../money.js';
 import type { ProviderKind } from '../providers/types.js';
 import type { ModelPrice } from '../usage.js';
+import type { ModelPricing } from './model-prices.js';
 import type { AlertEventType, BudgetConfig, KeyConfig, Period, ScopeField } from './schema.js';
 
 export interface RuntimeProvider {
@@ -30,7 +31,10 @@ export interface RuntimeModel {
   provider: RuntimeProvider;
   /** The name sent upstream. */
   upstreamModel: string;
-  price: ModelPrice;
+  /** The price in force now: catalogue-priced models resolve it when read (config/model-prices.ts). */
+  readonly price: ModelPrice;
+  /** Effective prices and their source, for GET /admin/models. */
+  pricing?: ModelPricing;
   /** Most output tokens the model can produce; undefined for models without output (embeddings). */
   maxOutputTokens: number | undefined;
   /** Configured context window; undefined means DEFAULT_CONTEXT_WINDOW (routes/proxy/admission.ts). */
@@ -125,6 +129,13 @@ export interface RuntimeConfig {
   alternatives: ReadonlyMap<string, readonly string[]>;
   alerts: RuntimeAlerts;
   history: RuntimeHistory;
+  /**
+   * Configured models with no price in YAML or the catalogue, by name -> provider name. They are not
+   * in `models`: a request for one is refused naming the model (routes/proxy/admission.ts).
+   */
+  unpricedModels?: ReadonlyMap<string, string>;
+  /** Opt-in catalogue refresh (providers/catalogue-refresh.ts); refreshUrl undefined: bundled data only. */
+  pricing?: { refreshUrl: string | undefined; refreshIntervalMs: number };
   /** Where the budget, meta and history stores live (read by createStores, src/store/index.ts). */
   store: RuntimeStore;
   /** OpenTelemetry traces (src/telemetry/); read once at start-up. */

@@ -138,8 +138,11 @@ const modelSchema = z
     provider: name,
     /** The model name sent upstream, when it differs from the name clients use. */
     upstream_model: z.string().optional(),
-    input: pricePerMillion,
-    output: pricePerMillion.default(0),
+    /** Prices left out come from the catalogue (config/model-prices.ts); the ones written win, field by field. */
+    input: pricePerMillion.optional(),
+    output: pricePerMillion.optional(),
+    /** false: price from YAML only (no catalogue field is merged in, e.g. to keep a flat price). */
+    catalogue: z.boolean().default(true),
     cached_input: pricePerMillion.optional(),
     cache_read: pricePerMillion.optional(),
     cache_write: pricePerMillion.optional(),
@@ -361,6 +364,16 @@ const telemetrySchema = z
   })
   .strict();
 
+/** The price catalogue (@pydantic/genai-prices): bundled data, refreshed only when asked to. */
+const pricingSchema = z
+  .object({
+    /** Fetch the catalogue's data.json from here (e.g. its GitHub raw URL); absent: bundled data only. */
+    refresh_url: z.url({ error: 'expected an http(s) URL' }).optional(),
+    /** How often to refresh; a failed refresh keeps the last good data. */
+    refresh_interval_ms: positiveInt.default(86_400_000),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
@@ -404,6 +417,7 @@ export const configSchema = z
     fallbacks: z.record(z.string(), z.array(z.string())).default({}),
     /** Cheaper alternatives per model, for savings suggestions. */
     alternatives: z.record(z.string(), z.array(z.string())).default({}),
+    pricing: pricingSchema.default(pricingSchema.parse({})),
   })
   .strict();
 

@@ -54,7 +54,11 @@ export function renderError(c: Context<GatewayEnv>, error: GatewayError): Respon
   return errorResponse(error, format, new Headers({ 'x-gateway-request-id': requestId }));
 }
 
-export function installErrorBoundary(app: GatewayApp, logger: Logger): void {
+export function installErrorBoundary(
+  app: GatewayApp,
+  logger: Logger,
+  onUnknownPath?: (method: string) => void,
+): void {
   app.onError((error, c) => {
     const known = knownError(error);
     if (known) return renderError(c, known);
@@ -68,6 +72,7 @@ export function installErrorBoundary(app: GatewayApp, logger: Logger): void {
     return renderError(c, internalError(error));
   });
   app.notFound((c) => {
+    onUnknownPath?.(c.req.method);
     // Method and path only: a query string may hold anything, and it is not needed to find the caller's mistake.
     logger.info({
       msg: 'no route',

@@ -47,6 +47,7 @@ import {
 import { Exchange, type Handler, type Json } from './exchange.js';
 import { countTokensHandler as geminiCountTokens, geminiRoute, generateContent } from './gemini.js';
 import { newId } from './ids.js';
+import { moderations } from './moderations.js';
 import { chatCompletions, embeddings, models } from './openai.js';
 import { type PlanDefaults, PlanError, planRequest } from './plan.js';
 import { responses } from './responses.js';
@@ -65,6 +66,7 @@ const ROUTES: Record<string, Route> = {
   'POST /v1/chat/completions': { handler: chatCompletions, format: 'openai' },
   'POST /v1/completions': { handler: completions, format: 'openai' },
   'POST /v1/embeddings': { handler: embeddings, format: 'openai' },
+  'POST /v1/moderations': { handler: moderations, format: 'openai' },
   'POST /v1/responses': { handler: responses, format: 'openai' },
   'POST /v1/messages': { handler: messages, format: 'anthropic' },
   'POST /v1/messages/count_tokens': { handler: countTokensHandler, format: 'anthropic' },
@@ -194,6 +196,7 @@ async function serve(
     id: requestId,
     requestId,
     path,
+    query: q < 0 ? '' : url.slice(q + 1),
     model: '',
     stream: false,
     body: undefined,

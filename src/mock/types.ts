@@ -40,6 +40,8 @@ export interface ServedRecord {
   /** The `x-request-id` response header (Anthropic routes also get it as `request-id`). */
   requestId: string;
   path: string;
+  /** The query string as received, without the '?' ('' when none). */
+  query: string;
   /** The body's `model`, or '' when there was none. */
   model: string;
   stream: boolean;

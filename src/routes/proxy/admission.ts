@@ -156,6 +156,14 @@ export function refusal(denied: AdmissionDenied, config: RuntimeConfig): Gateway
  */
 export function resolveModel(config: RuntimeConfig, adapter: EndpointAdapter, name: string): RuntimeModel {
   const model = config.models.get(name);
+  if (!model && config.unpricedModels?.has(name)) {
+    // Never served at $0: a price the gateway does not know cannot keep the request inside a budget.
+    throw new GatewayError(
+      'model_not_found',
+      `The model ${JSON.stringify(name)} has no price: neither the gateway's config nor its price catalogue prices it, so the gateway refuses it rather than serve it unbudgeted. Add input/output prices to its models: entry.`,
+      { param: 'model' },
+    );
+  }
   if (!model) {
     throw new GatewayError(
       'model_not_found',

@@ -20,7 +20,7 @@ import { upstreamHeaderRecord } from '../../providers/headers.js';
 import type { RequestBody } from '../../providers/types.js';
 import type { Exchange } from './exchange.js';
 import { type Answered, NOTHING_PRODUCED, promptOnly, USAGE_UNKNOWN } from './settle.js';
-import { upstreamPath } from './upstream.js';
+import { upstreamPath, upstreamQuery } from './upstream.js';
 import { ClientGone, FallBack, upstreamError } from './upstream-failures.js';
 
 /** One try at a model: the first, or a fallback after the previous provider failed. */
@@ -99,7 +99,7 @@ export async function forward(exchange: Exchange, attempt: Attempt): Promise<For
   const send = () => {
     const pending = exchange.deps.pools.pool(provider).request({
       method: 'POST',
-      path: upstreamPathOf(exchange, attempt.admission),
+      path: upstreamPathOf(exchange, attempt.admission) + upstreamQuery(provider, exchange.c.req.url),
       headers,
       body: watchedBody(bytes, () => {
         call.written = true;

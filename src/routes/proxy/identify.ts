@@ -19,6 +19,7 @@ export function identifyCaller(
   state.record.keyId = identity.keyId;
   state.record.anonymous = identity.anonymous;
   state.record.team = identity.team ?? null;
+  state.record.session = sessionOf(headers);
   c.set('identity', identity);
   return { identity, headers };
 }
@@ -32,4 +33,13 @@ function moveQueryKey(c: GatewayContext, headers: HeaderRecord): void {
   if (headers.authorization || headers['x-api-key'] || headers['x-goog-api-key']) return;
   const key = c.req.query('key');
   if (key) headers['x-goog-api-key'] = key;
+}
+
+/** Session ids are opaque client values: kept only when short and plain (bounded, log-safe). */
+const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The agent session of a request: Claude Code's X-Claude-Code-Session-Id (a UUID per session). */
+export function sessionOf(headers: HeaderRecord): string | null {
+  const value = headers['x-claude-code-session-id'];
+  return value !== undefined && SESSION_ID.test(value) ? value : null;
 }

@@ -14,7 +14,7 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     modelsYaml: `  sonnet-long: { provider: anthropic, upstream_model: claude-sonnet-4-5, input: 3, output: 15, max_output_tokens: 64000, long_context: { above_input_tokens: 1000, input: 6, output: 22.5 } }
-  sonnet-flat: { provider: anthropic, upstream_model: claude-sonnet-4-5, input: 3, output: 15, max_output_tokens: 64000 }`,
+  sonnet-flat: { provider: anthropic, upstream_model: claude-sonnet-4-5, catalogue: false, input: 3, output: 15, max_output_tokens: 64000 }`,
     extraYaml: `budgets:
   - { id: all-spend, scope: global, limit_usd: 1000, period: monthly }
 `,

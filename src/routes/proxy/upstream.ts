@@ -88,3 +88,15 @@ function azurePath(provider: RuntimeProvider, clientPath: string, upstreamModel:
   const deployment = provider.deployments?.[upstreamModel] ?? upstreamModel;
   return `/openai/deployments/${encodeURIComponent(deployment)}${route}${query}`;
 }
+
+/**
+ * The one query parameter a client may pass on: Anthropic's `beta=true`, which Claude Code (and the
+ * SDK's `client.beta.messages`) put on /v1/messages. Anything else in the query is dropped, so the
+ * upstream URL stays the configured base plus a fixed path.
+ */
+export function upstreamQuery(provider: RuntimeProvider, clientUrl: string): string {
+  if (provider.kind !== 'anthropic') return '';
+  const at = clientUrl.indexOf('?');
+  if (at < 0) return '';
+  return new URLSearchParams(clientUrl.slice(at + 1)).get('beta') === 'true' ? '?beta=true' : '';
+}

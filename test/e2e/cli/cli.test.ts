@@ -74,7 +74,28 @@ describe.concurrent('check-config', () => {
     const result = await run(['check-config', '--config', 'config/gateway.yaml']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/config\/gateway\.yaml: ok \(5 models, 1 keys, 4 budgets, store sqlite\)/);
+    expect(result.stdout).toMatch(/config\/gateway\.yaml: ok \(27 models, 1 keys, 4 budgets, store sqlite\)/);
+    // Every shipped model is priced (YAML or the catalogue).
+    expect(result.stdout).not.toContain('no price');
+  });
+
+  it('lists the models nobody prices (refused at request time), and still exits 0', async () => {
+    const path = join(dir, 'unpriced.yaml');
+    writeFileSync(
+      path,
+      `providers:
+  openai: { kind: openai, base_url: https://api.openai.com/v1 }
+models:
+  gpt-5-mini: { provider: openai }
+  in-house-model: { provider: openai }
+`,
+    );
+    const result = await run(['check-config', '--config', path]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('ok (1 models');
+    expect(result.stdout).toContain(
+      'models with no price in the config or the price catalogue (their requests are refused): in-house-model',
+    );
   });
 
   it('the demo config is valid too', async () => {
