@@ -28,7 +28,7 @@ import { committed, tightestOf, zeroBalance } from './engine-views.js';
 import { simulateReserve } from './fit.js';
 import { allowedModelsOf, forbiddenModel } from './model-rights.js';
 import { thresholdNano } from './policy.js';
-import { amountFor } from './reserve-decision.js';
+import { amountFor, floorDiv } from './reserve-decision.js';
 import type { Settlement } from './settlement.js';
 import type {
   Admission,
@@ -251,10 +251,13 @@ export class BudgetAdmission {
     const views = this.views(plan, balances);
     const outputless = request.outputless;
     const downgradedFrom = plan.model.name !== request.model.name ? request.model.name : undefined;
-    // A metered request sends its whole cap upstream and holds a slice of it: a slice granted
-    // short in a budget's last per cent is not a lowered cap (the meter ends the answer if the
-    // money runs out), so it is not `clamped`.
-    const upstreamCap = plan.metered ? plan.cap : grantedCap;
+    // A metered request holds a slice and sends upstream the most its budgets could still pay for
+    // it if everything else in flight settled at zero: the meter ends the answer when the money
+    // runs out, and this cap bounds a provider that outruns the meter (one that generates faster
+    // than the gateway reads). Lower than asked only in a budget's last stretch (then `clamped`).
+    const upstreamCap = plan.metered
+      ? meteredUpstreamCap(plan, grantedCap, amountNano, balances)
+      : grantedCap;
     return {
       ok: true,
       reservation,
@@ -341,6 +344,25 @@ export class BudgetAdmission {
       servedModel: plan.model,
     };
   }
+}
+
+/** The cap a metered request sends upstream: see granted(). */
+function meteredUpstreamCap(
+  plan: Plan,
+  grantedCap: number,
+  amountNano: Nano,
+  balances: readonly LineBalance[],
+): number {
+  let cap = plan.cap;
+  for (const b of balances) {
+    const room = b.limitNano - b.spentNano - Math.max(0, b.reservedNano - amountNano);
+    if (room >= amountFor(plan.fixedPico, plan.outputPico, plan.cap)) continue;
+    // room < the whole cap's amount here, so room * 1000 stays far below 2^53.
+    const spare = room * 1000 - plan.fixedPico;
+    const affordable = spare > 0 && plan.outputPico > 0 ? floorDiv(spare, plan.outputPico) : 0;
+    cap = Math.min(cap, Math.max(grantedCap, affordable));
+  }
+  return cap;
 }
 
 function reserveShape(plan: Plan) {

@@ -1,5 +1,6 @@
 /**
- * Fit-to-budget end to end: when the requested output cap does not fit but one of at least
+ * Fit-to-budget end to end, for requests that are not metered (budgeting.stream_slice_tokens 0 here;
+ * metered answers are src/routes/proxy/metered.test.ts and test/e2e/utilization.test.ts): when the requested output cap does not fit but one of at least
  * budgeting.min_output_tokens does, the cap sent upstream is lowered (and said so in a header), and
  * what is served costs no more than was left; below the minimum the request is rejected (429).
  */
@@ -18,7 +19,7 @@ async function stackWithBudget(limitUsd: number, minOutputTokens?: number): Prom
     extraYaml: `
 budgets:
   - { id: web-daily, scope: { team: web }, limit_usd: ${limitUsd}, period: daily }
-${minOutputTokens === undefined ? '' : `budgeting: { min_output_tokens: ${minOutputTokens} }`}
+budgeting: { stream_slice_tokens: 0${minOutputTokens === undefined ? '' : `, min_output_tokens: ${minOutputTokens}`} }
 `,
   });
   cleanups.push(stack);

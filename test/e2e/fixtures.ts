@@ -3,6 +3,7 @@
  * provider, the line specs to read a budget straight from the store, and the cost of what the mock
  * served, computed from the mock's own records (not from anything the gateway reported).
  */
+import { chatPromptTokens } from '../../src/mock/prompt.js';
 import type { ServedRecord } from '../../src/mock/server.js';
 import { type Nano, pricePerMillionToPico } from '../../src/money.js';
 import type { LineSpec } from '../../src/store/types.js';
@@ -92,9 +93,19 @@ export function servedChats(served: readonly ServedRecord[]): ServedRecord[] {
  * broke off before the usage (none in these tests unless a test says so), an error.
  */
 export function servedCost(record: ServedRecord): Nano {
+  // A stream the gateway cut (at the budget, issue #17): the provider bills the prompt and what it
+  // generated before it saw the client leave (the mock counts that as outputTokensSent).
   if (!record.usage) {
-    throw new Error(
-      `the mock served ${record.id} without reporting usage (completed ${record.completed}, ${record.outputTokensSent} tokens sent)`,
+    if (record.completed) throw new Error(`the mock served ${record.id} completely without reporting usage`);
+    return costOfUsage(
+      {
+        inputTokens: chatPromptTokens(record.body as Record<string, unknown>),
+        cachedInputTokens: 0,
+        cacheWriteTokens: 0,
+        outputTokens: record.outputTokensSent,
+        reasoningTokens: 0,
+      },
+      priceOf(record.model),
     );
   }
   const u = record.usage;

@@ -39,7 +39,10 @@ describe('metered answers under faults', () => {
       budgets: [`- { id: shared, scope: global, limit_usd: ${providerLimit}, period: none }`],
     })
       .replace('request_timeout_ms: 30000', 'request_timeout_ms: 4000')
-      .concat('budgeting: { stream_slice_tokens: 128, lease_margin_ms: 500 }\n');
+      .replace(
+        'budgeting: { max_wait_ms: 30000 }',
+        'budgeting: { stream_slice_tokens: 128, lease_margin_ms: 500 }',
+      );
     const gateway = await spawnGateway(config);
     const store = new RedisStore({ url: redis.url, prefix, timeoutMs: 2000 });
     const line = lineOf('shared', 'shared', providerLimit);

@@ -99,7 +99,13 @@ async function send(client: OpenAI, request: PlannedRequest): Promise<Outcome> {
       ? { kind: 'served', stream }
       : { kind: 'other', stream, detail: 'completion without usage' };
   } catch (error) {
-    if (error instanceof APIError && error.status === 429 && error.code === 'budget_exceeded') {
+    // Refused: the budget is spent, or (issue #17) the money was held by requests in flight for
+    // longer than budgeting.max_wait_ms.
+    if (
+      error instanceof APIError &&
+      error.status === 429 &&
+      (error.code === 'budget_exceeded' || error.code === 'budget_busy')
+    ) {
       return { kind: 'rejected', stream };
     }
     const detail =

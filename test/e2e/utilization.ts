@@ -33,6 +33,9 @@ keys:
 ${USERS.map((u) => `  - { id: key-${u}, key: "${userKey(u)}", user: ${u} }`).join('\n')}
 budgets:
 ${options.budgets.map((b) => `  ${b}`).join('\n')}
+# Longer than the default 5 s: test files run side by side on two cores, and a queue that a loaded
+# machine drains slowly must still reach the budget's end rather than time out (budget_busy).
+budgeting: { max_wait_ms: 30000 }
 `;
 }
 

@@ -89,7 +89,9 @@ describe('both chat cap fields', () => {
 
   it('a cap lowered to fit the budget goes into both', async () => {
     const tight = await startStack({
-      extraYaml: 'budgets:\n  - { id: tight, scope: global, limit_usd: 0.0002 }\n',
+      // Unmetered, so the cap itself is lowered to fit (metered answers are metered.test.ts).
+      extraYaml:
+        'budgets:\n  - { id: tight, scope: global, limit_usd: 0.0002 }\nbudgeting: { stream_slice_tokens: 0 }\n',
       mock: { outputTokens: 50_000 },
     });
     try {

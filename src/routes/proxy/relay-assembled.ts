@@ -11,6 +11,7 @@
 import type { Dispatcher } from 'undici';
 import type { AdmissionGranted, MeterGrant } from '../../budget/types.js';
 import type { ResponseHeaderRecord } from '../../providers/headers.js';
+import { drainArrived } from './drain.js';
 import type { Exchange } from './exchange.js';
 import type { UpstreamCall } from './forward.js';
 import { budgetHeaders, costHeader } from './gateway-headers.js';
@@ -32,10 +33,16 @@ export async function relayAssembled(
   let cut = false;
   try {
     // Read to its end even when the client has left (forward.ts): what was generated is billed.
-    for await (const chunk of upstream.body) {
-      assembler.push(chunk as Uint8Array);
+    const iterator = upstream.body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) break;
+      assembler.push(next.value);
       if (meter && (await meter.afterChunk()) === 'cut') {
-        cut = true;
+        // What the provider already sent is read first (drain.ts); if that completes the answer,
+        // the client gets it whole and it is billed at its usage.
+        await drainArrived(iterator, (chunk) => assembler.push(chunk));
+        cut = !(assembler.usage() && assembler.usageComplete() && assembler.result() !== undefined);
         upstream.body.destroy();
         break;
       }
@@ -54,11 +61,15 @@ export async function relayAssembled(
     inputTokens: admission.promptTokens,
     cachedInputTokens: 0,
     cacheWriteTokens: 0,
-    outputTokens: meter?.relayedTokens() ?? 0,
+    outputTokens: Math.max(
+      meter?.relayedTokens() ?? 0,
+      cut ? assembler.countedOutputTokens(admission.servedModel.upstreamModel) : 0,
+    ),
     reasoningTokens: 0,
   };
   const usage = cut ? undefined : assembler.usage();
   const json = cut ? assembler.resultAtCap(relayedUsage) : assembler.result();
+  state.trace?.answer(json);
   if (cut) state.record.cutAtBudget = true;
   // Cut, or a stream that ended without its usage: the hold covers what the provider generated.
   const answered: Answered = usage

@@ -149,7 +149,9 @@ function relayStreamed(
       // Answered, so written upstream: a stream cut before its first byte bills the prompt.
       const answered =
         outcome.reason === 'budget'
-          ? cutAnswer(admission, outcome.usage)
+          ? outcome.counted
+            ? cutAnswer(admission, outcome.usage)
+            : { usage: outcome.usage, counted: false, produced: true }
           : outcome.usage
             ? { usage: outcome.usage, counted: outcome.counted, produced: true }
             : promptOnly(admission);

@@ -18,6 +18,7 @@ import type { RuntimeModel } from '../../config/runtime.js';
 import { streamBilling } from '../../providers/stream-usage.js';
 import type { StreamTap } from '../../providers/types.js';
 import type { Usage } from '../../usage.js';
+import { drainArrived } from './drain.js';
 import type { OutputMeter } from './meter.js';
 import { ClientGone } from './upstream-failures.js';
 
@@ -90,23 +91,41 @@ export function relayStream(options: RelayOptions): ReadableStream<Uint8Array> {
   const endAtBudget = (controller: ReadableStreamDefaultController<Uint8Array>) => {
     ended = true;
     abort.signal.removeEventListener('abort', onAbort);
-    options.upstream.destroy?.();
-    abort.abort(new Error('budget: no more output can be reserved'));
-    const relayedTokens = options.meter?.relayedTokens() ?? 0;
-    const usage = {
+    const relayed = {
       inputTokens: options.promptTokens,
       cachedInputTokens: 0,
       cacheWriteTokens: 0,
-      outputTokens: relayedTokens,
+      outputTokens: options.meter?.relayedTokens() ?? 0,
       reasoningTokens: 0,
     };
     try {
-      controller.enqueue(tap.endAtCap(usage, options.clientWantsUsage ?? true));
+      controller.enqueue(tap.endAtCap(relayed, options.clientWantsUsage ?? true));
       controller.close();
     } catch {
       // the client side is already gone
     }
-    void Promise.resolve(options.onEnd({ usage, counted: true, reason: 'budget' })).catch(() => {});
+    void (async () => {
+      // Read what the provider already sent (drain.ts) before aborting it: it is billed too.
+      await drainArrived(iterator, (chunk) => void tap.push(chunk));
+      options.upstream.destroy?.();
+      abort.abort(new Error('budget: no more output can be reserved'));
+      const reported = tap.usage();
+      const outcome: StreamOutcome =
+        reported && tap.usageComplete()
+          ? { usage: reported, counted: false, reason: 'budget' }
+          : {
+              usage: {
+                ...relayed,
+                outputTokens: Math.max(
+                  relayed.outputTokens,
+                  tap.countedOutputTokens(options.model.upstreamModel),
+                ),
+              },
+              counted: true,
+              reason: 'budget',
+            };
+      await options.onEnd(outcome);
+    })().catch(() => {});
   };
 
   /** One upstream chunk through the tap to the client; true when the stream ended. */
