@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'budget_exceeded'
+  | 'rate_limit_exceeded'
   | 'store_unavailable'
   | 'provider_not_configured'
   | 'provider_unreachable'
@@ -31,6 +32,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   budget_exceeded: 429,
+  rate_limit_exceeded: 429,
   store_unavailable: 503,
   provider_not_configured: 502,
   provider_unreachable: 502,
@@ -50,6 +52,7 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   not_found: 'invalid_request_error',
   conflict: 'invalid_request_error',
   budget_exceeded: 'budget_exceeded',
+  rate_limit_exceeded: 'rate_limit_exceeded',
   store_unavailable: 'server_error',
   provider_not_configured: 'server_error',
   provider_unreachable: 'server_error',
@@ -69,6 +72,7 @@ const ANTHROPIC_TYPE: Record<ErrorCode, string> = {
   not_found: 'not_found_error',
   conflict: 'invalid_request_error',
   budget_exceeded: 'budget_exceeded',
+  rate_limit_exceeded: 'rate_limit_error',
   store_unavailable: 'api_error',
   provider_not_configured: 'api_error',
   provider_unreachable: 'api_error',

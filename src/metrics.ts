@@ -318,6 +318,7 @@ export function createMetrics() {
       claimOnce: timed('claim', store.claimOnce.bind(store)),
       instances: timed('instances', store.instances.bind(store)),
       ping: timed('ping', store.ping.bind(store)),
+      limitUses: timed('limit_uses', store.limitUses.bind(store)),
       close: store.close.bind(store),
     };
   }

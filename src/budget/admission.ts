@@ -4,7 +4,9 @@
  * against a simulated reserve and reserves nothing.
  */
 import { randomUUID } from 'node:crypto';
-import type { RuntimeBudget, RuntimeConfig } from '../config/runtime.js';
+import type { RuntimeBudget, RuntimeConfig, RuntimeModel } from '../config/runtime.js';
+import { limitsFor } from '../limits/scopes.js';
+import type { LimitSpec, LimitUse } from '../limits/types.js';
 import type { Nano } from '../money.js';
 import {
   type BudgetStore,
@@ -35,6 +37,7 @@ import type {
   AdmissionGranted,
   AdmissionRequest,
   BudgetView,
+  LimitView,
   Reservation,
 } from './types.js';
 
@@ -49,11 +52,19 @@ export interface AdmissionDeps {
   onUnavailable: 'reject' | 'allow' | undefined;
 }
 
-type Attempt = (plan: Plan) => Promise<ReserveResult>;
+type Attempt = (plan: Plan, limits: LimitSpec[]) => Promise<ReserveResult>;
 
-/** The budgets a caller falls under: the configured ones, plus the trial's for anonymous users. */
+/** The budgets a caller falls under: the configured ones, plus the trial's (each, and all) for anonymous users. */
 export function budgetsOf(cfg: RuntimeConfig, anonymous: boolean): RuntimeBudget[] {
-  return anonymous ? [...cfg.budgets, cfg.anonymous.budget] : cfg.budgets;
+  if (!anonymous) return cfg.budgets;
+  const total = cfg.limits.trialTotal;
+  return total ? [...cfg.budgets, cfg.anonymous.budget, total] : [...cfg.budgets, cfg.anonymous.budget];
+}
+
+/** A limit's use as the store answered it, paired with its spec. */
+function limitViews(limits: readonly LimitSpec[], uses: LimitUse[] | undefined): LimitView[] | undefined {
+  if (!uses || limits.length === 0) return undefined;
+  return limits.map((spec, i) => ({ spec, use: uses[i]! }));
 }
 
 export class BudgetAdmission {
@@ -64,14 +75,22 @@ export class BudgetAdmission {
     const forbidden = forbiddenModel(cfg, request.identity, request.model);
     if (forbidden) return { ok: false, denial: forbidden };
     const reservationId = randomUUID();
-    return this.decide(cfg, request, reservationId, (plan) =>
-      this.deps.store.reserve({
-        reservationId,
-        lines: plan.lines.map((l) => l.spec),
-        ...reserveShape(plan),
-        nowMs: request.nowMs,
-        leaseExpiresAtMs: request.nowMs + cfg.budgeting.leaseMs,
-      }),
+    return this.decide(
+      cfg,
+      request,
+      reservationId,
+      (plan, limits) =>
+        this.deps.store.reserve({
+          reservationId,
+          lines: plan.lines.map((l) => l.spec),
+          ...reserveShape(plan),
+          nowMs: request.nowMs,
+          leaseExpiresAtMs: request.nowMs + cfg.budgeting.leaseMs,
+          ...(limits.length > 0
+            ? { limits, limitAsk: { promptTokens: plan.promptTokens, tokensPerCap: plan.outputMultiplier } }
+            : {}),
+        }),
+      (model) => limitsFor(cfg, request.identity, model, request.stream === true),
     );
   }
 
@@ -102,6 +121,7 @@ export class BudgetAdmission {
     request: AdmissionRequest,
     reservationId: string | null,
     attempt: Attempt,
+    limitsOf: (model: RuntimeModel) => LimitSpec[] = () => [],
   ): Promise<Admission> {
     const forced = new Map<string, number>();
     const ctx: PlanContext = {
@@ -117,14 +137,15 @@ export class BudgetAdmission {
     let lastDowngradeLine: PlannedLine | undefined;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       plan = await planFor(ctx, chooseModel(ctx));
-      if (plan.lines.length === 0) {
+      const limits = limitsOf(plan.model);
+      if (plan.lines.length === 0 && limits.length === 0) {
         const amountNano = amountFor(plan.fixedPico, plan.outputPico, plan.cap);
         const reservation = reservationId === null ? null : { id: reservationId, amountNano, lines: [] };
         return this.granted(request, plan, reservation, plan.cap, amountNano, []);
       }
       let result: ReserveResult;
       try {
-        result = await attempt(plan);
+        result = await attempt(plan, limits);
       } catch (error) {
         if (!(error instanceof StoreUnavailableError)) throw error;
         if (reservationId !== null && error.maybeApplied) this.deps.settlement.releaseLate(reservationId);
@@ -139,7 +160,12 @@ export class BudgetAdmission {
         const reservation =
           reservationId === null
             ? null
-            : { id: reservationId, amountNano: result.amountNano, lines: plan.lines.map((l) => l.spec) };
+            : {
+                id: reservationId,
+                amountNano: result.amountNano,
+                lines: plan.lines.map((l) => l.spec),
+                ...(limits.length > 0 ? { limits } : {}),
+              };
         return this.granted(
           request,
           plan,
@@ -147,7 +173,28 @@ export class BudgetAdmission {
           result.grantedCap,
           result.amountNano,
           result.balances,
+          limitViews(limits, result.limitUses),
         );
+      }
+      if (result.status === 'limited') {
+        const limit = limits[result.limitIndex];
+        if (!limit) throw new Error(`store answered with an unknown limit index ${result.limitIndex}`);
+        safe(this.deps.metrics.onLimited, limit.limitId, result.kind);
+        return {
+          ok: false,
+          denial: {
+            kind: 'rate_limited',
+            limit,
+            limitKind: result.kind,
+            retryAfterMs: result.retryAfterMs,
+            tooLarge: result.tooLarge,
+            anonymous: request.identity.anonymous,
+          },
+          estimateNano: amountFor(plan.fixedPico, plan.outputPico, plan.cap),
+          servedModel: plan.model,
+          budgets: this.views(plan, result.balances),
+          ...(limitViews(limits, result.limitUses) ? { limits: limitViews(limits, result.limitUses) } : {}),
+        };
       }
       const line = plan.lines[result.lineIndex];
       const balance = result.balances[result.lineIndex];
@@ -180,6 +227,7 @@ export class BudgetAdmission {
     grantedCap: number,
     amountNano: Nano,
     balances: readonly LineBalance[],
+    limits?: LimitView[],
   ): AdmissionGranted {
     if (reservation) {
       this.deps.settlement.track(reservation, {
@@ -202,6 +250,7 @@ export class BudgetAdmission {
       estimateNano: amountNano,
       ...(views.length > 0 ? { tightest: tightestOf(views) } : {}),
       promptTokens: plan.promptTokens,
+      ...(limits ? { limits } : {}),
     };
   }
 

@@ -113,6 +113,7 @@ export function config(
   const anon = options.anonymous;
   const defaults = compileConfig(file).config;
   return {
+    limits: defaults.limits,
     fileDefinitions: defaults.fileDefinitions,
     server: {
       host: '127.0.0.1',

@@ -2,6 +2,7 @@
  * What the proxy pipeline asks of the budget engine, and what it gets back.
  */
 import type { RuntimeBudget, RuntimeModel } from '../config/runtime.js';
+import type { LimitSpec, LimitUse } from '../limits/types.js';
 import type { Nano } from '../money.js';
 import type { LineSpec } from '../store/types.js';
 import type { Usage } from '../usage.js';
@@ -39,6 +40,14 @@ export interface AdmissionRequest {
   outputless: boolean;
   /** Request time (ms since epoch); the engine's clock is injectable for tests. */
   nowMs: number;
+  /** A streamed answer: it also falls under the limits' concurrent_streams caps. */
+  stream?: boolean;
+}
+
+/** A limit instance and its use after this request's reservation (x-ratelimit-* headers, metrics). */
+export interface LimitView {
+  spec: LimitSpec;
+  use: LimitUse;
 }
 
 /** A budget line as shown to the caller (headers, /v1/budget, /v1/cost/estimate). */
@@ -60,6 +69,8 @@ export interface Reservation {
   /** Nano-USD reserved on every line. */
   amountNano: Nano;
   lines: LineSpec[];
+  /** Rate/concurrency limits the reservation holds (its settle frees the slots, corrects tokens). */
+  limits?: LimitSpec[];
 }
 
 export interface AdmissionGranted {
@@ -84,6 +95,8 @@ export interface AdmissionGranted {
   /** The budget with the least remaining after this reservation, if any applies. */
   tightest?: BudgetView;
   promptTokens: number;
+  /** The request's limits and their use after it was counted. */
+  limits?: LimitView[];
 }
 
 /** Refused: why, as values (the HTTP edge renders it, src/http/denial-errors.ts). */
@@ -94,6 +107,8 @@ export interface AdmissionDenied {
   estimateNano?: Nano;
   servedModel?: RuntimeModel;
   budgets?: BudgetView[];
+  /** The request's limits as they stood when it was refused (x-ratelimit-* headers on the 429). */
+  limits?: LimitView[];
 }
 
 export type Admission = AdmissionGranted | AdmissionDenied;

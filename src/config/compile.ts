@@ -7,6 +7,7 @@ import { pricePerMillionToPico, usdToNano } from '../money.js';
 import type { LongContextPrice } from '../usage.js';
 import { budgetProblems, compileBudget, isValidTimeZone } from './budgets.js';
 import { chainedDowngradeCycles } from './downgrade-cycles.js';
+import { compileLimits } from './limits.js';
 import type {
   RuntimeAlerts,
   RuntimeBudget,
@@ -166,7 +167,10 @@ export function compileConfig(file: ConfigFile): { config: RuntimeConfig; proble
 
   problems.push(...storeProblems(file.store));
 
+  const limits = compileLimits(file, ANONYMOUS_KEY_ID, problems);
+
   const config: RuntimeConfig = {
+    limits,
     fileDefinitions: {
       budgets: file.budgets,
       keys: file.keys.map(({ key: _secret, key_sha256: _hash, ...definition }) => definition),

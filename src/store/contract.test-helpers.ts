@@ -3,7 +3,7 @@
  * test/e2e/redis-cluster-store.test.ts). Every test gets a fresh, empty store from makeStore.
  * Money figures are small integers so expected values can be read off by hand.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, assert, beforeEach, describe, expect, it } from 'vitest';
 import { DECISION_CASES, type DecisionCase } from '../budget/reserve-decision.cases.test-helpers.js';
 import type { ReserveDecision } from '../budget/reserve-decision.js';
 import type { BudgetStore, LineSpec, ReserveRequest, ReserveResult } from './types.js';
@@ -93,7 +93,9 @@ async function storeDecision(
   const decision: ReserveDecision =
     r.status === 'reserved'
       ? { status: r.status, grantedCap: r.grantedCap, amountNano: r.amountNano }
-      : { status: r.status, lineIndex: r.lineIndex };
+      : r.status === 'limited'
+        ? assert.fail('no limits in a decision case')
+        : { status: r.status, lineIndex: r.lineIndex };
   return { decision, expiredSettled: r.expiredSettled };
 }
 

@@ -10,6 +10,7 @@
  *   once) + rollover carried in on the period's first touch + top-ups;
  * - *committed* = spent + reserved; *available* = effective limit - committed.
  */
+import type { LimitAsk, LimitRefusal, LimitSpec, LimitUse } from '../limits/types.js';
 import type { Nano } from '../money.js';
 
 export interface LineSpec {
@@ -57,6 +58,10 @@ export interface ReserveRequest {
   nowMs: number;
   /** When this reservation's lease expires; past it any instance settles it at its reserved amount. */
   leaseExpiresAtMs: number;
+  /** Rate and concurrency limits checked and applied in the same atomic step (src/limits/). */
+  limits?: LimitSpec[];
+  /** The request's tokens for tokens-per-minute limits; absent: prompt 0, one token per cap unit. */
+  limitAsk?: LimitAsk;
 }
 
 export type ReserveResult =
@@ -70,7 +75,15 @@ export type ReserveResult =
       balances: LineBalance[];
       /** Expired reservations this call settled (lease reaping). */
       expiredSettled: number;
+      /** Use of each of the request's limits after the reservation, in request order. */
+      limitUses?: LimitUse[];
     }
+  | ({
+      status: 'limited';
+      balances: LineBalance[];
+      expiredSettled: number;
+      limitUses: LimitUse[];
+    } & LimitRefusal)
   | {
       status: 'rejected' | 'downgrade';
       /** Index of the first line that rejected (or asked for a downgrade). */
@@ -93,8 +106,11 @@ export type SettleResult =
 export interface BudgetStore {
   readonly kind: 'sqlite' | 'redis';
   reserve(request: ReserveRequest): Promise<ReserveResult>;
-  /** Replaces the reservation by the actual cost on every line it holds. Idempotent by reservation id. */
-  settle(reservationId: string, actualNano: Nano): Promise<SettleResult>;
+  /**
+   * Replaces the reservation by the actual cost on every line it holds, and its tokens on its limits
+   * by `actualTokens` (absent: as reserved); frees its concurrency slots. Idempotent by reservation id.
+   */
+  settle(reservationId: string, actualNano: Nano, actualTokens?: number): Promise<SettleResult>;
   /** Drops the reservation without spending (the provider produced nothing). Idempotent. */
   release(reservationId: string): Promise<SettleResult>;
   /** Balances as they stand, without writing (a period's rollover is computed, not stored). */
@@ -118,6 +134,8 @@ export interface BudgetStore {
   ): Promise<boolean>;
   /** Template ("*") instances of a budget seen in a period, for summaries and top spenders. */
   instances(budgetId: string, period: string): Promise<string[]>;
+  /** Current use of limit instances, without writing (admin API, headers of previews). */
+  limitUses(limits: LimitSpec[], nowMs: number): Promise<LimitUse[]>;
   /** Reachability, for /readyz. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -15,7 +15,7 @@ export const OPENAI_UPSTREAM_KEY = 'sk-upstream-openai-secret-0001';
 export const ANTHROPIC_UPSTREAM_KEY = 'sk-ant-upstream-secret-0002';
 export const TEST_KEY = 'sk-gw-test-key-alpha';
 export const TEST_KEY_2 = 'sk-gw-test-key-bravo';
-export const ADMIN_TOKEN = 'admin-token-for-tests-123';
+export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abcdef';
 
 export interface StackOptions {
   /** Extra YAML appended to the base config (budgets, keys, anonymous, ...). */

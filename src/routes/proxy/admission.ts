@@ -42,6 +42,8 @@ export interface AdmissionInput {
   nowMs: number;
   /** Context tokens of Responses this gateway served (previous_response_id); absent: all unknown. */
   responses?: ResponseTokenMemory;
+  /** A streamed request (it falls under the limits' concurrent_streams caps too). */
+  stream?: boolean;
 }
 
 export interface AdmissionBuilder {
@@ -84,6 +86,7 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
       outputMultiplier,
       outputless: adapter.shape === 'embeddings',
       nowMs: input.nowMs,
+      ...(input.stream ? { stream: true } : {}),
     }),
   };
 }
@@ -125,7 +128,7 @@ function carriedContext(
 
 /** What the client is told about a refused admission (the engine's denial, worded at the edge). */
 export function refusal(denied: AdmissionDenied, config: RuntimeConfig): GatewayError {
-  return denialError(denied.denial, config);
+  return denialError(denied.denial, config, denied.limits);
 }
 
 /**

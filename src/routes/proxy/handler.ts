@@ -45,6 +45,7 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
         body,
         nowMs: state.record.timeMs,
         responses: deps.responses,
+        stream,
       });
       state.record.user = builder.identity.user ?? null;
       const config = c.get('config');

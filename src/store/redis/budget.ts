@@ -12,7 +12,9 @@
  *   {p}:inst:<budgetId>:<period>   set of template instances seen (TTL from the line spec)
  *   {p}:claim:<instance>:<period>:<name>   once-per-period claim: its expiry ms by the gateway's
  *                                          clock (0 = never), with the same TTL
+ *   {p}:lim:<instance>             hash f, r:<second>, t:<second>: a rate/concurrency limit (lua/limits.lua)
  */
+import type { LimitSpec, LimitUse } from '../../limits/types.js';
 import type { Nano } from '../../money.js';
 import type {
   BudgetStore,
@@ -23,7 +25,14 @@ import type {
   SettleResult,
 } from '../types.js';
 import { RedisClient, type RedisTarget } from './client.js';
-import { decodeBalance, decodeBalances, decodeCount, decodeReserve, decodeSettle } from './replies.js';
+import {
+  decodeBalance,
+  decodeBalances,
+  decodeCount,
+  decodeLimitUses,
+  decodeReserve,
+  decodeSettle,
+} from './replies.js';
 
 export interface RedisStoreOptions extends RedisTarget {
   /** Key namespace, used as the hash tag: {prefix}. */
@@ -51,7 +60,7 @@ export class RedisStore implements BudgetStore {
     this.redis = new RedisClient({
       ...options,
       label: 'redis store',
-      scripts: ['reserve', 'settle', 'reap', 'balances', 'topup', 'reset', 'claim'],
+      scripts: ['reserve', 'settle', 'reap', 'balances', 'topup', 'reset', 'claim', 'limitUses'],
     });
   }
 
@@ -86,15 +95,33 @@ export class RedisStore implements BudgetStore {
         template ? spec.instance : '',
       );
     }
-    return decodeReserve(await this.redis.script('reserve', keys, argv));
+    // The limits section comes last, its count at the very end (lua/limits.lua).
+    const limits = req.limits ?? [];
+    argv.push(req.limitAsk?.promptTokens ?? 0, req.limitAsk?.tokensPerCap ?? 1);
+    for (const limit of limits) {
+      keys.push(this.limitKey(limit.instance));
+      argv.push(limit.requestsPerMinute, limit.tokensPerMinute, limit.concurrentRequests);
+    }
+    argv.push(limits.length);
+    return decodeReserve(await this.redis.script('reserve', keys, argv), req.lines.length, limits.length);
   }
 
-  settle(reservationId: string, actualNano: Nano): Promise<SettleResult> {
-    return this.settleAt(reservationId, actualNano);
+  settle(reservationId: string, actualNano: Nano, actualTokens?: number): Promise<SettleResult> {
+    return this.settleAt(reservationId, actualNano, actualTokens);
   }
 
   release(reservationId: string): Promise<SettleResult> {
-    return this.settleAt(reservationId, 0);
+    return this.settleAt(reservationId, 0, 0);
+  }
+
+  async limitUses(limits: LimitSpec[], nowMs: number): Promise<LimitUse[]> {
+    if (limits.length === 0) return [];
+    const keys = limits.map((l) => this.limitKey(l.instance));
+    return decodeLimitUses(await this.redis.script('limitUses', keys, [nowMs]));
+  }
+
+  limitKey(instance: string): string {
+    return `${this.tag}:lim:${instance}`;
   }
 
   async balances(lines: LineSpec[]): Promise<LineBalance[]> {
@@ -158,9 +185,10 @@ export class RedisStore implements BudgetStore {
     return this.redis.close();
   }
 
-  private async settleAt(reservationId: string, actualNano: Nano): Promise<SettleResult> {
+  private async settleAt(reservationId: string, actualNano: Nano, tokens?: number): Promise<SettleResult> {
     const keys = [this.resPrefix + reservationId, this.leasesKey];
-    return decodeSettle(await this.redis.script('settle', keys, [reservationId, actualNano]));
+    const argv = tokens === undefined ? [reservationId, actualNano] : [reservationId, actualNano, tokens];
+    return decodeSettle(await this.redis.script('settle', keys, argv));
   }
 
   /** KEYS and the first ARGV of the single-line scripts (topup, reset). */

@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { decideReserve } from '../../budget/reserve-decision.js';
+import type { LimitSpec, LimitUse } from '../../limits/types.js';
 import type { Nano } from '../../money.js';
 import { balanceOf, carriedRollover, type LineCounters } from '../line-counters.js';
 import type {
@@ -16,6 +17,7 @@ import type {
   SettleResult,
 } from '../types.js';
 import { openDatabase, transactionRunner } from './db.js';
+import { SqliteLimits } from './limits.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. Parent directories are created. */
@@ -75,11 +77,13 @@ export class SqliteStore implements BudgetStore {
   private readonly stmt;
   /** One transaction runner, reused: lock waits past busy_timeout surface as StoreUnavailableError. */
   private readonly tx: ReturnType<typeof transactionRunner>;
+  private readonly limits: SqliteLimits;
 
   constructor(options: SqliteStoreOptions) {
     this.db = openDatabase(options.path, options.timeoutMs);
     this.db.exec(SCHEMA);
     this.tx = transactionRunner(this.db);
+    this.limits = new SqliteLimits(this.db);
     this.stmt = {
       getLine: this.db.prepare<[string, string], LineCounters>(
         'SELECT spent, reserved, rollover, topup FROM budget_lines WHERE instance = ? AND period = ?',
@@ -129,12 +133,16 @@ export class SqliteStore implements BudgetStore {
     return this.run(() => this.reserveTx(request));
   }
 
-  settle(reservationId: string, actualNano: Nano): Promise<SettleResult> {
-    return this.run(() => this.settleTx(reservationId, actualNano));
+  settle(reservationId: string, actualNano: Nano, actualTokens?: number): Promise<SettleResult> {
+    return this.run(() => this.settleTx(reservationId, actualNano, actualTokens ?? null));
   }
 
   release(reservationId: string): Promise<SettleResult> {
-    return this.run(() => this.settleTx(reservationId, 0));
+    return this.run(() => this.settleTx(reservationId, 0, 0));
+  }
+
+  limitUses(limits: LimitSpec[], nowMs: number): Promise<LimitUse[]> {
+    return this.run(() => this.limits.uses(limits, nowMs), 'deferred');
   }
 
   balances(lines: LineSpec[]): Promise<LineBalance[]> {
@@ -211,7 +219,9 @@ export class SqliteStore implements BudgetStore {
 
     const decision = decideReserve(req.lines, balances(), req);
     if (decision.status !== 'reserved') return { ...decision, balances: balances(), expiredSettled };
-    const { grantedCap, amountNano: amount } = decision;
+    const limited = this.limits.check(req, decision.grantedCap, decision.amountNano);
+    if (limited.status === 'limited') return { ...limited, balances: balances(), expiredSettled };
+    const { grantedCap, amountNano: amount } = limited;
 
     // Every line agreed: apply the same amount on all of them.
     const stored: ReservationLine[] = [];
@@ -230,17 +240,34 @@ export class SqliteStore implements BudgetStore {
       req.leaseExpiresAtMs,
       JSON.stringify(stored),
     );
-    return { status: 'reserved', grantedCap, amountNano: amount, balances: balances(), expiredSettled };
+    const limitUses = this.limits.apply(req, grantedCap);
+    return {
+      status: 'reserved',
+      grantedCap,
+      amountNano: amount,
+      balances: balances(),
+      expiredSettled,
+      ...(limitUses ? { limitUses } : {}),
+    };
   }
 
-  private settleTx(reservationId: string, actualNano: Nano | null): SettleResult {
+  private settleTx(
+    reservationId: string,
+    actualNano: Nano | null,
+    actualTokens: number | null,
+  ): SettleResult {
     const row = this.stmt.getReservation.get(reservationId);
     if (!row) return { status: 'unknown' };
-    return this.settleRow(row, actualNano);
+    return this.settleRow(row, actualNano, actualTokens);
   }
 
-  /** Settles one reservation; `actual` null means at its reserved amount (an expired lease). */
-  private settleRow(row: ReservationRow, actual: Nano | null): SettleResult & { status: 'settled' } {
+  /** Settles one reservation; `actual` (`tokens`) null means as reserved (an expired lease). */
+  private settleRow(
+    row: ReservationRow,
+    actual: Nano | null,
+    tokens: number | null = null,
+  ): SettleResult & { status: 'settled' } {
+    this.limits.settle(row.id, tokens);
     const lines = JSON.parse(row.lines) as ReservationLine[];
     const spent = actual ?? row.amount;
     const balances: LineBalance[] = [];

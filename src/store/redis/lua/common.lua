@@ -68,8 +68,9 @@ local function push_balance(out, limit, c)
 end
 
 -- Replaces a reservation by spent (nil: its reserved amount) on each of its lines, deletes it and
--- its lease. Returns {limit, spent, reserved, spentBefore, ...} per line, or nil when it is gone.
-local function settle_reservation(res_key, leases_key, id, spent)
+-- its lease, and settles its limit holds (tokens to tokens, nil: as reserved; limits.lua).
+-- Returns {limit, spent, reserved, spentBefore, ...} per line, or nil when it is gone.
+local function settle_reservation(res_key, leases_key, id, spent, tokens)
   local r = redis.call('HMGET', res_key, 'amount', 'lines')
   redis.call('ZREM', leases_key, id)
   if not r[1] then return nil end
@@ -89,6 +90,7 @@ local function settle_reservation(res_key, leases_key, id, spent)
       table.insert(out, limit); table.insert(out, 0); table.insert(out, 0); table.insert(out, 0)
     end
   end
+  lim_settle(res_key, tokens)
   redis.call('DEL', res_key)
   return out
 end

@@ -25,12 +25,18 @@
 -- ARGV[12+5i]   counters TTL, seconds (0: none)
 -- ARGV[13+5i]   template instance to record in the instance set ('' for none)
 --
+-- then the limits section (limits.lua): L limit keys; ARGV prompt tokens, tokens per cap,
+-- 3 per limit, and L last.
+--
 -- Returns {status, capOrLineIndex, amount, expiredSettled, limit1, spent1, reserved1, ...}:
 -- status 'reserved' (second field the granted cap), 'rejected' or 'downgrade' (the 0-based index
--- of the line that decided it; amount 0).
-assert(#KEYS >= 2 and (#KEYS - 2) % 3 == 0, 'reserve: 2 KEYS, then 3 per line')
-local n = (#KEYS - 2) / 3
-assert(#ARGV == 8 + 5 * n, 'reserve: 8 ARGV, then 5 per line')
+-- of the line that decided it; amount 0); 'reserved' then has 5 use fields per limit (limits.lua
+-- lim_push_use); 'limited' has the limit index, amount = retry-after ms, the balances, the uses,
+-- then kind and tooLarge (0/1).
+local n_limits = tonumber(ARGV[#ARGV])
+assert(#KEYS >= 2 + n_limits and (#KEYS - 2 - n_limits) % 3 == 0, 'reserve: 2 KEYS, 3 per line, 1 per limit')
+local n = (#KEYS - 2 - n_limits) / 3
+assert(#ARGV == 8 + 5 * n + 3 + 3 * n_limits, 'reserve: 8 ARGV, 5 per line, 3 + 3 per limit')
 
 local res_key, leases_key = KEYS[1], KEYS[2]
 local id = ARGV[1]
@@ -52,15 +58,18 @@ for i = 0, n - 1 do
   counters[i + 1] = touch_line(s.key, s.prev, s.limit, s.roll_max, s.ttl)
 end
 
-local function reply(status, second, amount)
+local limits = lim_specs(2 + 3 * n, 8 + 5 * n, n_limits, now)
+
+local function reply(status, second, amount, uses)
   local out = { status, second, amount, expired }
   for i = 1, n do push_balance(out, specs[i].limit, counters[i]) end
+  if uses then for i = 1, n_limits do lim_push_use(out, limits[i].st, now) end end
   return out
 end
 
 -- A retry of a reservation already made answers the same, without reserving twice.
 local existing = redis.call('HMGET', res_key, 'amount', 'cap')
-if existing[1] then return reply('reserved', tonumber(existing[2]), tonumber(existing[1])) end
+if existing[1] then return reply('reserved', tonumber(existing[2]), tonumber(existing[1]), true) end
 
 -- Pass 1: check every line. A downgrade anywhere wins over a rejection (the cheaper model may fit).
 for i = 1, n do
@@ -83,6 +92,13 @@ for i = 1, n do
     if cap < granted then granted = cap end
   end
 end
+local limit = lim_decide(limits, n_limits, granted, min_cap, now)
+if limit.status == 'limited' then
+  local out = reply('limited', limit.index, limit.retry, true)
+  table.insert(out, limit.kind); table.insert(out, limit.too_large)
+  return out
+end
+granted = limit.granted
 
 -- Pass 2: apply the same amount on every line.
 local amount = amount_for(fixed, output, granted)
@@ -100,4 +116,5 @@ end
 redis.call('HSET', res_key, 'amount', int(amount), 'cap', int(granted), 'exp', int(lease_exp),
   'lines', cjson.encode(lines))
 redis.call('ZADD', leases_key, int(lease_exp), id)
-return reply('reserved', granted, amount)
+lim_apply(limits, n_limits, res_key, granted, now, lease_exp)
+return reply('reserved', granted, amount, true)
