@@ -2,6 +2,8 @@
  * Prompt token estimation: the worst case a provider will bill for a request body, counted with
  * the model's tokenizer. The per-shape rules live in shapes/; media costs in media.ts.
  */
+
+import { GatewayError } from '../errors.js';
 import type { ApiShape, RequestBody } from '../providers/types.js';
 import { cachedCount, countTextTokens } from './count-cache.js';
 import { tokenizerSegments } from './encoding.js';
@@ -10,7 +12,7 @@ import { collectChat } from './shapes/chat.js';
 import { collectCompletions, collectEmbeddings } from './shapes/inputs.js';
 import { collectMessages } from './shapes/messages.js';
 import { collectResponses } from './shapes/responses.js';
-import { countSegmentsInWorker } from './worker-pool.js';
+import { countSegmentsInWorker, TokenQueueFull } from './worker-pool.js';
 
 export { closeTokenWorkers } from './worker-pool.js';
 
@@ -72,7 +74,16 @@ export async function countPromptTokens(shape: ApiShape, body: RequestBody, mode
   const segments = unknown.flatMap(tokenizerSegments);
   try {
     return parts.total(known + (await countSegmentsInWorker(segments, parts.encoding)));
-  } catch {
+  } catch (error) {
+    // A full queue refuses (429): counting on the main thread is what it protects against.
+    if (error instanceof TokenQueueFull)
+      throw new GatewayError(
+        'rate_limit_exceeded',
+        'Too many large prompts are waiting to be counted; retry shortly.',
+        {
+          headers: { 'retry-after': '1', 'x-should-retry': 'true' },
+        },
+      );
     // Correctness first: a failed worker must not fail the request, only make it slower.
     return parts.total(known + countSync(unknown, parts.encoding));
   }
