@@ -54,7 +54,13 @@ export function promptTokens(shape: ApiShape, body: RequestBody, model: string):
 }
 
 /** Same result, but large prompts are counted off the main thread (a worker) so the event loop never stalls. */
-export async function countPromptTokens(shape: ApiShape, body: RequestBody, model: string): Promise<number> {
+export async function countPromptTokens(
+  shape: ApiShape,
+  body: RequestBody,
+  model: string,
+  /** Whose share of the worker queue this count uses (the key id; every trial visitor shares one). */
+  owner = '',
+): Promise<number> {
   const parts = collectPrompt(shape, body, model);
   if (parts.chars <= WORKER_THRESHOLD_CHARS) return parts.total(countSync(parts.texts, parts.encoding));
   // Texts counted recently (the system prompt, earlier turns) are known; only the rest is counted,
@@ -73,7 +79,7 @@ export async function countPromptTokens(shape: ApiShape, body: RequestBody, mode
   if (unknownChars <= WORKER_THRESHOLD_CHARS) return parts.total(known + countSync(unknown, parts.encoding));
   const segments = unknown.flatMap(tokenizerSegments);
   try {
-    return parts.total(known + (await countSegmentsInWorker(segments, parts.encoding)));
+    return parts.total(known + (await countSegmentsInWorker(segments, parts.encoding, owner)));
   } catch (error) {
     // A full queue refuses (429): counting on the main thread is what it protects against.
     if (error instanceof TokenQueueFull)

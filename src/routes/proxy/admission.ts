@@ -70,7 +70,9 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
     let count = tokenCounts.get(model.name);
     if (!count) {
       const extra = carried(model);
-      count = countPromptTokens(adapter.shape, body, model.upstreamModel).then((tokens) => tokens + extra);
+      count = countPromptTokens(adapter.shape, body, model.upstreamModel, identity.keyId).then(
+        (tokens) => tokens + extra,
+      );
       tokenCounts.set(model.name, count);
     }
     return count;
