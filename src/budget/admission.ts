@@ -180,6 +180,7 @@ export class BudgetAdmission {
         const limit = limits[result.limitIndex];
         if (!limit) throw new Error(`store answered with an unknown limit index ${result.limitIndex}`);
         safe(this.deps.metrics.onLimited, limit.limitId, result.kind);
+        const views = limitViews(limits, result.limitUses);
         return {
           ok: false,
           denial: {
@@ -193,7 +194,7 @@ export class BudgetAdmission {
           estimateNano: amountFor(plan.fixedPico, plan.outputPico, plan.cap),
           servedModel: plan.model,
           budgets: this.views(plan, result.balances),
-          ...(limitViews(limits, result.limitUses) ? { limits: limitViews(limits, result.limitUses) } : {}),
+          ...(views ? { limits: views } : {}),
         };
       }
       const line = plan.lines[result.lineIndex];
