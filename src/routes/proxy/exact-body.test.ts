@@ -89,7 +89,10 @@ describe('both chat cap fields', () => {
 
   it('a cap lowered to fit the budget goes into both', async () => {
     const tight = await startStack({
-      extraYaml: 'budgets:\n  - { id: tight, scope: global, limit_usd: 0.0002 }\n',
+      // Metering off: a metered request holds a slice and sends its whole cap (fit-to-budget is
+      // for requests that reserve their whole cap up front).
+      extraYaml:
+        'budgets:\n  - { id: tight, scope: global, limit_usd: 0.0002 }\nbudgeting: { stream_slice_tokens: 0 }\n',
       mock: { outputTokens: 50_000 },
     });
     try {
