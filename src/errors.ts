@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'conflict'
   | 'budget_exceeded'
   | 'budget_busy'
+  | 'rate_limit_exceeded'
   | 'store_unavailable'
   | 'provider_not_configured'
   | 'provider_unreachable'
@@ -33,6 +34,7 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   budget_exceeded: 429,
   budget_busy: 429,
+  rate_limit_exceeded: 429,
   store_unavailable: 503,
   provider_not_configured: 502,
   provider_unreachable: 502,
@@ -53,6 +55,7 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   conflict: 'invalid_request_error',
   budget_exceeded: 'budget_exceeded',
   budget_busy: 'budget_busy',
+  rate_limit_exceeded: 'rate_limit_exceeded',
   store_unavailable: 'server_error',
   provider_not_configured: 'server_error',
   provider_unreachable: 'server_error',
@@ -73,6 +76,7 @@ const ANTHROPIC_TYPE: Record<ErrorCode, string> = {
   conflict: 'invalid_request_error',
   budget_exceeded: 'budget_exceeded',
   budget_busy: 'budget_busy',
+  rate_limit_exceeded: 'rate_limit_error',
   store_unavailable: 'api_error',
   provider_not_configured: 'api_error',
   provider_unreachable: 'api_error',
@@ -96,6 +100,7 @@ const GOOGLE_STATUS: Record<ErrorCode, string> = {
   conflict: 'ABORTED',
   budget_exceeded: 'RESOURCE_EXHAUSTED',
   budget_busy: 'RESOURCE_EXHAUSTED',
+  rate_limit_exceeded: 'RESOURCE_EXHAUSTED',
   store_unavailable: 'UNAVAILABLE',
   provider_not_configured: 'UNAVAILABLE',
   provider_unreachable: 'UNAVAILABLE',

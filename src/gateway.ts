@@ -162,6 +162,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       onExpired: (count) => metrics.expired.inc(count),
       onUnrecorded: () => metrics.unrecorded.inc(),
       onRetryQueued: (operation) => metrics.settleRetries.inc({ operation }),
+      onLimited: (limit, kind) => metrics.rateLimited.inc({ limit, kind }),
     },
     onEvent: (event) => {
       alerts.emit(budgetEventAlert(event));

@@ -106,6 +106,13 @@ export function createMetrics() {
     labelNames: ['reason'],
     registers,
   });
+  // [limits] one series per configured limit id and kind (never per "*" instance): bounded.
+  const rateLimited = new client.Counter({
+    name: `${p}rate_limited_total`,
+    help: 'Requests refused by a rate or concurrency limit, by limit id and kind (requests, tokens, concurrent)',
+    labelNames: ['limit', 'kind'],
+    registers,
+  });
   const duration = new client.Histogram({
     name: `${p}request_duration_seconds`,
     help: 'Time from request to last byte, seconds',
@@ -372,6 +379,7 @@ export function createMetrics() {
       claimOnce: timed('claim', store.claimOnce.bind(store)),
       instances: timed('instances', store.instances.bind(store)),
       ping: timed('ping', store.ping.bind(store)),
+      limitUses: timed('limit_uses', store.limitUses.bind(store)),
       close: store.close.bind(store),
     };
   }
@@ -398,6 +406,7 @@ export function createMetrics() {
     registry,
     observeRequest,
     instrumentStore,
+    rateLimited,
     watchBudgets,
     settleRetries,
     expired,

@@ -4,7 +4,9 @@
  * against a simulated reserve and reserves nothing.
  */
 import { randomUUID } from 'node:crypto';
-import type { RuntimeBudget, RuntimeConfig } from '../config/runtime.js';
+import type { RuntimeBudget, RuntimeConfig, RuntimeModel } from '../config/runtime.js';
+import { limitsFor } from '../limits/scopes.js';
+import type { LimitSpec, LimitUse } from '../limits/types.js';
 import type { Nano } from '../money.js';
 import {
   type BudgetStore,
@@ -36,6 +38,7 @@ import type {
   AdmissionGranted,
   AdmissionRequest,
   BudgetView,
+  LimitView,
   Reservation,
 } from './types.js';
 import { type FreedWaiters, lineKeyOf } from './waiting.js';
@@ -52,12 +55,28 @@ export interface AdmissionDeps {
   waiters: FreedWaiters;
 }
 
-/** One reserve (or its simulation): `nowMs` the attempt's time, `waitUntilMs` set while it may wait. */
-type Attempt = (plan: Plan, nowMs: number, waitUntilMs: number | undefined) => Promise<ReserveResult>;
+/**
+ * One reserve (or its simulation): `nowMs` the attempt's time, `waitUntilMs` set while it may wait,
+ * `limits` the served model's rate and concurrency limits (checked in the same atomic step).
+ */
+type Attempt = (
+  plan: Plan,
+  nowMs: number,
+  waitUntilMs: number | undefined,
+  limits: LimitSpec[],
+) => Promise<ReserveResult>;
 
-/** The budgets a caller falls under: the configured ones, plus the trial's for anonymous users. */
+/** The budgets a caller falls under: the configured ones, plus the trial's (each, and all) for anonymous users. */
 export function budgetsOf(cfg: RuntimeConfig, anonymous: boolean): RuntimeBudget[] {
-  return anonymous ? [...cfg.budgets, cfg.anonymous.budget] : cfg.budgets;
+  if (!anonymous) return cfg.budgets;
+  const total = cfg.limits.trialTotal;
+  return total ? [...cfg.budgets, cfg.anonymous.budget, total] : [...cfg.budgets, cfg.anonymous.budget];
+}
+
+/** A limit's use as the store answered it, paired with its spec. */
+function limitViews(limits: readonly LimitSpec[], uses: LimitUse[] | undefined): LimitView[] | undefined {
+  if (!uses || limits.length === 0) return undefined;
+  return limits.map((spec, i) => ({ spec, use: uses[i]! }));
 }
 
 export class BudgetAdmission {
@@ -68,15 +87,25 @@ export class BudgetAdmission {
     const forbidden = forbiddenModel(cfg, request.identity, request.model);
     if (forbidden) return { ok: false, denial: forbidden };
     const reservationId = randomUUID();
-    return this.decide(cfg, request, reservationId, (plan, nowMs, waitUntilMs) =>
-      this.deps.store.reserve({
-        reservationId,
-        lines: plan.lines.map((l) => l.spec),
-        ...reserveShape(plan),
-        nowMs,
-        leaseExpiresAtMs: nowMs + cfg.budgeting.leaseMs,
-        ...(waitUntilMs !== undefined ? { waitUntilMs } : {}),
-      }),
+    return this.decide(
+      cfg,
+      request,
+      reservationId,
+      (plan, nowMs, waitUntilMs, limits) =>
+        this.deps.store.reserve({
+          reservationId,
+          lines: plan.lines.map((l) => l.spec),
+          ...reserveShape(plan),
+          nowMs,
+          leaseExpiresAtMs: nowMs + cfg.budgeting.leaseMs,
+          ...(waitUntilMs !== undefined ? { waitUntilMs } : {}),
+          // A metered request counts its prompt and first slice; extensions add no tokens, its
+          // settle corrects them to the actual (docs/limits.md, known gaps).
+          ...(limits.length > 0
+            ? { limits, limitAsk: { promptTokens: plan.promptTokens, tokensPerCap: plan.outputMultiplier } }
+            : {}),
+        }),
+      (model) => limitsFor(cfg, request.identity, model, request.stream === true),
     );
   }
 
@@ -109,6 +138,7 @@ export class BudgetAdmission {
     request: AdmissionRequest,
     reservationId: string | null,
     attempt: Attempt,
+    limitsOf: (model: RuntimeModel) => LimitSpec[] = () => [],
   ): Promise<Admission> {
     const forced = new Map<string, number>();
     const ctx: PlanContext = {
@@ -127,7 +157,8 @@ export class BudgetAdmission {
     const waits = new Waits(this.deps.store, reservationId);
     for (let round = 0; round < MAX_ROUNDS; round++) {
       plan = await planFor(ctx, chooseModel(ctx));
-      if (plan.lines.length === 0) {
+      const limits = limitsOf(plan.model);
+      if (plan.lines.length === 0 && limits.length === 0) {
         waits.abandonAll();
         const amountNano = amountFor(plan.fixedPico, plan.outputPico, plan.reserveCap);
         const reservation = reservationId === null ? null : { id: reservationId, amountNano, lines: [] };
@@ -138,7 +169,7 @@ export class BudgetAdmission {
       const waitUntilMs = maxWaitMs > waitedMs ? nowMs + Math.ceil(maxWaitMs - waitedMs) : undefined;
       let result: ReserveResult;
       try {
-        result = await attempt(plan, nowMs, waitUntilMs);
+        result = await attempt(plan, nowMs, waitUntilMs, limits);
       } catch (error) {
         if (!(error instanceof StoreUnavailableError)) throw error;
         if (reservationId !== null && error.maybeApplied) this.deps.settlement.releaseLate(reservationId);
@@ -154,7 +185,12 @@ export class BudgetAdmission {
         const reservation =
           reservationId === null
             ? null
-            : { id: reservationId, amountNano: result.amountNano, lines: plan.lines.map((l) => l.spec) };
+            : {
+                id: reservationId,
+                amountNano: result.amountNano,
+                lines: plan.lines.map((l) => l.spec),
+                ...(limits.length > 0 ? { limits } : {}),
+              };
         // The store took the id off the queues of the lines it reserved on; others it waited on stay.
         waits.abandonAll(plan.lines);
         return this.granted(
@@ -165,7 +201,32 @@ export class BudgetAdmission {
           result.amountNano,
           result.balances,
           waitedMs,
+          limitViews(limits, result.limitUses),
         );
+      }
+      if (result.status === 'limited') {
+        // The store took the id off the queues of these lines (a limited request does not wait).
+        waits.abandonAll();
+        const limit = limits[result.limitIndex];
+        if (!limit) throw new Error(`store answered with an unknown limit index ${result.limitIndex}`);
+        safe(this.deps.metrics.onLimited, limit.limitId, result.kind);
+        const views = limitViews(limits, result.limitUses);
+        return {
+          ok: false,
+          denial: {
+            kind: 'rate_limited',
+            limit,
+            limitKind: result.kind,
+            retryAfterMs: result.retryAfterMs,
+            tooLarge: result.tooLarge,
+            anonymous: request.identity.anonymous,
+          },
+          estimateNano: amountFor(plan.fixedPico, plan.outputPico, plan.cap),
+          servedModel: plan.model,
+          budgets: this.views(plan, result.balances),
+          ...(views ? { limits: views } : {}),
+          waitedMs,
+        };
       }
       const line = plan.lines[result.lineIndex];
       const balance = result.balances[result.lineIndex];
@@ -241,6 +302,7 @@ export class BudgetAdmission {
     amountNano: Nano,
     balances: readonly LineBalance[],
     waitedMs: number,
+    limits?: LimitView[],
   ): AdmissionGranted {
     if (reservation) {
       this.deps.settlement.track(reservation, {
@@ -282,6 +344,7 @@ export class BudgetAdmission {
           }
         : {}),
       waitedMs,
+      ...(limits ? { limits } : {}),
     };
   }
 

@@ -3,6 +3,7 @@
  * HTTP headers; the HTTP edge (src/http/denial-errors.ts) turns a denial into the message, status,
  * `retry-after` and `x-should-retry` the client sees, in its API's format.
  */
+import type { LimitKind, LimitSpec } from '../limits/types.js';
 import type { Nano } from '../money.js';
 
 export type Denial =
@@ -42,6 +43,16 @@ export type Denial =
       /** What the caller may use instead, when the list is known (trial models). */
       allowed?: readonly string[];
     }
-  | { kind: 'store_unavailable'; operation: 'reserve' | 'balances' };
+  | { kind: 'store_unavailable'; operation: 'reserve' | 'balances' }
+  | {
+      /** A rate or concurrency limit is full (src/limits/): retrying after `retryAfterMs` may pass. */
+      kind: 'rate_limited';
+      limit: LimitSpec;
+      limitKind: LimitKind;
+      retryAfterMs: number;
+      /** The request alone asks more tokens than the limit allows per minute: retrying cannot help. */
+      tooLarge: boolean;
+      anonymous: boolean;
+    };
 
 export type DenialKind = Denial['kind'];

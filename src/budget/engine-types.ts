@@ -3,6 +3,7 @@
  * metrics and forecasts.
  */
 import type { RuntimeBudget, RuntimeConfig } from '../config/runtime.js';
+import type { LimitKind } from '../limits/types.js';
 import type { Nano } from '../money.js';
 import type { BudgetStore, LineBalance, LineSpec } from '../store/types.js';
 import type { RetryQueueOptions } from './retry.js';
@@ -40,6 +41,8 @@ export interface EngineMetricsHooks {
   onUnrecorded?(operation: 'reserve' | 'settle' | 'release'): void;
   /** A settle or release waits in the retry queue for the store to come back. */
   onRetryQueued?(operation: 'settle' | 'release'): void;
+  /** A request refused by a rate or concurrency limit (label: the configured limit id). */
+  onLimited?(limitId: string, kind: LimitKind): void;
 }
 
 export interface BudgetEngineOptions {

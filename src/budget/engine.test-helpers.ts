@@ -79,7 +79,8 @@ export class FlakyStore implements BudgetStore {
     return this.down ? Promise.reject(new StoreUnavailableError('store down (test)')) : fn();
   }
   reserve: BudgetStore['reserve'] = (r) => this.guard(() => this.inner.reserve(r));
-  settle: BudgetStore['settle'] = (id, n) => this.guard(() => this.inner.settle(id, n));
+  settle: BudgetStore['settle'] = (id, n, t) => this.guard(() => this.inner.settle(id, n, t));
+  limitUses: BudgetStore['limitUses'] = (l, now) => this.guard(() => this.inner.limitUses(l, now));
   release: BudgetStore['release'] = (id) => this.guard(() => this.inner.release(id));
   extend: BudgetStore['extend'] = (r) => this.guard(() => this.inner.extend(r));
   abandonWait: BudgetStore['abandonWait'] = (id, l) => this.guard(() => this.inner.abandonWait(id, l));

@@ -102,7 +102,9 @@ class Engine implements ManagedBudgetEngine {
     const cfg = this.options.config();
     const allowed = allowedModelsOf(cfg, identity);
     const usable = [...cfg.models.values()].filter((m) => !allowed || allowed.has(m.name));
-    const lines = linesForIdentity(budgetsOf(cfg, identity.anonymous), identity, usable).map((scoped) => ({
+    // A trial visitor sees its own trial line only: never the global or another's spend.
+    const budgets = identity.anonymous ? [cfg.anonymous.budget] : budgetsOf(cfg, false);
+    const lines = linesForIdentity(budgets, identity, usable).map((scoped) => ({
       scoped,
       ...lineAt(scoped.budget, scoped.instance, nowMs),
     }));

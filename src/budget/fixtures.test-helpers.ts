@@ -115,6 +115,7 @@ export function config(
   const anon = options.anonymous;
   const defaults = compileConfig(file).config;
   return {
+    limits: defaults.limits,
     fileDefinitions: defaults.fileDefinitions,
     telemetry: defaults.telemetry,
     server: {

@@ -48,8 +48,12 @@ function valuesOf(field: ScopeField, attrs: RequestAttributes): readonly string[
  * several tags) one per tag.
  */
 export function matchBudget(budget: RuntimeBudget, attrs: RequestAttributes): ScopedLine[] {
-  if (budget.scope === 'global') return [{ budget, instance: budget.id }];
-  const scope = budget.scope;
+  return matchScope(budget.id, budget.scope, attrs).map((instance) => ({ budget, instance }));
+}
+
+/** The instance ids of one scoped definition (a budget, or a rate limit) a request falls under. */
+export function matchScope(id: string, scope: RuntimeBudget['scope'], attrs: RequestAttributes): string[] {
+  if (scope === 'global') return [id];
   let instances: Array<Array<readonly [ScopeField, string]>> = [[]];
   for (const field of FIELD_ORDER) {
     const wanted = scope[field];
@@ -63,7 +67,7 @@ export function matchBudget(budget: RuntimeBudget, attrs: RequestAttributes): Sc
     if (distinct.length === 0) return [];
     instances = instances.flatMap((parts) => distinct.map((value) => [...parts, [field, value] as const]));
   }
-  return instances.map((parts) => ({ budget, instance: instanceId(budget.id, parts) }));
+  return instances.map((parts) => instanceId(id, parts));
 }
 
 /** Every budget instance a request falls under, in budget order. */

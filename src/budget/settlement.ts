@@ -59,8 +59,13 @@ export class Settlement {
 
   async settle(reservation: Reservation | null, model: RuntimeModel, usage: Usage): Promise<SettleOutcome> {
     const costNano = costOfUsage(usage, model.price);
-    if (!reservation || reservation.lines.length === 0) return { costNano };
-    const run = () => this.deps.store.settle(reservation.id, costNano);
+    if (!reservation || (reservation.lines.length === 0 && !reservation.limits?.length)) return { costNano };
+    // Tokens-per-minute limits are settled to what the provider counted, like money.
+    const tokens = usage.inputTokens + usage.cachedInputTokens + usage.cacheWriteTokens + usage.outputTokens;
+    const run = () =>
+      reservation.limits?.length
+        ? this.deps.store.settle(reservation.id, costNano, tokens)
+        : this.deps.store.settle(reservation.id, costNano);
     try {
       const result = await run();
       return { costNano, tightest: await this.afterSettle(reservation, result) };
@@ -71,7 +76,7 @@ export class Settlement {
   }
 
   async release(reservation: Reservation | null): Promise<void> {
-    if (!reservation || reservation.lines.length === 0) return;
+    if (!reservation || (reservation.lines.length === 0 && !reservation.limits?.length)) return;
     const run = () => this.deps.store.release(reservation.id);
     try {
       await this.afterSettle(reservation, await run());

@@ -2,6 +2,7 @@
  * What the proxy pipeline asks of the budget engine, and what it gets back.
  */
 import type { RuntimeBudget, RuntimeModel } from '../config/runtime.js';
+import type { LimitSpec, LimitUse } from '../limits/types.js';
 import type { Nano } from '../money.js';
 import type { LineSpec } from '../store/types.js';
 import type { Usage } from '../usage.js';
@@ -45,6 +46,14 @@ export interface AdmissionRequest {
   metered?: boolean;
   /** Request time (ms since epoch); the engine's clock is injectable for tests. */
   nowMs: number;
+  /** A streamed answer: it also falls under the limits' concurrent_streams caps. */
+  stream?: boolean;
+}
+
+/** A limit instance and its use after this request's reservation (x-ratelimit-* headers, metrics). */
+export interface LimitView {
+  spec: LimitSpec;
+  use: LimitUse;
 }
 
 /** A budget line as shown to the caller (headers, /v1/budget, /v1/cost/estimate). */
@@ -66,6 +75,8 @@ export interface Reservation {
   /** Nano-USD reserved on every line; a metered reservation's grows with each extension. */
   amountNano: Nano;
   lines: LineSpec[];
+  /** Rate/concurrency limits the reservation holds (its settle frees the slots, corrects tokens). */
+  limits?: LimitSpec[];
 }
 
 /** What a metered admission holds, in per-sequence cap units (the reserve's `requestedCap`). */
@@ -106,6 +117,8 @@ export interface AdmissionGranted {
   meter?: MeterGrant;
   /** Time spent waiting for other requests' reservations to settle (budgeting.max_wait_ms). */
   waitedMs: number;
+  /** The request's limits and their use after it was counted. */
+  limits?: LimitView[];
 }
 
 /** Refused: why, as values (the HTTP edge renders it, src/http/denial-errors.ts). */
@@ -118,6 +131,8 @@ export interface AdmissionDenied {
   budgets?: BudgetView[];
   /** Time spent waiting before the refusal. */
   waitedMs?: number;
+  /** The request's limits as they stood when it was refused (x-ratelimit-* headers on the 429). */
+  limits?: LimitView[];
 }
 
 export type Admission = AdmissionGranted | AdmissionDenied;

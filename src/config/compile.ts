@@ -8,6 +8,7 @@ import { wireOfKind } from '../providers/types.js';
 import { budgetProblems, compileBudget, isValidTimeZone } from './budgets.js';
 import { chainedDowngradeCycles } from './downgrade-cycles.js';
 import { compileHistoryStore, historyStoreProblems } from './history-store.js';
+import { compileLimits } from './limits.js';
 import { modelPricing, type PricingOptions } from './model-prices.js';
 import { outboundUrlProblem } from './outbound-urls.js';
 import type {
@@ -217,7 +218,10 @@ export function compileConfig(
   });
   problems.push(...historyStoreProblems(file.history, file.store));
 
+  const limits = compileLimits(file, ANONYMOUS_KEY_ID, problems);
+
   const config: RuntimeConfig = {
+    limits,
     fileDefinitions: {
       budgets: file.budgets,
       keys: file.keys.map(({ key: _secret, key_sha256: _hash, ...definition }) => definition),

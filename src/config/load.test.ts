@@ -41,11 +41,11 @@ describe('config loading', () => {
   });
 
   it('interpolates NAME and NAME:-default references, typing whole-value numbers', () => {
-    const text = `server: { port: "\${PORT:-8123}", host: "\${HOST:-0.0.0.0}" }\nadmin: { token: "pre-\${TOKEN}-post" }\n${BASE}`;
+    const text = `server: { port: "\${PORT:-8123}", host: "\${HOST:-0.0.0.0}" }\nadmin: { token: "pre-\${TOKEN}-post-long-enough-for-an-admin-token" }\n${BASE}`;
     const config = parseConfig(text, 't', { TOKEN: 'abc', PORT: '9001' });
     expect(config.server.port).toBe(9001);
     expect(config.server.host).toBe('0.0.0.0');
-    expect(config.adminToken).toBe('pre-abc-post');
+    expect(config.adminToken).toBe('pre-abc-post-long-enough-for-an-admin-token');
     const defaulted = parseConfig(text, 't', { TOKEN: 'x' });
     expect(defaulted.server.port).toBe(8123);
   });

@@ -78,7 +78,35 @@ export interface RuntimeBudget {
   source: 'config' | 'api' | 'anonymous';
 }
 
+// --- [limits] ---
+/** A rate/concurrency limit (config `limits:`, or the trial's per-visitor `anonymous.limits`). */
+export interface RuntimeLimit {
+  id: string;
+  scope: Scope;
+  /** 0: not limited. */
+  requestsPerMinute: number;
+  tokensPerMinute: number;
+  concurrentRequests: number;
+  concurrentStreams: number;
+}
+
+export interface RuntimeLimits {
+  list: RuntimeLimit[];
+  /** Each trial visitor's limits (scope key: anonymous, user: "*"); undefined when none are set. */
+  anonymous: RuntimeLimit | undefined;
+  /** All trial users together; undefined when anonymous.total is not set. */
+  trialTotal: RuntimeBudget | undefined;
+  /** Load balancers in front (anonymous.trusted_proxies); validated CIDRs. */
+  trustedProxies: readonly string[];
+  /** HMAC secret trial visitor ids are signed with; undefined: ids are taken as sent. */
+  visitorSecret: string | undefined;
+  exhaustedStatus: 429 | 402;
+  streamReadDeadlineMs: number;
+  adminFailedAttemptsPerMinute: number;
+}
+
 export interface RuntimeConfig {
+  limits: RuntimeLimits;
   /**
    * The file's own definitions of budgets and keys, as written (defaults applied; key secrets
    * left out): for the admin API's echo of config-file records (GET /admin/budgets, /admin/keys)

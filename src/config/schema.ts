@@ -217,8 +217,50 @@ export const budgetSchema = z
   })
   .strict();
 
+// --- [limits] rate and concurrency limits (src/limits/), trial hardening, abuse guards ---
+/** What one limit counts; each field is optional (absent: that kind is not limited). */
+const limitFields = {
+  requests_per_minute: positiveInt.optional(),
+  /** Prompt + output tokens: reserved at the estimate, settled to what the provider counted. */
+  tokens_per_minute: positiveInt.optional(),
+  /** Requests in flight (streams included, until their last byte); crash-safe like reservations. */
+  concurrent_requests: positiveInt.optional(),
+  /** Streams in flight: slow readers hold upstream connections, so they get their own cap. */
+  concurrent_streams: positiveInt.optional(),
+};
+
+export const limitSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, _ . -'),
+    scope: scopeSchema,
+    ...limitFields,
+  })
+  .strict();
+
+const anonymousLimitsSchema = z.object(limitFields).strict();
+
+const trialTotalSchema = z
+  .object({
+    limit_usd: positiveUsd,
+    period: periodSchema.default('daily'),
+    timezone: z.string().default('UTC'),
+  })
+  .strict();
+
 const anonymousSchema = z
   .object({
+    /** CIDRs of the load balancers in front: the client is the rightmost X-Forwarded-For hop not in them. */
+    trusted_proxies: z.array(z.string()).default([]),
+    /** All trial users together: reserved on every trial request, so rotating ids cannot farm it. */
+    total: trialTotalSchema.optional(),
+    /** Each trial visitor's rate and concurrency limits. */
+    limits: anonymousLimitsSchema.optional(),
+    /**
+     * When set, a header visitor id must be signed by the app: "<id>.<hex HMAC-SHA256(secret, id)>",
+     * so a client cannot invent fresh ids.
+     */
+    visitor_secret: z.string().optional(),
+
     enabled: z.boolean().default(false),
     identify_by: z
       .string()
@@ -281,6 +323,13 @@ const budgetingSchema = z
      * (first come, first served per budget line), then answers 429 budget_busy. 0: refuse at once.
      */
     max_wait_ms: z.number().int().min(0).default(5000),
+    /** Status of a budget_exceeded refusal: 429 (what the SDKs expect) or 402 (for clients that retry every 429). */
+    exhausted_status: z.union([z.literal(429), z.literal(402)]).default(429),
+    /**
+     * A stream whose client reads nothing for this long is cut: upstream aborted and billed for
+     * what it produced (a slow reader must not hold a provider connection).
+     */
+    stream_read_deadline_ms: positiveInt.default(30_000),
   })
   .strict();
 
@@ -379,13 +428,18 @@ export const configSchema = z
     server: serverSchema.default(serverSchema.parse({})),
     store: storeSchema.default(storeSchema.parse({})),
     admin: z
-      .object({ token: z.string().default('') })
+      .object({
+        token: z.string().default(''),
+        /** Failed admin-token attempts one client may make per minute before it is refused (429). */
+        max_failed_attempts_per_minute: positiveInt.default(10),
+      })
       .strict()
-      .default({ token: '' }),
+      .default({ token: '', max_failed_attempts_per_minute: 10 }),
     providers: z.record(name, providerSchema).default({}),
     models: z.record(name, modelSchema).default({}),
     keys: z.array(keySchema).default([]),
     budgets: z.array(budgetSchema).default([]),
+    limits: z.array(limitSchema).default([]),
     budgeting: budgetingSchema.default(budgetingSchema.parse({})),
     anonymous: anonymousSchema.default(anonymousSchema.parse({})),
     alerts: z
@@ -424,6 +478,7 @@ export const configSchema = z
 export type ConfigFile = z.infer<typeof configSchema>;
 export type ConfigFileInput = z.input<typeof configSchema>;
 export type BudgetConfig = z.infer<typeof budgetSchema>;
+export type LimitConfig = z.infer<typeof limitSchema>;
 export type KeyConfig = z.infer<typeof keySchema>;
 export type AlertEventType = z.infer<typeof alertEventTypeSchema>;
 export type Period = z.infer<typeof periodSchema>;

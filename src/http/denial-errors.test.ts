@@ -85,3 +85,64 @@ describe('denialError', () => {
     );
   });
 });
+
+describe('[limits] denials', () => {
+  const limit = {
+    limitId: 'per-key',
+    instance: 'per-key|key=web',
+    requestsPerMinute: 30,
+    tokensPerMinute: 0,
+    concurrentRequests: 0,
+  };
+
+  it('budgeting.exhausted_status: 402 for clients that retry every 429', () => {
+    const error = denialError(exceeded(), { ...config, limits: { exhaustedStatus: 402 } });
+    expect(error).toMatchObject({ code: 'budget_exceeded', status: 402 });
+    expect(error.headers['x-should-retry']).toBe('false');
+  });
+
+  it('a full limit: 429 rate_limit_exceeded naming it, retry-after rounded up, x-should-retry true', () => {
+    const error = denialError(
+      {
+        kind: 'rate_limited',
+        limit,
+        limitKind: 'requests',
+        retryAfterMs: 12_300,
+        tooLarge: false,
+        anonymous: false,
+      },
+      config,
+      [
+        {
+          spec: limit,
+          use: { requests: 30, tokens: 0, inFlight: 0, resetRequestsMs: 12_300, resetTokensMs: 0 },
+        },
+      ],
+    );
+    expect(error).toMatchObject({ code: 'rate_limit_exceeded', status: 429 });
+    expect(error.message).toBe('Rate limit "per-key" reached: 30 requests per minute. Retry in 13 s.');
+    expect(error.headers).toMatchObject({
+      'retry-after': '13',
+      'retry-after-ms': '12300',
+      'x-should-retry': 'true',
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': '13s',
+    });
+  });
+
+  it('a request larger than the whole tokens limit is told not to retry', () => {
+    const error = denialError(
+      {
+        kind: 'rate_limited',
+        limit: { ...limit, tokensPerMinute: 6000 },
+        limitKind: 'tokens',
+        retryAfterMs: 60_000,
+        tooLarge: true,
+        anonymous: false,
+      },
+      config,
+    );
+    expect(error.headers['x-should-retry']).toBe('false');
+    expect(error.message).toContain('this request alone needs more');
+  });
+});

@@ -3,12 +3,24 @@
  * `x-should-retry` (DESIGN §2 Errors). The engine returns denials as values (budget/denials.ts).
  */
 import type { Denial } from '../budget/denials.js';
+import type { LimitView } from '../budget/types.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import { GatewayError } from '../errors.js';
+import { rateLimitHeaders } from '../limits/headers.js';
 import { formatUsd } from '../money.js';
 
-export function denialError(denial: Denial, config: Pick<RuntimeConfig, 'anonymous'>): GatewayError {
+type DenialConfig = Pick<RuntimeConfig, 'anonymous'> & {
+  limits?: Pick<RuntimeConfig['limits'], 'exhaustedStatus'>;
+};
+
+export function denialError(
+  denial: Denial,
+  config: DenialConfig,
+  limits?: readonly LimitView[],
+): GatewayError {
   switch (denial.kind) {
+    case 'rate_limited':
+      return rateLimited(denial, limits);
     case 'budget_exceeded': {
       const when =
         denial.resetsAtMs === null
@@ -23,7 +35,9 @@ export function denialError(denial: Denial, config: Pick<RuntimeConfig, 'anonymo
       if (denial.resetsAtMs !== null) {
         headers['retry-after'] = String(Math.max(1, Math.ceil((denial.resetsAtMs - denial.nowMs) / 1000)));
       }
-      return new GatewayError('budget_exceeded', message, { headers });
+      // budgeting.exhausted_status: 402 for clients that retry every 429 whatever the headers say.
+      const status = config.limits?.exhaustedStatus ?? 429;
+      return new GatewayError('budget_exceeded', message, { headers, status });
     }
     case 'budget_busy':
       // x-should-retry: the official SDKs retry (with their back-off) after retry-after.
@@ -48,4 +62,37 @@ export function denialError(denial: Denial, config: Pick<RuntimeConfig, 'anonymo
           : 'The budget store is unavailable; balances cannot be read now.',
       );
   }
+}
+
+const LIMIT_WHAT = {
+  requests: 'requests per minute',
+  tokens: 'tokens per minute',
+  concurrent: 'requests in flight',
+};
+
+/** 429 rate_limit_exceeded: retrying after retry-after may pass, so the SDKs are told to retry. */
+function rateLimited(
+  denial: Extract<Denial, { kind: 'rate_limited' }>,
+  limits?: readonly LimitView[],
+): GatewayError {
+  const { limit, limitKind } = denial;
+  const streams = limit.instance.endsWith('|streams');
+  const value =
+    limitKind === 'requests'
+      ? limit.requestsPerMinute
+      : limitKind === 'tokens'
+        ? limit.tokensPerMinute
+        : limit.concurrentRequests;
+  const what = streams ? 'streams in flight' : LIMIT_WHAT[limitKind];
+  const seconds = Math.max(1, Math.ceil(denial.retryAfterMs / 1000));
+  const message = denial.tooLarge
+    ? `Rate limit "${limit.limitId}" allows ${value} ${what}; this request alone needs more. Lower max_tokens or shorten the prompt.`
+    : `Rate limit "${limit.limitId}" reached: ${value} ${what}. Retry in ${seconds} s.`;
+  const headers: Record<string, string> = {
+    ...rateLimitHeaders(limits),
+    'retry-after': String(seconds),
+    'retry-after-ms': String(Math.max(1, Math.ceil(denial.retryAfterMs))),
+    'x-should-retry': denial.tooLarge ? 'false' : 'true',
+  };
+  return new GatewayError('rate_limit_exceeded', message, { headers });
 }

@@ -10,6 +10,7 @@ import type { Identity } from '../budget/types.js';
 import { ANONYMOUS_KEY_ID } from '../config/compile.js';
 import type { RuntimeConfig, RuntimeKey } from '../config/runtime.js';
 import { GatewayError } from '../errors.js';
+import { verifiedVisitor, visitorOfIp } from '../limits/client-ip.js';
 import type { GatewayEnv } from './app.js';
 import { clientIp, type HeaderSource } from './request.js';
 
@@ -77,18 +78,39 @@ export function identify(
       'Missing API key: send it as "Authorization: Bearer <key>", "x-api-key" or "x-goog-api-key".',
     );
   }
-  const who = anon.identifyBy.kind === 'ip' ? clientIp : (headers.get(anon.identifyBy.header) ?? undefined);
-  if (!who) {
-    const how = anon.identifyBy.kind === 'ip' ? 'the client address' : `the ${anon.identifyBy.header} header`;
-    throw new GatewayError('unauthorized', `Missing API key; trial use needs ${how}.`);
-  }
+  const who = trialVisitor(config, headers, clientIp);
   return {
     keyId: ANONYMOUS_KEY_ID,
-    user: who.slice(0, 200),
+    // Its own namespace: a trial visitor named "alice" is never the user alice of a real key.
+    user: `${ANONYMOUS_USER_PREFIX}${who.slice(0, 200)}`,
     tags: [],
     allowedModels: anon.models,
     anonymous: true,
   };
+}
+
+/** Trial user ids start with this, so they never meet a named user's budget line. */
+export const ANONYMOUS_USER_PREFIX = 'anon:';
+
+/** The trial visitor: its address (IPv6 by /64), or its header id (checked when ids are signed). */
+function trialVisitor(config: RuntimeConfig, headers: HeaderSource, ip: string | undefined): string {
+  const by = config.anonymous.identifyBy;
+  if (by.kind === 'ip') {
+    if (!ip) throw new GatewayError('unauthorized', 'Missing API key; trial use needs the client address.');
+    return visitorOfIp(ip);
+  }
+  const value = headers.get(by.header)?.trim();
+  if (!value)
+    throw new GatewayError('unauthorized', `Missing API key; trial use needs the ${by.header} header.`);
+  const secret = config.limits.visitorSecret;
+  if (secret === undefined) return value;
+  const id = verifiedVisitor(value, secret);
+  if (id === undefined)
+    throw new GatewayError(
+      'unauthorized',
+      `Missing API key; the ${by.header} header is not a signed visitor id.`,
+    );
+  return id;
 }
 
 /**

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { RuntimeConfig } from '../config/runtime.js';
+import { resolveClientIp } from '../limits/client-ip.js';
 import { type HeaderRecord, headerRecordFromHeaders, headerRecordFromRaw } from '../providers/headers.js';
 
 /** What identification reads from a request's headers: a Headers object, or the proxy's plain record. */
@@ -40,9 +41,9 @@ export function requestHeader(c: Context, name: string): string | undefined {
 }
 
 export function clientIp(c: Context, config: RuntimeConfig): string | undefined {
-  if (config.server.trustProxy) {
-    const forwarded = requestHeader(c, 'x-forwarded-for');
-    if (forwarded) return forwarded.split(',')[0]?.trim();
-  }
-  return nodeRequest(c)?.socket?.remoteAddress;
+  // The rightmost X-Forwarded-For hop not one of our proxies (src/limits/client-ip.ts says why).
+  const trusted = config.limits.trustedProxies;
+  const forwarded =
+    trusted.length > 0 || config.server.trustProxy ? requestHeader(c, 'x-forwarded-for') : undefined;
+  return resolveClientIp(nodeRequest(c)?.socket?.remoteAddress, forwarded, trusted, config.server.trustProxy);
 }

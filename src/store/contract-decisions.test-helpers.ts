@@ -3,7 +3,7 @@
  * each case's starting point is built through the store's own operations, then the store decides.
  * The pure decision answers the same tables in budget/reserve-decision.test.ts.
  */
-import { describe, expect, it } from 'vitest';
+import { assert, describe, expect, it } from 'vitest';
 import {
   DECISION_CASES,
   type DecisionCase,
@@ -61,7 +61,9 @@ async function storeDecision(
   const decision: ReserveDecision =
     r.status === 'reserved'
       ? { status: r.status, grantedCap: r.grantedCap, amountNano: r.amountNano }
-      : { status: r.status, lineIndex: r.lineIndex };
+      : r.status === 'limited'
+        ? assert.fail('no limits in a decision case')
+        : { status: r.status, lineIndex: r.lineIndex };
   return { decision, expiredSettled: r.expiredSettled };
 }
 

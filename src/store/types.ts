@@ -10,6 +10,7 @@
  *   once) + rollover carried in on the period's first touch + top-ups;
  * - *committed* = spent + reserved; *available* = effective limit - committed.
  */
+import type { LimitAsk, LimitRefusal, LimitSpec, LimitUse } from '../limits/types.js';
 import type { Nano } from '../money.js';
 
 export interface LineSpec {
@@ -63,6 +64,10 @@ export interface ReserveRequest {
    * the min cap's amount; a retry with the same id keeps its place. Absent: never queued.
    */
   waitUntilMs?: number;
+  /** Rate and concurrency limits checked and applied in the same atomic step (src/limits/). */
+  limits?: LimitSpec[];
+  /** The request's tokens for tokens-per-minute limits; absent: prompt 0, one token per cap unit. */
+  limitAsk?: LimitAsk;
 }
 
 export type ReserveResult =
@@ -76,7 +81,15 @@ export type ReserveResult =
       balances: LineBalance[];
       /** Expired reservations this call settled (lease reaping). */
       expiredSettled: number;
+      /** Use of each of the request's limits after the reservation, in request order. */
+      limitUses?: LimitUse[];
     }
+  | ({
+      status: 'limited';
+      balances: LineBalance[];
+      expiredSettled: number;
+      limitUses: LimitUse[];
+    } & LimitRefusal)
   | {
       /**
        * rejected: exhausted (even if everything in flight settled at zero, the min cap would not
@@ -133,8 +146,11 @@ export type SettleResult =
 export interface BudgetStore {
   readonly kind: 'sqlite' | 'redis';
   reserve(request: ReserveRequest): Promise<ReserveResult>;
-  /** Replaces the reservation by the actual cost on every line it holds. Idempotent by reservation id. */
-  settle(reservationId: string, actualNano: Nano): Promise<SettleResult>;
+  /**
+   * Replaces the reservation by the actual cost on every line it holds, and its tokens on its limits
+   * by `actualTokens` (absent: as reserved); frees its concurrency slots. Idempotent by reservation id.
+   */
+  settle(reservationId: string, actualNano: Nano, actualTokens?: number): Promise<SettleResult>;
   /** Drops the reservation without spending (the provider produced nothing). Idempotent. */
   release(reservationId: string): Promise<SettleResult>;
   /**
@@ -173,6 +189,8 @@ export interface BudgetStore {
   ): Promise<boolean>;
   /** Template ("*") instances of a budget seen in a period, for summaries and top spenders. */
   instances(budgetId: string, period: string): Promise<string[]>;
+  /** Current use of limit instances, without writing (admin API, headers of previews). */
+  limitUses(limits: LimitSpec[], nowMs: number): Promise<LimitUse[]>;
   /** Reachability, for /readyz. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -2,6 +2,8 @@
  * Prompt token estimation: the worst case a provider will bill for a request body, counted with
  * the model's tokenizer. The per-shape rules live in shapes/; media costs in media.ts.
  */
+
+import { GatewayError } from '../errors.js';
 import type { ApiShape, RequestBody } from '../providers/types.js';
 import { cachedCount, countTextTokens } from './count-cache.js';
 import { tokenizerSegments } from './encoding.js';
@@ -11,7 +13,7 @@ import { collectGemini } from './shapes/gemini.js';
 import { collectCompletions, collectEmbeddings } from './shapes/inputs.js';
 import { collectMessages } from './shapes/messages.js';
 import { collectResponses } from './shapes/responses.js';
-import { countSegmentsInWorker } from './worker-pool.js';
+import { countSegmentsInWorker, TokenQueueFull } from './worker-pool.js';
 
 export { closeTokenWorkers } from './worker-pool.js';
 
@@ -54,7 +56,13 @@ export function promptTokens(shape: ApiShape, body: RequestBody, model: string):
 }
 
 /** Same result, but large prompts are counted off the main thread (a worker) so the event loop never stalls. */
-export async function countPromptTokens(shape: ApiShape, body: RequestBody, model: string): Promise<number> {
+export async function countPromptTokens(
+  shape: ApiShape,
+  body: RequestBody,
+  model: string,
+  /** Whose share of the worker queue this count uses (the key id; every trial visitor shares one). */
+  owner = '',
+): Promise<number> {
   const parts = collectPrompt(shape, body, model);
   if (parts.chars <= WORKER_THRESHOLD_CHARS) return parts.total(countSync(parts.texts, parts.encoding));
   // Texts counted recently (the system prompt, earlier turns) are known; only the rest is counted,
@@ -73,8 +81,17 @@ export async function countPromptTokens(shape: ApiShape, body: RequestBody, mode
   if (unknownChars <= WORKER_THRESHOLD_CHARS) return parts.total(known + countSync(unknown, parts.encoding));
   const segments = unknown.flatMap(tokenizerSegments);
   try {
-    return parts.total(known + (await countSegmentsInWorker(segments, parts.encoding)));
-  } catch {
+    return parts.total(known + (await countSegmentsInWorker(segments, parts.encoding, owner)));
+  } catch (error) {
+    // A full queue refuses (429): counting on the main thread is what it protects against.
+    if (error instanceof TokenQueueFull)
+      throw new GatewayError(
+        'rate_limit_exceeded',
+        'Too many large prompts are waiting to be counted; retry shortly.',
+        {
+          headers: { 'retry-after': '1', 'x-should-retry': 'true' },
+        },
+      );
     // Correctness first: a failed worker must not fail the request, only make it slower.
     return parts.total(known + countSync(unknown, parts.encoding));
   }

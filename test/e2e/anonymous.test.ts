@@ -141,7 +141,7 @@ describe('anonymous trial', () => {
     const { headers } = await trialChat(visitor);
     expect(headers.get('x-gateway-budget-id')).toBe('anonymous-trial');
     const [trial] = await budgets(stack, {});
-    expect(trial?.instance).toBe('anonymous-trial|user=127.0.0.1');
+    expect(trial?.instance).toBe('anonymous-trial|user=anon:127.0.0.1');
     expect(nanoOfNumber(trial!.spent_usd)).toBe(nanoOf(headers.get('x-gateway-cost-usd')));
     // A virtual key is never mistaken for a trial user.
     const keyed = await stack.openai().chat.completions.create({

@@ -15,7 +15,7 @@ export const OPENAI_UPSTREAM_KEY = 'sk-upstream-openai-secret-0001';
 export const ANTHROPIC_UPSTREAM_KEY = 'sk-ant-upstream-secret-0002';
 export const TEST_KEY = 'sk-gw-test-key-alpha';
 export const TEST_KEY_2 = 'sk-gw-test-key-bravo';
-export const ADMIN_TOKEN = 'admin-token-for-tests-123';
+export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abcdef';
 
 export interface StackOptions {
   /** Extra YAML appended to the base config (budgets, keys, anonymous, ...). */
@@ -36,6 +36,11 @@ export interface StackOptions {
   /** Extra lines inside `providers:` and `models:` (indented two spaces). */
   providersYaml?: string;
   modelsYaml?: string;
+  /**
+   * admin.max_failed_attempts_per_minute. High by default: the security tests sweep every admin
+   * route with wrong tokens from one client; the throttle has its own test (admin-throttle.test.ts).
+   */
+  adminFailedPerMinute?: number;
 }
 
 export interface Stack {
@@ -57,7 +62,7 @@ export function baseConfigYaml(mockUrl: string, options: StackOptions, dir: stri
   return `
 server: { host: 127.0.0.1, port: 0, log_level: silent${options.serverYaml ?? ''} }
 ${storeYaml}
-admin: { token: "${ADMIN_TOKEN}" }
+admin: { token: "${ADMIN_TOKEN}", max_failed_attempts_per_minute: ${options.adminFailedPerMinute ?? 1_000_000} }
 providers:
   openai: { kind: openai, base_url: "${mockUrl}/v1", api_key: "${OPENAI_UPSTREAM_KEY}" }
   anthropic: { kind: anthropic, base_url: "${mockUrl}", api_key: "${ANTHROPIC_UPSTREAM_KEY}" }

@@ -12,7 +12,7 @@ import { installErrorBoundary } from '../../http/error-boundary.js';
 import { StoreUnavailableError } from '../../store/types.js';
 import { type AdminServices, adminRoutes, mountAdmin } from './index.js';
 
-const TOKEN = 'admin-secret';
+const TOKEN = 'admin-secret-0123456789abcdef-0123';
 
 /** Services no handler here gets far with: enough to mount every route and pass the admin token. */
 function services(overrides: Partial<AdminServices> = {}): AdminServices {

@@ -23,6 +23,7 @@ import { createKey } from './keys/create.js';
 import { getKey } from './keys/get.js';
 import { listKeys } from './keys/list.js';
 import { revokeKey } from './keys/revoke.js';
+import { listLimits } from './limits.js';
 import { listModels } from './models.js';
 import { getOpenApi, type OpenApiServices } from './openapi-json.js';
 import { adminAuth } from './shared/auth.js';
@@ -53,6 +54,7 @@ export const adminRoutes: readonly AdminRoute<AdminServices & OpenApiServices>[]
   getForecast,
   getAnomalies,
   getSuggestions,
+  listLimits,
   getOpenApi,
 ];
 

@@ -42,7 +42,7 @@ export interface AdmissionInput {
   nowMs: number;
   /** Context tokens of Responses this gateway served (previous_response_id); absent: all unknown. */
   responses?: ResponseTokenMemory;
-  /** The client asked for a stream (absent: a preview of a plain request). */
+  /** The client asked for a stream (absent: a preview of a plain request); it falls under the limits' concurrent_streams caps too. */
   stream?: boolean;
 }
 
@@ -71,7 +71,9 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
     let count = tokenCounts.get(model.name);
     if (!count) {
       const extra = carried(model);
-      count = countPromptTokens(adapter.shape, body, model.upstreamModel).then((tokens) => tokens + extra);
+      count = countPromptTokens(adapter.shape, body, model.upstreamModel, identity.keyId).then(
+        (tokens) => tokens + extra,
+      );
       tokenCounts.set(model.name, count);
     }
     return count;
@@ -88,6 +90,7 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
       outputless: adapter.shape === 'embeddings',
       metered,
       nowMs: input.nowMs,
+      ...(input.stream ? { stream: true } : {}),
     }),
   };
 }
@@ -147,7 +150,7 @@ function carriedContext(
 
 /** What the client is told about a refused admission (the engine's denial, worded at the edge). */
 export function refusal(denied: AdmissionDenied, config: RuntimeConfig): GatewayError {
-  return denialError(denied.denial, config);
+  return denialError(denied.denial, config, denied.limits);
 }
 
 /**

@@ -1,5 +1,6 @@
 /** The x-gateway-* response headers of DESIGN §2, set on the plain header object of a proxied answer. */
 import type { AdmissionGranted, BudgetView, Reservation } from '../../budget/types.js';
+import { rateLimitHeaders } from '../../limits/headers.js';
 import { formatUsd, type Nano } from '../../money.js';
 import type { ResponseHeaderRecord } from '../../providers/headers.js';
 
@@ -10,6 +11,7 @@ export function admissionHeaders(
 ): void {
   headers['x-gateway-request-id'] = requestId;
   headers['x-gateway-model'] = admission.servedModel.name;
+  Object.assign(headers, rateLimitHeaders(admission.limits));
   if (admission.downgradedFrom) headers['x-gateway-downgraded-from'] = admission.downgradedFrom;
   if (admission.clamped && admission.outputCap !== undefined) {
     headers['x-gateway-max-tokens-clamped'] = String(admission.outputCap);

@@ -5,6 +5,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { AdmissionGranted } from '../../budget/types.js';
+import { withReadDeadline } from '../../limits/read-deadline.js';
 import { clientHeaderRecord, type ResponseHeaderRecord } from '../../providers/headers.js';
 import type { Usage } from '../../usage.js';
 import type { Exchange } from './exchange.js';
@@ -163,5 +164,8 @@ function relayStreamed(
     promptTokens: admission.promptTokens,
     model: admission.servedModel,
   });
-  return new Response(relayed, { status: upstream.statusCode, headers });
+  // [limits] a client that stops draining is cut (upstream aborted, what it generated billed).
+  const deadlineMs = exchange.config.limits.streamReadDeadlineMs;
+  const guarded = withReadDeadline(relayed, deadlineMs, () => call.abort.abort(new ClientGone()));
+  return new Response(guarded, { status: upstream.statusCode, headers });
 }

@@ -18,7 +18,9 @@
  *   {p}:inst:<budgetId>:<period>   set of template instances seen (TTL from the line spec)
  *   {p}:claim:<instance>:<period>:<name>   once-per-period claim: its expiry ms by the gateway's
  *                                          clock (0 = never), with the same TTL
+ *   {p}:lim:<instance>             hash f, r:<second>, t:<second>: a rate/concurrency limit (lua/limits.lua)
  */
+import type { LimitSpec, LimitUse } from '../../limits/types.js';
 import type { Nano } from '../../money.js';
 import type {
   BudgetStore,
@@ -37,6 +39,7 @@ import {
   decodeCount,
   decodeExtend,
   decodeFreed,
+  decodeLimitUses,
   decodeReserve,
   decodeSettle,
 } from './replies.js';
@@ -73,7 +76,18 @@ export class RedisStore implements BudgetStore {
     this.redis = new RedisClient({
       ...options,
       label: 'redis store',
-      scripts: ['reserve', 'settle', 'extend', 'abandon', 'reap', 'balances', 'topup', 'reset', 'claim'],
+      scripts: [
+        'reserve',
+        'settle',
+        'extend',
+        'abandon',
+        'reap',
+        'balances',
+        'topup',
+        'reset',
+        'claim',
+        'limitUses',
+      ],
     });
   }
 
@@ -112,7 +126,15 @@ export class RedisStore implements BudgetStore {
         lineName(spec),
       );
     }
-    return decodeReserve(await this.redis.script('reserve', keys, argv));
+    // The limits section comes last, its count at the very end (lua/limits.lua).
+    const limits = req.limits ?? [];
+    argv.push(req.limitAsk?.promptTokens ?? 0, req.limitAsk?.tokensPerCap ?? 1);
+    for (const limit of limits) {
+      keys.push(this.limitKey(limit.instance));
+      argv.push(limit.requestsPerMinute, limit.tokensPerMinute, limit.concurrentRequests);
+    }
+    argv.push(limits.length);
+    return decodeReserve(await this.redis.script('reserve', keys, argv), req.lines.length, limits.length);
   }
 
   async extend(req: ExtendRequest): Promise<ExtendResult> {
@@ -136,12 +158,22 @@ export class RedisStore implements BudgetStore {
     };
   }
 
-  settle(reservationId: string, actualNano: Nano): Promise<SettleResult> {
-    return this.settleAt(reservationId, actualNano);
+  settle(reservationId: string, actualNano: Nano, actualTokens?: number): Promise<SettleResult> {
+    return this.settleAt(reservationId, actualNano, actualTokens);
   }
 
   release(reservationId: string): Promise<SettleResult> {
-    return this.settleAt(reservationId, 0);
+    return this.settleAt(reservationId, 0, 0);
+  }
+
+  async limitUses(limits: LimitSpec[], nowMs: number): Promise<LimitUse[]> {
+    if (limits.length === 0) return [];
+    const keys = limits.map((l) => this.limitKey(l.instance));
+    return decodeLimitUses(await this.redis.script('limitUses', keys, [nowMs]));
+  }
+
+  limitKey(instance: string): string {
+    return `${this.tag}:lim:${instance}`;
   }
 
   async balances(lines: LineSpec[]): Promise<LineBalance[]> {
@@ -211,11 +243,11 @@ export class RedisStore implements BudgetStore {
     return this.redis.close(this.subscriber ? [this.subscriber] : []);
   }
 
-  private async settleAt(reservationId: string, actualNano: Nano): Promise<SettleResult> {
+  private async settleAt(reservationId: string, actualNano: Nano, tokens?: number): Promise<SettleResult> {
     const keys = [this.resPrefix + reservationId, this.leasesKey];
-    return decodeSettle(
-      await this.redis.script('settle', keys, [reservationId, actualNano, this.freedChannel]),
-    );
+    const argv: (string | number)[] = [reservationId, actualNano, this.freedChannel];
+    if (tokens !== undefined) argv.push(tokens);
+    return decodeSettle(await this.redis.script('settle', keys, argv));
   }
 
   /** The line's wait queue (sorted set of positions) and its waiters' needs (hash). */

@@ -3,6 +3,7 @@
  * script's header, src/store/redis/lua/*.lua). A reply that does not have its shape is a bug in a
  * script, so it throws rather than guess.
  */
+import type { LimitKind, LimitUse } from '../../limits/types.js';
 import type { Nano } from '../../money.js';
 import type { ExtendResult, LineBalance, ReserveResult, SettleResult } from '../types.js';
 
@@ -26,8 +27,64 @@ function balancesFrom(values: readonly number[], from: number): LineBalance[] {
   return out;
 }
 
-export function decodeReserve(reply: unknown): ReserveResult {
+/** limits.lua lim_push_use: requests, tokens, inFlight, resetRequestsMs, resetTokensMs per limit. */
+const LIMIT_USE_FIELDS = 5;
+
+function usesFrom(values: readonly number[], from: number, count: number): LimitUse[] {
+  const out: LimitUse[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = from + i * LIMIT_USE_FIELDS;
+    out.push({
+      requests: values[at]!,
+      tokens: values[at + 1]!,
+      inFlight: values[at + 2]!,
+      resetRequestsMs: values[at + 3]!,
+      resetTokensMs: values[at + 4]!,
+    });
+  }
+  return out;
+}
+
+export function decodeLimitUses(reply: unknown): LimitUse[] {
+  const values = numbers(reply, 'limit uses');
+  return usesFrom(values, 0, values.length / LIMIT_USE_FIELDS);
+}
+
+const LIMIT_KINDS: readonly string[] = ['requests', 'tokens', 'concurrent'];
+
+export function decodeReserve(reply: unknown, lineCount?: number, limitCount = 0): ReserveResult {
   if (!Array.isArray(reply) || reply.length < RESERVE_HEAD) throw new Error('redis reserve: malformed reply');
+  if (lineCount !== undefined && (reply[0] === 'reserved' || reply[0] === 'limited')) {
+    const values = numbers(
+      reply.slice(RESERVE_HEAD, RESERVE_HEAD + lineCount * BALANCE_FIELDS + limitCount * LIMIT_USE_FIELDS),
+      'reserve',
+    );
+    const balances = balancesFrom(values.slice(0, lineCount * BALANCE_FIELDS), 0);
+    const limitUses = usesFrom(values, lineCount * BALANCE_FIELDS, limitCount);
+    const expiredSettled = Number(reply[3]);
+    if (reply[0] === 'reserved') {
+      return {
+        status: 'reserved',
+        grantedCap: Number(reply[1]),
+        amountNano: Number(reply[2]),
+        balances,
+        expiredSettled,
+        ...(limitCount > 0 ? { limitUses } : {}),
+      };
+    }
+    const kind = String(reply[reply.length - 2]);
+    if (!LIMIT_KINDS.includes(kind)) throw new Error(`redis reserve: unknown limit kind ${kind}`);
+    return {
+      status: 'limited',
+      limitIndex: Number(reply[1]),
+      retryAfterMs: Number(reply[2]),
+      kind: kind as LimitKind,
+      tooLarge: Number(reply[reply.length - 1]) === 1,
+      balances,
+      expiredSettled,
+      limitUses,
+    };
+  }
   const [status, second, amountNano, expiredSettled] = [
     String(reply[0]),
     Number(reply[1]),

@@ -23,6 +23,7 @@ const FILES = {
   balances: { file: 'balances.lua', common: true, readOnly: true },
   topup: { file: 'topup.lua', common: true, readOnly: false },
   reset: { file: 'reset.lua', common: true, readOnly: false },
+  limitUses: { file: 'limit-uses.lua', common: true, readOnly: true },
   claim: { file: 'claim.lua', common: false, readOnly: false },
   metaPut: { file: 'meta-put.lua', common: false, readOnly: false },
   metaRemove: { file: 'meta-remove.lua', common: false, readOnly: false },
@@ -46,7 +47,8 @@ function read(file: string): string {
 /** Every script's source; read from disk on the first call only. */
 export function scripts(): Record<ScriptName, Script> {
   if (loaded) return loaded;
-  const common = read('common.lua');
+  // limits.lua first: common.lua's settle_reservation settles limit holds with it.
+  const common = `${read('limits.lua')}\n${read('common.lua')}`;
   const out = {} as Record<ScriptName, Script>;
   for (const [name, spec] of Object.entries(FILES) as Array<[ScriptName, ScriptFile]>) {
     const body = read(spec.file);

@@ -8,6 +8,7 @@
 import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { amountFor, BUSY, decideExtend, decideLines } from '../../budget/reserve-decision.js';
+import type { LimitSpec, LimitUse } from '../../limits/types.js';
 import type { Nano } from '../../money.js';
 import { balanceOf, carriedRollover, type LineCounters } from '../line-counters.js';
 import type {
@@ -22,6 +23,7 @@ import type {
 } from '../types.js';
 import { migrate, RESERVATION_COLUMNS, SCHEMA } from './budget-schema.js';
 import { openDatabase, transactionRunner } from './db.js';
+import { SqliteLimits } from './limits.js';
 import { emitFreed, freedListeners, lineKeyOf, SqliteWaits } from './waits.js';
 
 export interface SqliteStoreOptions {
@@ -58,6 +60,7 @@ export class SqliteStore implements BudgetStore {
   private freed = new Set<string>();
   /** This store's own listeners in the per-file set, dropped on close. */
   private readonly own = new Set<(lineKeys: string[]) => void>();
+  private readonly limits: SqliteLimits;
 
   constructor(options: SqliteStoreOptions) {
     this.db = openDatabase(options.path, options.timeoutMs);
@@ -66,6 +69,7 @@ export class SqliteStore implements BudgetStore {
     this.waits = new SqliteWaits(this.db);
     this.listeners = freedListeners(options.path === ':memory:' ? ':memory:' : resolve(options.path));
     this.tx = transactionRunner(this.db);
+    this.limits = new SqliteLimits(this.db);
     this.stmt = {
       getLine: this.db.prepare<[string, string], LineCounters>(
         'SELECT spent, reserved, rollover, topup FROM budget_lines WHERE instance = ? AND period = ?',
@@ -122,12 +126,16 @@ export class SqliteStore implements BudgetStore {
     return this.run(() => this.reserveTx(request));
   }
 
-  settle(reservationId: string, actualNano: Nano): Promise<SettleResult> {
-    return this.run(() => this.settleTx(reservationId, actualNano));
+  settle(reservationId: string, actualNano: Nano, actualTokens?: number): Promise<SettleResult> {
+    return this.run(() => this.settleTx(reservationId, actualNano, actualTokens ?? null));
   }
 
   release(reservationId: string): Promise<SettleResult> {
-    return this.run(() => this.settleTx(reservationId, 0));
+    return this.run(() => this.settleTx(reservationId, 0, 0));
+  }
+
+  limitUses(limits: LimitSpec[], nowMs: number): Promise<LimitUse[]> {
+    return this.run(() => this.limits.uses(limits, nowMs), 'deferred');
   }
 
   extend(request: ExtendRequest): Promise<ExtendResult> {
@@ -236,7 +244,17 @@ export class SqliteStore implements BudgetStore {
       this.waits.owed(spec.instance, spec.period, req.reservationId, pos, req.nowMs),
     );
     const { decision, verdicts } = decideLines(req.lines, balances(), req, owed);
-    if (decision.status === 'busy') {
+    // A rejected line answers first, then a limit, then a busy line (reserve.lua's order): a
+    // rate-limited request does not queue for money. Whether a limit refuses does not depend on
+    // the cap (a limit needs the min cap's tokens), so a busy request is judged at its requested cap.
+    const check =
+      decision.status === 'reserved'
+        ? this.limits.check(req, decision.grantedCap, decision.amountNano)
+        : decision.status === 'busy'
+          ? this.limits.check(req, req.requestedCap, 0)
+          : null;
+    const limited = check?.status === 'limited' ? check : null;
+    if (decision.status === 'busy' && !limited) {
       const until = req.waitUntilMs ?? 0;
       if (until > req.nowMs) {
         const need = amountFor(req.fixedPico, req.outputPico, req.minCap);
@@ -246,12 +264,13 @@ export class SqliteStore implements BudgetStore {
         });
       }
     } else if (pos !== null && decision.status !== 'downgrade') {
-      // Served or exhausted: it waits no more. Those behind a refused waiter may fit now.
+      // Served or refused: it waits no more. Those behind a refused waiter may fit now.
       const left = this.waits.removeEverywhere(req.reservationId);
-      if (decision.status === 'rejected') for (const key of left) this.freed.add(key);
+      if (decision.status === 'rejected' || limited) for (const key of left) this.freed.add(key);
     }
+    if (limited) return { ...limited, balances: balances(), expiredSettled };
     if (decision.status !== 'reserved') return { ...decision, balances: balances(), expiredSettled };
-    const { grantedCap, amountNano: amount } = decision;
+    const { grantedCap, amountNano: amount } = check?.status === 'ok' ? check : decision;
 
     // Every line agreed: apply the same amount on all of them.
     const stored: ReservationLine[] = [];
@@ -272,7 +291,15 @@ export class SqliteStore implements BudgetStore {
       req.leaseExpiresAtMs,
       JSON.stringify(stored),
     );
-    return { status: 'reserved', grantedCap, amountNano: amount, balances: balances(), expiredSettled };
+    const limitUses = this.limits.apply(req, grantedCap);
+    return {
+      status: 'reserved',
+      grantedCap,
+      amountNano: amount,
+      balances: balances(),
+      expiredSettled,
+      ...(limitUses ? { limitUses } : {}),
+    };
   }
 
   private extendTx(req: ExtendRequest): ExtendResult {
@@ -317,14 +344,23 @@ export class SqliteStore implements BudgetStore {
     return extended(decision.grantedAddCap, amount);
   }
 
-  private settleTx(reservationId: string, actualNano: Nano | null): SettleResult {
+  private settleTx(
+    reservationId: string,
+    actualNano: Nano | null,
+    actualTokens: number | null,
+  ): SettleResult {
     const row = this.stmt.getReservation.get(reservationId);
     if (!row) return { status: 'unknown' };
-    return this.settleRow(row, actualNano);
+    return this.settleRow(row, actualNano, actualTokens);
   }
 
-  /** Settles one reservation; `actual` null means at its reserved amount (an expired lease). */
-  private settleRow(row: ReservationRow, actual: Nano | null): SettleResult & { status: 'settled' } {
+  /** Settles one reservation; `actual` (`tokens`) null means as reserved (an expired lease). */
+  private settleRow(
+    row: ReservationRow,
+    actual: Nano | null,
+    tokens: number | null = null,
+  ): SettleResult & { status: 'settled' } {
+    this.limits.settle(row.id, tokens);
     const lines = JSON.parse(row.lines) as ReservationLine[];
     const spent = actual ?? row.amount;
     const balances: LineBalance[] = [];

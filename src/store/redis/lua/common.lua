@@ -160,9 +160,10 @@ local function push_balance(out, limit, c)
 end
 
 -- Replaces a reservation by spent (nil: its reserved amount) on each of its lines, deletes it and
--- its lease; lines with a non-empty wait queue go to freed. Returns {limit, spent, reserved,
--- spentBefore, ...} per line, or nil when it is gone.
-local function settle_reservation(res_key, leases_key, id, spent, freed)
+-- its lease, and settles its limit holds (tokens to tokens, nil: as reserved; limits.lua); lines
+-- with a non-empty wait queue go to freed. Returns {limit, spent, reserved, spentBefore, ...} per
+-- line, or nil when it is gone.
+local function settle_reservation(res_key, leases_key, id, spent, freed, tokens)
   local r = redis.call('HMGET', res_key, 'amount', 'lines')
   redis.call('ZREM', leases_key, id)
   if not r[1] then return nil end
@@ -183,6 +184,7 @@ local function settle_reservation(res_key, leases_key, id, spent, freed)
       table.insert(out, limit); table.insert(out, 0); table.insert(out, 0); table.insert(out, 0)
     end
   end
+  lim_settle(res_key, tokens)
   redis.call('DEL', res_key)
   return out
 end

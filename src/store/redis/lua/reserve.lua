@@ -31,12 +31,25 @@
 -- ARGV[15+6i]   template instance to record in the instance set ('' for none)
 -- ARGV[16+6i]   the line's name "instance|period" (the freed channel's payload)
 --
+-- then the limits section (limits.lua), L limits j = 0..L-1 after the n lines:
+-- KEYS[3+5n+j]  the limit instance's hash {p}:lim:<instance>
+-- ARGV[11+6n]   prompt tokens (tokens-per-minute limits)
+-- ARGV[12+6n]   tokens per unit of output cap
+-- ARGV[13+6n+3j] requests per minute (0: none)
+-- ARGV[14+6n+3j] tokens per minute (0: none)
+-- ARGV[15+6n+3j] concurrent requests (0: none)
+-- ARGV[#ARGV]   L (last, so the script finds the section before it knows n)
+--
 -- Returns {status, capOrLineIndex, amount, expiredSettled, limit1, spent1, reserved1, ...}:
 -- status 'reserved' (second field the granted cap), 'rejected', 'busy' or 'downgrade' (the 0-based
--- index of the line that decided it; amount 0).
-assert(#KEYS >= 2 and (#KEYS - 2) % 5 == 0, 'reserve: 2 KEYS, then 5 per line')
-local n = (#KEYS - 2) / 5
-assert(#ARGV == 10 + 6 * n, 'reserve: 10 ARGV, then 6 per line')
+-- index of the line that decided it; amount 0); 'reserved' then has 5 use fields per limit
+-- (limits.lua lim_push_use); 'limited' has the limit index, amount = retry-after ms, the balances,
+-- the uses, then kind and tooLarge (0/1). A rejected line wins over a limit, and a limit over a
+-- busy line (a rate-limited request does not queue for money).
+local n_limits = tonumber(ARGV[#ARGV])
+assert(#KEYS >= 2 + n_limits and (#KEYS - 2 - n_limits) % 5 == 0, 'reserve: 2 KEYS, 5 per line, 1 per limit')
+local n = (#KEYS - 2 - n_limits) / 5
+assert(#ARGV == 10 + 6 * n + 3 + 3 * n_limits, 'reserve: 10 ARGV, 6 per line, 3 + 3 per limit')
 
 local res_key, leases_key = KEYS[1], KEYS[2]
 local id = ARGV[1]
@@ -61,16 +74,19 @@ for i = 0, n - 1 do
   counters[i + 1] = touch_line(s.key, s.prev, s.limit, s.roll_max, s.ttl)
 end
 
-local function reply(status, second, amount)
+local limits = lim_specs(2 + 5 * n, 10 + 6 * n, n_limits, now)
+
+local function reply(status, second, amount, uses)
   publish_freed(channel, freed)
   local out = { status, second, amount, expired }
   for i = 1, n do push_balance(out, specs[i].limit, counters[i]) end
+  if uses then for i = 1, n_limits do lim_push_use(out, limits[i].st, now) end end
   return out
 end
 
 -- A retry of a reservation already made answers the same, without reserving twice.
 local existing = redis.call('HMGET', res_key, 'amount', 'cap')
-if existing[1] then return reply('reserved', tonumber(existing[2]), tonumber(existing[1])) end
+if existing[1] then return reply('reserved', tonumber(existing[2]), tonumber(existing[1]), true) end
 
 -- Pass 1: check every line. A downgrade anywhere wins over a rejection (the cheaper model may fit).
 for i = 1, n do
@@ -99,7 +115,11 @@ for i = 1, n do
     granted = v
   end
 end
-if rejected_at == nil and busy_at ~= nil then
+-- Limits are judged only when no line rejected (an exhausted budget answers first).
+local limit = { status = 'ok', granted = granted }
+if rejected_at == nil then limit = lim_decide(limits, n_limits, granted, min_cap, now) end
+local refused = rejected_at ~= nil or limit.status == 'limited'
+if not refused and busy_at ~= nil then
   if wait_until > now then
     local need = amount_for(fixed, output, min_cap)
     for i = 1, n do
@@ -109,14 +129,20 @@ if rejected_at == nil and busy_at ~= nil then
   end
   return reply('busy', busy_at - 1, 0)
 end
--- Served or exhausted: it waits no more. Those behind a refused waiter may fit now.
+-- Served or refused: it waits no more. Those behind a refused waiter may fit now.
 if pos ~= nil then
   for i = 1, n do
     local s = specs[i]
-    if unqueue(s.wait, s.waitn, id) and rejected_at ~= nil then add_freed(freed, s.name) end
+    if unqueue(s.wait, s.waitn, id) and refused then add_freed(freed, s.name) end
   end
 end
 if rejected_at ~= nil then return reply('rejected', rejected_at - 1, 0) end
+if limit.status == 'limited' then
+  local out = reply('limited', limit.index, limit.retry, true)
+  table.insert(out, limit.kind); table.insert(out, limit.too_large)
+  return out
+end
+granted = limit.granted
 
 -- Pass 2: apply the same amount on every line.
 local amount = amount_for(fixed, output, granted)
@@ -134,4 +160,5 @@ end
 redis.call('HSET', res_key, 'amount', int(amount), 'cap', int(granted), 'fixed', exact(fixed),
   'output', exact(output), 'exp', int(lease_exp), 'lines', cjson.encode(lines))
 redis.call('ZADD', leases_key, int(lease_exp), id)
-return reply('reserved', granted, amount)
+lim_apply(limits, n_limits, res_key, granted, now, lease_exp)
+return reply('reserved', granted, amount, true)
