@@ -189,6 +189,25 @@ describe('traces over OTLP/HTTP JSON', () => {
     expectUsage(upstream, served);
   });
 
+  it('a metered stream: each slice it asks for is an event on the server span', async () => {
+    const client = clientTraceparent('e');
+    const records = stack.records.length;
+    // 3,000 tokens, one a chunk: past the first 1,024-token slice, so the meter extends.
+    const stream = await stack
+      .openai()
+      .chat.completions.create(
+        { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'long' }] },
+        { headers: { traceparent: client.header, 'x-mock-output-tokens': '3000', 'x-mock-chunks': '3000' } },
+      );
+    for await (const _chunk of stream) {
+      // drain
+    }
+    const server = one(await spansOf(client.traceId, records + 1), SPAN_KIND_SERVER);
+    const extends_ = server.events.filter((e) => e.name === 'budget.extend');
+    expect(extends_.length).toBeGreaterThan(0);
+    expect(extends_[0]!.attributes).toMatchObject({ 'llm_gateway.extend.outcome': 'extended' });
+  });
+
   it('a fallback: one client span per attempt, each the traceparent its provider call got', async () => {
     const client = clientTraceparent('3');
     const start = stack.mock.served.length;

@@ -53,6 +53,8 @@ export class OutputMeter {
       model: string;
       onUnavailable: 'reject' | 'allow';
       record: Pick<RequestRecord, 'extensions'>;
+      /** Each extension's answer, for the request's trace (a span event per slice asked for). */
+      onExtend?: (outcome: string, heldTokens: number) => void;
     },
   ) {}
 
@@ -136,6 +138,7 @@ export class OutputMeter {
     this.pending = this.engine
       .extend(this.admission, addCap, minAddCap)
       .then((outcome) => {
+        this.options.onExtend?.(outcome.status, this.heldTokens());
         switch (outcome.status) {
           case 'extended':
             this.options.record.extensions++;
@@ -180,5 +183,10 @@ export function meterFor(
     model: admission.servedModel.upstreamModel,
     onUnavailable: exchange.config.store.onUnavailable,
     record: exchange.state.record,
+    onExtend: (outcome, heldTokens) =>
+      exchange.state.trace?.event('budget.extend', {
+        'llm_gateway.extend.outcome': outcome,
+        'llm_gateway.extend.held_output_tokens': heldTokens,
+      }),
   });
 }
