@@ -4,13 +4,15 @@
  * the store on every budget line that applies.
  */
 import type { RuntimeBudget, RuntimeConfig, RuntimeModel } from '../config/runtime.js';
-import type { LineSpec } from '../store/types.js';
+import type { Nano } from '../money.js';
+import type { LineBalance, LineSpec } from '../store/types.js';
 import { priceAt } from '../usage.js';
 import type { BalanceCache } from './balance-cache.js';
 import { attributes, committed } from './engine-views.js';
 import { lineSpecOf } from './lines.js';
 import { cachedPeriodOf, type PeriodInfo } from './periods.js';
 import { downgradeAtRatio, downgradeChain, thresholdNano } from './policy.js';
+import { amountFor, floorDiv } from './reserve-decision.js';
 import { linesFor, type ScopedLine } from './scopes.js';
 import type { AdmissionRequest } from './types.js';
 
@@ -158,4 +160,23 @@ export async function planFor(ctx: PlanContext, model: RuntimeModel): Promise<Pl
     outputPico,
     outputMultiplier: multiplier,
   };
+}
+
+/** The cap a metered request sends upstream: see BudgetAdmission.granted(). */
+export function meteredUpstreamCap(
+  plan: Plan,
+  grantedCap: number,
+  amountNano: Nano,
+  balances: readonly LineBalance[],
+): number {
+  let cap = plan.cap;
+  for (const b of balances) {
+    const room = b.limitNano - b.spentNano - Math.max(0, b.reservedNano - amountNano);
+    if (room >= amountFor(plan.fixedPico, plan.outputPico, plan.cap)) continue;
+    // room < the whole cap's amount here, so room * 1000 stays far below 2^53.
+    const spare = room * 1000 - plan.fixedPico;
+    const affordable = spare > 0 && plan.outputPico > 0 ? floorDiv(spare, plan.outputPico) : 0;
+    cap = Math.min(cap, Math.max(grantedCap, affordable));
+  }
+  return cap;
 }

@@ -11,13 +11,13 @@ import type { Nano } from '../money.js';
 import {
   type BudgetStore,
   type LineBalance,
-  type LineSpec,
   type ReserveResult,
   StoreUnavailableError,
 } from '../store/types.js';
 import {
   chooseModel,
   MAX_ROUNDS,
+  meteredUpstreamCap,
   type Plan,
   type PlanContext,
   type PlannedLine,
@@ -30,7 +30,7 @@ import { committed, tightestOf, zeroBalance } from './engine-views.js';
 import { simulateReserve } from './fit.js';
 import { allowedModelsOf, forbiddenModel } from './model-rights.js';
 import { thresholdNano } from './policy.js';
-import { amountFor, floorDiv } from './reserve-decision.js';
+import { amountFor } from './reserve-decision.js';
 import type { Settlement } from './settlement.js';
 import type {
   Admission,
@@ -41,7 +41,7 @@ import type {
   LimitView,
   Reservation,
 } from './types.js';
-import { type FreedWaiters, lineKeyOf } from './waiting.js';
+import { type FreedWaiters, Waits } from './waiting.js';
 
 export interface AdmissionDeps {
   store: BudgetStore;
@@ -409,25 +409,6 @@ export class BudgetAdmission {
   }
 }
 
-/** The cap a metered request sends upstream: see granted(). */
-function meteredUpstreamCap(
-  plan: Plan,
-  grantedCap: number,
-  amountNano: Nano,
-  balances: readonly LineBalance[],
-): number {
-  let cap = plan.cap;
-  for (const b of balances) {
-    const room = b.limitNano - b.spentNano - Math.max(0, b.reservedNano - amountNano);
-    if (room >= amountFor(plan.fixedPico, plan.outputPico, plan.cap)) continue;
-    // room < the whole cap's amount here, so room * 1000 stays far below 2^53.
-    const spare = room * 1000 - plan.fixedPico;
-    const affordable = spare > 0 && plan.outputPico > 0 ? floorDiv(spare, plan.outputPico) : 0;
-    cap = Math.min(cap, Math.max(grantedCap, affordable));
-  }
-  return cap;
-}
-
 function reserveShape(plan: Plan) {
   return {
     fixedPico: plan.fixedPico,
@@ -435,30 +416,4 @@ function reserveShape(plan: Plan) {
     requestedCap: plan.reserveCap,
     minCap: plan.minCap,
   };
-}
-
-/** The wait queues one admission joined, left again when it ends without them. */
-class Waits {
-  attempts = 0;
-  private readonly lines = new Map<string, LineSpec>();
-
-  constructor(
-    private readonly store: Pick<BudgetStore, 'abandonWait'>,
-    private readonly reservationId: string | null,
-  ) {}
-
-  queued(lines: readonly PlannedLine[]): void {
-    for (const l of lines) this.lines.set(lineKeyOf(l.spec), l.spec);
-  }
-
-  /** Leaves every queue joined, except those of `reservedOn` (the store left them on success). */
-  abandonAll(reservedOn: readonly PlannedLine[] = []): void {
-    if (this.reservationId === null || this.lines.size === 0) return;
-    for (const l of reservedOn) this.lines.delete(lineKeyOf(l.spec));
-    if (this.lines.size === 0) return;
-    const lines = [...this.lines.values()];
-    this.lines.clear();
-    // A queue entry left behind only delays others until it expires (its waitUntilMs).
-    this.store.abandonWait(this.reservationId, lines).catch(() => {});
-  }
 }

@@ -13,6 +13,7 @@
  * So the store load of N waiters is bounded by N / BACKOFF_CAP_MS plus a few calls per settle.
  */
 import type { BudgetStore, LineSpec } from '../store/types.js';
+import type { PlannedLine } from './admission-plan.js';
 
 const WAKE_PER_EVENT = 4;
 const BACKOFF_START_MS = 20;
@@ -56,11 +57,6 @@ export class FreedWaiters {
     });
   }
 
-  /** Local waiters right now (tests, metrics). */
-  get size(): number {
-    return this.waiters.size;
-  }
-
   close(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
@@ -81,5 +77,31 @@ export class FreedWaiters {
         woken++;
       }
     }
+  }
+}
+
+/** The wait queues one admission joined, left again when it ends without them. */
+export class Waits {
+  attempts = 0;
+  private readonly lines = new Map<string, LineSpec>();
+
+  constructor(
+    private readonly store: Pick<BudgetStore, 'abandonWait'>,
+    private readonly reservationId: string | null,
+  ) {}
+
+  queued(lines: readonly PlannedLine[]): void {
+    for (const l of lines) this.lines.set(lineKeyOf(l.spec), l.spec);
+  }
+
+  /** Leaves every queue joined, except those of `reservedOn` (the store left them on success). */
+  abandonAll(reservedOn: readonly PlannedLine[] = []): void {
+    if (this.reservationId === null || this.lines.size === 0) return;
+    for (const l of reservedOn) this.lines.delete(lineKeyOf(l.spec));
+    if (this.lines.size === 0) return;
+    const lines = [...this.lines.values()];
+    this.lines.clear();
+    // A queue entry left behind only delays others until it expires (its waitUntilMs).
+    this.store.abandonWait(this.reservationId, lines).catch(() => {});
   }
 }
