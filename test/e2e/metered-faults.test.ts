@@ -51,7 +51,10 @@ describe('metered answers under faults', () => {
       const stream = await client.chat.completions.create(
         { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'long' }], stream: true },
         {
-          headers: { 'x-mock-output-tokens': '3000', 'x-mock-chunks': '3000', 'x-mock-chunk-delay-ms': '1' },
+          // 500 tokens/s, a fast real provider's pace (not the mock's 1 ms, which on a loaded machine
+          // outruns the gateway's reads): the cover left at the lag margin is then 64 ms or more of
+          // generation, what the settle at the hold must cover when the gateway dies.
+          headers: { 'x-mock-output-tokens': '3000', 'x-mock-chunks': '3000', 'x-mock-chunk-delay-ms': '2' },
         },
       );
       let chunks = 0;

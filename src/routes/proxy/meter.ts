@@ -7,7 +7,10 @@
  * Counting: every token is at least one UTF-8 byte, so relayed bytes since the last exact count
  * bound the tokens from above at no cost; the text is counted exactly (tiktoken) only when that bound
  * comes near the slice's edge, a few times per slice. Extensions are asked for half a slice ahead
- * and never block the relay, except when an answer would run past its cover while one is pending.
+ * and never block the relay: while one is in flight the relay reads on, so the cover is measured
+ * against what the provider sent however long the store takes, and the answer is cut at the lag
+ * margin before the provider outruns the hold (an awaited extension on a store slow under load
+ * once let the provider run past it).
  */
 import type { AdmissionGranted, BudgetEngine, MeterGrant } from '../../budget/types.js';
 import type { RequestRecord } from '../../record.js';
@@ -21,10 +24,10 @@ export interface MeteredSource {
 }
 
 /**
- * Tokens of cover kept, while others hold the money an extension waits for, for what the provider
- * generates between the cut and the abort reaching it (and what sits in socket buffers unread):
- * a quarter of the slice, at least MIN_CUT_MARGIN_TOKENS. When no money can come at all the answer
- * is cut at once, with up to half a slice of cover (docs/controls.md "Metered requests").
+ * Least cover kept for what the provider generates between the cut and the abort reaching it
+ * (and what arrives meanwhile): the mock's abort lag is 0-1 token (src/mock/lag.test.ts), a real
+ * provider's ~20 (100 ms at 200 tokens/s). When no money can come at all the answer is cut at
+ * once, with up to half a slice of cover (docs/controls.md "Metered requests").
  */
 export const MIN_CUT_MARGIN_TOKENS = 32;
 
@@ -35,8 +38,12 @@ export class OutputMeter {
   private bytesAtExact = 0;
   private countedLength = 0;
   private bytesSeen = 0;
-  /** Largest growth of the text between two chunks, in UTF-8 bytes. */
-  private largestRead = 0;
+  /** Largest growth of the text between two chunks, in UTF-8 bytes (a bound on its tokens). */
+  private largestReadBytes = 0;
+  /** Largest growth in tokens between two chunks both counted exactly (near a slice's edge). */
+  private largestReadTokens = -1;
+  /** Exact count at the previous chunk, when that chunk was counted; else -1. */
+  private tokensAtLastChunk = -1;
   private pending: Promise<void> | undefined;
   /** Relayed tokens at the last refusal: the next try waits for a little more progress. */
   private refusedAt = -1;
@@ -71,10 +78,14 @@ export class OutputMeter {
     return this.meter.sliceCap * this.meter.outputMultiplier;
   }
 
-  private cutMargin(): number {
-    // Also twice the largest read seen (in bytes, which bound tokens): a provider that outruns the
-    // relay delivers in big reads, and the next one must still fit under the hold.
-    return Math.max(MIN_CUT_MARGIN_TOKENS, Math.floor(this.sliceTokens() / 4), 2 * this.largestRead);
+  /**
+   * Cover that must stay when the answer is cut: what arrives after the abort (socket buffers, the
+   * provider's lag). Twice the largest read seen: a provider that outruns the relay delivers in big
+   * reads, and the next one must still fit under the hold.
+   */
+  private lagMargin(): number {
+    const largest = this.largestReadTokens >= 0 ? this.largestReadTokens : this.largestReadBytes;
+    return Math.max(MIN_CUT_MARGIN_TOKENS, 2 * largest);
   }
 
   /**
@@ -100,29 +111,50 @@ export class OutputMeter {
 
   /**
    * After each relayed chunk: 'go' on, or 'cut' (end the answer at the cap now). Starts an
-   * extension when the relayed output comes within half a slice of what is held; waits for it only
-   * when the cover left is down to the cut margin.
+   * extension when the relayed output comes within half a slice of what is held, and relays on
+   * while it is in flight; at the lag margin it cuts.
    */
   async afterChunk(): Promise<MeterVerdict> {
-    const bytes = this.source.generatedUtf8Bytes();
-    this.largestRead = Math.max(this.largestRead, bytes - this.bytesSeen);
-    this.bytesSeen = bytes;
-    for (;;) {
-      if (this.unmetered || this.meter.heldCap >= this.meter.fullCap) return 'go';
-      const held = this.heldTokens();
-      const ahead = Math.ceil(this.sliceTokens() / 2);
-      const upperBound = this.exactTokens + (this.source.generatedUtf8Bytes() - this.bytesAtExact);
-      if (upperBound < held - ahead) return 'go';
-      const relayed = this.relayedTokens();
-      if (relayed < held - ahead) return 'go';
-      this.maybeExtend(relayed);
-      // No more money can come (spent, failed closed, reaped): end now, while the cover left is
-      // widest. The hold is billed either way; a wider cover only makes the provider's lag safer.
-      if (this.exhausted && !this.pending) return 'cut';
-      if (relayed < held - this.cutMargin()) return 'go';
-      if (!this.pending) return 'cut';
+    let verdict = this.verdict();
+    // Waiting reads nothing more: what the provider sends meanwhile stays in the socket buffers
+    // (and is drained and billed if the answer is then cut).
+    while (verdict === 'wait') {
       await this.pending;
+      verdict = this.verdict();
     }
+    return verdict;
+  }
+
+  private verdict(): MeterVerdict | 'wait' {
+    const bytes = this.source.generatedUtf8Bytes();
+    this.largestReadBytes = Math.max(this.largestReadBytes, bytes - this.bytesSeen);
+    this.bytesSeen = bytes;
+    const previous = this.tokensAtLastChunk;
+    this.tokensAtLastChunk = -1;
+    if (this.unmetered || this.meter.heldCap >= this.meter.fullCap) return 'go';
+    const held = this.heldTokens();
+    const ahead = Math.ceil(this.sliceTokens() / 2);
+    const upperBound = this.exactTokens + (bytes - this.bytesAtExact);
+    if (upperBound < held - ahead) return 'go';
+    const relayed = this.relayedTokens();
+    // Chunks near the edge are each counted: their growth in tokens sizes the lag margin better
+    // than bytes do (a token is ~4 bytes of English).
+    if (previous >= 0) this.largestReadTokens = Math.max(this.largestReadTokens, relayed - previous);
+    this.tokensAtLastChunk = relayed;
+    if (relayed < held - ahead) return 'go';
+    this.maybeExtend(relayed);
+    // No more money can come (spent, failed closed, reaped): end now, while the cover left is
+    // widest. The hold is billed either way; a wider cover only makes the provider's lag safer.
+    if (this.exhausted && !this.pending) return 'cut';
+    // Reading and relaying on while an extension is in flight, or a busy one is asked again as
+    // more output arrives: the cover is measured against what the provider sent.
+    if (relayed < held - this.lagMargin()) return 'go';
+    // on_unavailable allow chose serving over exactness when the store cannot answer: an extension
+    // still in flight (the store may be down) is waited for. Otherwise the answer is cut: waiting
+    // reads nothing more while the provider generates on, and a store slow under contention (over
+    // a second on SQLite with hundreds of waiters) let answers run hundreds of tokens past the hold.
+    if (this.pending && this.options.onUnavailable === 'allow') return 'wait';
+    return 'cut';
   }
 
   private maybeExtend(relayed: number): void {
@@ -134,7 +166,8 @@ export class OutputMeter {
     const { sliceCap, fullCap, heldCap, outputMultiplier } = this.meter;
     const addCap = Math.min(sliceCap, fullCap - heldCap);
     // In a budget's last per cent a part of a slice is worth having: at least the cut margin.
-    const minAddCap = Math.min(addCap, Math.max(1, Math.ceil(this.cutMargin() / outputMultiplier)));
+    const least = Math.max(this.lagMargin(), Math.floor(this.sliceTokens() / 4));
+    const minAddCap = Math.min(addCap, Math.max(1, Math.ceil(least / outputMultiplier)));
     this.pending = this.engine
       .extend(this.admission, addCap, minAddCap)
       .then((outcome) => {

@@ -281,8 +281,13 @@ describe('usage reported too early (x-mock-first-chunk-usage)', () => {
       body: JSON.stringify({ model: 'gpt-4o', messages, max_tokens: 5000, stream: true }),
     });
 
+  // Paced at 10 tokens a millisecond (a fast provider), not one burst: the answer is metered, and
+  // an answer arriving faster than its next slice can be reserved is cut at the budget (meter.ts).
+  const paced = { 'x-mock-chunks': '300', 'x-mock-chunk-delay-ms': '1' };
+
   it('a first chunk reporting 1 token, then 3000 tokens of text, then a break: billed for the text', async () => {
     const response = await post({
+      ...paced,
       'x-mock-output-tokens': '3000',
       'x-mock-first-chunk-usage': '1',
       'x-mock-fail': 'broken-stream:100000',
@@ -297,7 +302,7 @@ describe('usage reported too early (x-mock-first-chunk-usage)', () => {
   });
 
   it('the same stream ending normally: the last report counts', async () => {
-    const response = await post({ 'x-mock-output-tokens': '3000', 'x-mock-first-chunk-usage': '1' });
+    const response = await post({ ...paced, 'x-mock-output-tokens': '3000', 'x-mock-first-chunk-usage': '1' });
     await response.text();
     const served = onlyServed(stack);
     const record = await recordOf(stack, response.headers.get('x-gateway-request-id'));
