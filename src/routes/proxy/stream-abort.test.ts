@@ -302,7 +302,11 @@ describe('usage reported too early (x-mock-first-chunk-usage)', () => {
   });
 
   it('the same stream ending normally: the last report counts', async () => {
-    const response = await post({ ...paced, 'x-mock-output-tokens': '3000', 'x-mock-first-chunk-usage': '1' });
+    const response = await post({
+      ...paced,
+      'x-mock-output-tokens': '3000',
+      'x-mock-first-chunk-usage': '1',
+    });
     await response.text();
     const served = onlyServed(stack);
     const record = await recordOf(stack, response.headers.get('x-gateway-request-id'));
