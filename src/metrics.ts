@@ -12,7 +12,7 @@ import { secretEquals } from './security/secret-equals.js';
 import type { BudgetStore } from './store/types.js';
 
 /** Every result of a lease renewal (src/budget/leases.ts), each a series from the start. */
-const LEASE_RESULTS = ['renewed', 'gone', 'failed', 'overdue'] as const;
+const LEASE_RESULTS = ['renewed', 'gone', 'failed', 'lapsed', 'overdue'] as const;
 
 /** From 100 µs (gateway overhead) to two minutes (long LLM generations). */
 const LATENCY_BUCKETS = [
@@ -164,7 +164,7 @@ export function createMetrics() {
   });
   const leaseRenewals = new client.Counter({
     name: `${p}lease_renewals_total`,
-    help: 'Lease renewals of reservations in flight, by result: renewed, gone (reaped under a live request), failed (the store did not answer), overdue (held past request_timeout_ms + lease_margin_ms, no longer renewed)',
+    help: 'Lease renewals of reservations in flight, by result: renewed, gone (reaped under a live request), failed (the store did not answer), lapsed (failed past the lease: may be reaped), overdue (held past request_timeout_ms + lease_margin_ms, no longer renewed)',
     labelNames: ['result'],
     registers,
   });

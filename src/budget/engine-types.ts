@@ -36,12 +36,12 @@ export interface SettledLine {
  * the instrumented store instead (src/metrics.ts), which also keeps previews out of them.
  */
 /** What a lease renewal did to a reservation (src/budget/leases.ts). */
-export type LeaseRenewalResult = 'renewed' | 'gone' | 'failed' | 'overdue';
+export type LeaseRenewalResult = 'renewed' | 'gone' | 'failed' | 'lapsed' | 'overdue';
 
 export interface EngineMetricsHooks {
   /** Reservations whose lease expired, settled at their reserved amount (by any reaping path). */
   onExpired?(count: number): void;
-  /** Reservations a lease renewal pass renewed, found gone (reaped), failed to reach, or gave up on. */
+  /** Reservations a renewal pass renewed, found gone (reaped), failed to reach (lapsed: past the lease), or gave up on. */
   onLeaseRenewal?(result: LeaseRenewalResult, count: number): void;
   /** Spend not counted: a fail-open admission, or a queued settle/release that was given up on. */
   onUnrecorded?(operation: 'reserve' | 'settle' | 'release'): void;

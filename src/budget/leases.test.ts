@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RuntimeConfig } from '../config/runtime.js';
+import { flat, line } from '../store/contract-fixtures.test-helpers.js';
 import { SqliteStore } from '../store/sqlite/budget.js';
 import type { BudgetStore } from '../store/types.js';
 import { createBudgetEngine, type ManagedBudgetEngine } from './engine.js';
@@ -152,16 +153,18 @@ describe('lease heartbeat', () => {
     // kept the store): the store now holds nothing for it.
     expect(await store.reapExpired(now + 10 * LEASE)).toBe(1);
     const pass = await a.engine.renewLeases();
-    expect(pass).toEqual({ renewed: 0, gone: 1, failed: 0, overdue: 0 });
+    expect(pass).toEqual({ renewed: 0, gone: 1, failed: 0, lapsed: 0, overdue: 0 });
     const spy = vi.spyOn(store, 'extend');
     expect(await a.engine.extend(grant, 64, 1)).toEqual({ status: 'gone' });
     expect(spy).not.toHaveBeenCalled();
     expect(a.renewals).toEqual({ gone: 1 });
   });
 
-  it('store down: renewals fail and are counted; once a lease passed the reservation may have lapsed', async () => {
+  it('store down: renewals fail and are counted; once a lease passed without one, as lapsed', async () => {
     const cfg = cfgOf();
-    const flaky = new FlakyStore(sqlite());
+    const inner = sqlite();
+    await inner.reserve({ ...flat('r1', [line('a')], 10, now), leaseExpiresAtMs: now + LEASE });
+    const flaky = new FlakyStore(inner);
     const keeper = new LeaseKeeper({
       store: flaky,
       config: () => cfg,
@@ -172,10 +175,15 @@ describe('lease heartbeat', () => {
     keeper.hold('r1', now, now + LEASE);
     flaky.down = true;
     await advance(RENEW);
-    expect(await keeper.renewNow()).toEqual({ renewed: 0, gone: 0, failed: 1, overdue: 0 });
+    expect(await keeper.renewNow()).toEqual({ renewed: 0, gone: 0, failed: 1, lapsed: 0, overdue: 0 });
     expect(keeper.mayHaveLapsed('r1', now)).toBe(false);
     await advance(LEASE - RENEW);
     expect(keeper.mayHaveLapsed('r1', now)).toBe(true);
+    expect(await keeper.renewNow()).toEqual({ renewed: 0, gone: 0, failed: 0, lapsed: 1, overdue: 0 });
+    // Back: renewed (nobody reaped it meanwhile), and no longer at risk.
+    flaky.down = false;
+    expect(await keeper.renewNow()).toMatchObject({ renewed: 1 });
+    expect(keeper.mayHaveLapsed('r1', now)).toBe(false);
   });
 
   it('stops renewing a hold past request_timeout_ms + lease_margin_ms (a settle that never came)', async () => {

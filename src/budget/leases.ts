@@ -46,7 +46,10 @@ interface Held {
 export interface RenewPass {
   renewed: number;
   gone: number;
+  /** The store did not answer; the lease written last is still running. */
   failed: number;
+  /** The store did not answer and the lease has run out: another instance may have reaped it. */
+  lapsed: number;
   overdue: number;
 }
 
@@ -114,7 +117,7 @@ export class LeaseKeeper {
   private async pass(): Promise<RenewPass> {
     const nowMs = this.deps.clock();
     const { leaseMs } = this.deps.config().budgeting;
-    const out: RenewPass = { renewed: 0, gone: 0, failed: 0, overdue: 0 };
+    const out: RenewPass = { renewed: 0, gone: 0, failed: 0, lapsed: 0, overdue: 0 };
     const ids: string[] = [];
     for (const [id, entry] of this.held) {
       if (entry.lost) continue;
@@ -133,8 +136,11 @@ export class LeaseKeeper {
       try {
         gone = await this.deps.store.renewLeases(batch, nowMs, expiresAtMs);
       } catch {
-        // Counted by the instrumented store too; the next pass tries again, mayHaveLapsed tells.
-        out.failed += batch.length;
+        // Counted by the instrumented store too; the next pass tries again.
+        for (const id of batch) {
+          if (this.mayHaveLapsed(id, nowMs)) out.lapsed++;
+          else out.failed++;
+        }
         continue;
       }
       const goneSet = new Set(gone);
@@ -155,7 +161,13 @@ export class LeaseKeeper {
   }
 
   private report(pass: RenewPass): void {
-    for (const result of ['renewed', 'gone', 'failed', 'overdue'] as const satisfies LeaseRenewalResult[]) {
+    for (const result of [
+      'renewed',
+      'gone',
+      'failed',
+      'lapsed',
+      'overdue',
+    ] as const satisfies LeaseRenewalResult[]) {
       if (pass[result] > 0) safe(this.deps.metrics.onLeaseRenewal, result, pass[result]);
     }
   }
