@@ -160,6 +160,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // (observeRequest) and the instrumented store, so /v1/cost/estimate previews stay out of them.
     metrics: {
       onExpired: (count) => metrics.expired.inc(count),
+      onLeaseRenewal: (result, count) => {
+        metrics.leaseRenewals.inc({ result }, count);
+        // Reaped under a live request: the store could not be renewed for a whole lease (or a
+        // clock is off by more than the lease's slack). Its reserved amount was charged.
+        if (result === 'gone')
+          logger.warn({
+            msg: `${count} reservations of requests in flight were reaped: their lease lapsed`,
+            count,
+          });
+      },
       onUnrecorded: () => metrics.unrecorded.inc(),
       onRetryQueued: (operation) => metrics.settleRetries.inc({ operation }),
       onLimited: (limit, kind) => metrics.rateLimited.inc({ limit, kind }),

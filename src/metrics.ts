@@ -11,6 +11,9 @@ import type { RequestRecord } from './record.js';
 import { secretEquals } from './security/secret-equals.js';
 import type { BudgetStore } from './store/types.js';
 
+/** Every result of a lease renewal (src/budget/leases.ts), each a series from the start. */
+const LEASE_RESULTS = ['renewed', 'gone', 'failed', 'lapsed', 'overdue'] as const;
+
 /** From 100 µs (gateway overhead) to two minutes (long LLM generations). */
 const LATENCY_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
@@ -159,6 +162,14 @@ export function createMetrics() {
     help: 'Reservations settled at their reserved amount because their lease expired (process died)',
     registers,
   });
+  const leaseRenewals = new client.Counter({
+    name: `${p}lease_renewals_total`,
+    help: 'Lease renewals of reservations in flight, by result: renewed, gone (reaped under a live request), failed (the store did not answer), lapsed (failed past the lease: may be reaped), overdue (held past request_timeout_ms + lease_margin_ms, no longer renewed)',
+    labelNames: ['result'],
+    registers,
+  });
+  // Present from the start, so rate() and increase() see the first failure.
+  for (const result of LEASE_RESULTS) leaseRenewals.inc({ result }, 0);
   const unrecorded = new client.Counter({
     name: `${p}unrecorded_requests_total`,
     help: 'Requests forwarded without a reservation because the store was unavailable (on_unavailable: allow)',
@@ -374,6 +385,7 @@ export function createMetrics() {
       onFreed: store.onFreed.bind(store),
       balances: timed('balances', store.balances.bind(store)),
       reapExpired: timed('reap', store.reapExpired.bind(store)),
+      renewLeases: timed('renew', store.renewLeases.bind(store)),
       topUp: timed('topup', store.topUp.bind(store)),
       reset: timed('reset', store.reset.bind(store)),
       claimOnce: timed('claim', store.claimOnce.bind(store)),
@@ -410,6 +422,7 @@ export function createMetrics() {
     watchBudgets,
     settleRetries,
     expired,
+    leaseRenewals,
     unrecorded,
     pendingSettles,
     alerts,

@@ -192,7 +192,7 @@ export const budgets: DashboardSpec = {
         {
           title: 'Expired reservations in the time range',
           description:
-            'Reservations settled at their reserved amount because their lease ran out: a gateway process died (or lost the store) mid-request. Non-zero without a crash or outage: check request_timeout_ms and the retry queue.',
+            'Reservations settled at their reserved amount because their lease ran out: a gateway process died (or lost the store) mid-request. Non-zero without a crash or outage: check lease renewals (llm_gateway_lease_renewals_total), clock sync and the retry queue.',
           kind: 'stat',
           unit: 'short',
           width: 4,

@@ -190,6 +190,7 @@ export class BudgetAdmission {
                 amountNano: result.amountNano,
                 lines: plan.lines.map((l) => l.spec),
                 ...(limits.length > 0 ? { limits } : {}),
+                reservedAtMs: nowMs,
               };
         // The store took the id off the queues of the lines it reserved on; others it waited on stay.
         waits.abandonAll(plan.lines);

@@ -6,6 +6,7 @@ import type { RuntimeBudget, RuntimeConfig } from '../config/runtime.js';
 import type { LimitKind } from '../limits/types.js';
 import type { Nano } from '../money.js';
 import type { BudgetStore, LineBalance, LineSpec } from '../store/types.js';
+import type { RenewPass } from './leases.js';
 import type { RetryQueueOptions } from './retry.js';
 import type { BudgetEngine } from './types.js';
 
@@ -34,9 +35,14 @@ export interface SettledLine {
  * swallowed). Rejections, downgrades, clamps and store errors are counted from request records and
  * the instrumented store instead (src/metrics.ts), which also keeps previews out of them.
  */
+/** What a lease renewal did to a reservation (src/budget/leases.ts). */
+export type LeaseRenewalResult = 'renewed' | 'gone' | 'failed' | 'lapsed' | 'overdue';
+
 export interface EngineMetricsHooks {
   /** Reservations whose lease expired, settled at their reserved amount (by any reaping path). */
   onExpired?(count: number): void;
+  /** Reservations a renewal pass renewed, found gone (reaped), failed to reach (lapsed: past the lease), or gave up on. */
+  onLeaseRenewal?(result: LeaseRenewalResult, count: number): void;
   /** Spend not counted: a fail-open admission, or a queued settle/release that was given up on. */
   onUnrecorded?(operation: 'reserve' | 'settle' | 'release'): void;
   /** A settle or release waits in the retry queue for the store to come back. */
@@ -55,7 +61,10 @@ export interface BudgetEngineOptions {
   /** Called after every settle with the lines' new balances; must be cheap (it runs before the response). */
   onSettled?: (lines: SettledLine[], nowMs: number) => void;
   metrics?: EngineMetricsHooks;
-  /** How often expired leases are reaped; 0 disables the background reaper. Default 5000. */
+  /**
+   * How often expired leases are reaped; 0 disables the background reaper. Default: the config's
+   * budgeting.lease_renew_ms (5000), so a dead instance's money comes back about one lease after.
+   */
   reapIntervalMs?: number;
   retry?: RetryQueueOptions;
 }
@@ -68,4 +77,6 @@ export interface ManagedBudgetEngine extends BudgetEngine {
   flushRetries(): Promise<number>;
   /** One reaping pass now; returns how many expired reservations were settled. */
   reapNow(): Promise<number>;
+  /** One lease renewal pass now, for every reservation this engine holds. */
+  renewLeases(): Promise<RenewPass>;
 }

@@ -87,6 +87,8 @@ export class FlakyStore implements BudgetStore {
   onFreed: BudgetStore['onFreed'] = (listener) => this.inner.onFreed(listener);
   balances: BudgetStore['balances'] = (l) => this.guard(() => this.inner.balances(l));
   reapExpired: BudgetStore['reapExpired'] = (t) => this.guard(() => this.inner.reapExpired(t));
+  renewLeases: BudgetStore['renewLeases'] = (ids, now, exp) =>
+    this.guard(() => this.inner.renewLeases(ids, now, exp));
   topUp: BudgetStore['topUp'] = (l, n) => this.guard(() => this.inner.topUp(l, n));
   reset: BudgetStore['reset'] = (l) => this.guard(() => this.inner.reset(l));
   claimOnce: BudgetStore['claimOnce'] = (i, p, n, t, now) =>

@@ -11,6 +11,7 @@ import { BudgetAdmission, budgetsOf } from './admission.js';
 import { BalanceCache } from './balance-cache.js';
 import { BudgetAlerts } from './budget-alerts.js';
 import type { BudgetEngineOptions, ManagedBudgetEngine } from './engine-types.js';
+import { LeaseKeeper, type RenewPass } from './leases.js';
 import { lineAt } from './lines.js';
 import { Metering } from './metering.js';
 import { allowedModelsOf } from './model-rights.js';
@@ -47,11 +48,13 @@ class Engine implements ManagedBudgetEngine {
   private readonly settlement: Settlement;
   private readonly metering: Metering;
   private readonly waiters: FreedWaiters;
+  private readonly leases: LeaseKeeper;
 
   constructor(private readonly options: BudgetEngineOptions) {
     const clock = options.clock ?? Date.now;
     const metrics = options.metrics ?? {};
     const alerts = new BudgetAlerts(options.store, clock, options.onEvent);
+    this.leases = new LeaseKeeper({ store: options.store, config: options.config, clock, metrics });
     this.settlement = new Settlement({
       store: options.store,
       config: options.config,
@@ -61,10 +64,17 @@ class Engine implements ManagedBudgetEngine {
       metrics,
       onSettled: options.onSettled,
       retry: options.retry,
-      reapIntervalMs: options.reapIntervalMs ?? 5000,
+      reapIntervalMs: options.reapIntervalMs ?? options.config().budgeting.renewEveryMs,
+      leases: this.leases,
     });
     this.waiters = new FreedWaiters(options.store);
-    this.metering = new Metering({ store: options.store, config: options.config, clock, cache: this.cache });
+    this.metering = new Metering({
+      store: options.store,
+      config: options.config,
+      clock,
+      cache: this.cache,
+      leases: this.leases,
+    });
     this.admission = new BudgetAdmission({
       waiters: this.waiters,
       store: options.store,
@@ -117,6 +127,10 @@ class Engine implements ManagedBudgetEngine {
 
   reapNow(): Promise<number> {
     return this.settlement.reapNow();
+  }
+
+  renewLeases(): Promise<RenewPass> {
+    return this.leases.renewNow();
   }
 
   pendingRetries(): number {

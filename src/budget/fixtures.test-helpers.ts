@@ -108,6 +108,8 @@ export function config(
     sliceTokens?: number;
     maxWaitMs?: number;
     leaseMs?: number;
+    renewEveryMs?: number;
+    maxHoldMs?: number;
     anonymous?: { limitUsd: number; models: string[]; upgradeMessage?: string };
   } = {},
 ): RuntimeConfig {
@@ -154,6 +156,8 @@ export function config(
     budgeting: {
       minOutputTokens: options.minOutputTokens ?? 256,
       leaseMs: options.leaseMs ?? 120_000,
+      renewEveryMs: options.renewEveryMs ?? 5000,
+      maxHoldMs: options.maxHoldMs ?? 660_000,
       sliceTokens: options.sliceTokens ?? 1024,
       maxWaitMs: options.maxWaitMs ?? 0,
     },

@@ -1,8 +1,8 @@
 /**
  * Extensions of metered reservations (DESIGN §3 "Metered streams"): a stream holds its prompt and a
  * slice of output, and asks for the next slice ahead of what it relayed. One store call per slice,
- * atomic on every line the reservation holds; it also renews the lease, so a live stream is never
- * reaped and a dead instance's slices come back one lease after its last extension.
+ * atomic on every line the reservation holds; it also renews the lease (as the heartbeat does for
+ * every reservation, src/budget/leases.ts), so a dead instance's slices come back one lease after.
  *
  * The extension is the one place that would later be served from a share of a budget leased to the
  * instance (no store call): it takes an admission and answers an ExtendOutcome, nothing about how.
@@ -10,6 +10,7 @@
 import type { RuntimeConfig } from '../config/runtime.js';
 import { type BudgetStore, StoreUnavailableError } from '../store/types.js';
 import type { BalanceCache } from './balance-cache.js';
+import type { LeaseKeeper } from './leases.js';
 import type { AdmissionGranted, ExtendOutcome } from './types.js';
 
 export interface MeteringDeps {
@@ -17,6 +18,7 @@ export interface MeteringDeps {
   config: () => RuntimeConfig;
   clock: () => number;
   cache: BalanceCache;
+  leases: Pick<LeaseKeeper, 'isLost' | 'renewed'>;
 }
 
 export class Metering {
@@ -27,6 +29,8 @@ export class Metering {
     if (!meter) return { status: 'rejected' };
     // Not counted (on_unavailable allow at admission): nothing to extend, nothing to enforce.
     if (!reservation || reservation.lines.length === 0) return { status: 'extended', grantedAddCap: addCap };
+    // A renewal found it reaped: what it held was charged, nothing more can be (no round trip).
+    if (this.deps.leases.isLost(reservation.id)) return { status: 'gone' };
     const nowMs = this.deps.clock();
     const leaseExpiresAtMs = nowMs + this.deps.config().budgeting.leaseMs;
     const ask = (add: number) =>
@@ -48,6 +52,7 @@ export class Metering {
       throw error;
     }
     if (result.status === 'unknown') return { status: 'gone' };
+    this.deps.leases.renewed(reservation.id, leaseExpiresAtMs);
     this.deps.cache.rememberAll(reservation.lines, result.balances);
     if (result.status !== 'extended') return { status: result.status };
     meter.heldCap = result.cap;

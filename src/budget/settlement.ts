@@ -10,6 +10,7 @@ import type { BalanceCache } from './balance-cache.js';
 import { type BudgetAlerts, safe } from './budget-alerts.js';
 import type { BudgetEngineOptions, EngineMetricsHooks, SettledLine } from './engine-types.js';
 import { findBudget, resetOf, tightestOf, viewOf } from './engine-views.js';
+import type { LeaseKeeper } from './leases.js';
 import { RetryQueue } from './retry.js';
 import type { BudgetView, Reservation, SettleOutcome } from './types.js';
 
@@ -30,6 +31,8 @@ export interface SettlementDeps {
   retry: BudgetEngineOptions['retry'];
   /** How often expired leases are reaped; 0 disables the background reaper. */
   reapIntervalMs: number;
+  /** Renews the leases of the reservations handed out until the store answered their settle. */
+  leases: LeaseKeeper;
 }
 
 export class Settlement {
@@ -55,6 +58,10 @@ export class Settlement {
   /** Called by admission for every reservation it hands out. */
   track(reservation: Reservation, meta: ReservationMeta): void {
     this.meta.set(reservation, meta);
+    // Nothing in the store (no line, no limit): no lease to keep.
+    if (reservation.lines.length === 0 && !reservation.limits?.length) return;
+    const at = reservation.reservedAtMs ?? this.deps.clock();
+    this.deps.leases.hold(reservation.id, at, at + this.deps.config().budgeting.leaseMs);
   }
 
   async settle(reservation: Reservation | null, model: RuntimeModel, usage: Usage): Promise<SettleOutcome> {
@@ -68,6 +75,7 @@ export class Settlement {
         : this.deps.store.settle(reservation.id, costNano);
     try {
       const result = await run();
+      this.deps.leases.drop(reservation.id);
       return { costNano, tightest: await this.afterSettle(reservation, result) };
     } catch {
       this.queue('settle', reservation, run);
@@ -79,7 +87,9 @@ export class Settlement {
     if (!reservation || (reservation.lines.length === 0 && !reservation.limits?.length)) return;
     const run = () => this.deps.store.release(reservation.id);
     try {
-      await this.afterSettle(reservation, await run());
+      const result = await run();
+      this.deps.leases.drop(reservation.id);
+      await this.afterSettle(reservation, result);
     } catch {
       this.queue('release', reservation, run);
     }
@@ -108,9 +118,12 @@ export class Settlement {
     run: () => Promise<SettleResult>,
   ): void {
     safe(this.deps.metrics.onRetryQueued, operation);
+    // Its lease stays renewed meanwhile: a short outage must not turn a real cost into the worst case.
     this.retries.enqueue(async () => {
       try {
-        await this.afterSettle(reservation, await run());
+        const result = await run();
+        this.deps.leases.drop(reservation.id);
+        await this.afterSettle(reservation, result);
         return true;
       } catch {
         return false;
@@ -171,5 +184,6 @@ export class Settlement {
     if (this.reaper) clearInterval(this.reaper);
     this.retries.close();
     await this.retries.flush();
+    this.deps.leases.close();
   }
 }

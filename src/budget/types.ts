@@ -77,6 +77,8 @@ export interface Reservation {
   lines: LineSpec[];
   /** Rate/concurrency limits the reservation holds (its settle frees the slots, corrects tokens). */
   limits?: LimitSpec[];
+  /** The reserve's time (`nowMs`): its first lease ran from then, and its renewals stop a request's life later. */
+  reservedAtMs?: number;
 }
 
 /** What a metered admission holds, in per-sequence cap units (the reserve's `requestedCap`). */

@@ -96,4 +96,26 @@ budgets:
       },
     ]);
   });
+
+  it('leases: a short lease renewed often by default, renewals bounded by the request timeout + margin', () => {
+    expect(parseConfig(BASE, 't', {}).budgeting).toMatchObject({
+      leaseMs: 15_000,
+      renewEveryMs: 5000,
+      maxHoldMs: 660_000,
+    });
+    const custom = parseConfig(
+      `${BASE}server: { request_timeout_ms: 1000 }\nbudgeting: { lease_ms: 3000, lease_renew_ms: 1000, lease_margin_ms: 500 }\nstore: { timeout_ms: 1000 }\n`,
+      't',
+      {},
+    );
+    expect(custom.budgeting).toMatchObject({ leaseMs: 3000, renewEveryMs: 1000, maxHoldMs: 1500 });
+  });
+
+  it('refuses a lease that one failed renewal could let run out under a live request', () => {
+    expect(() =>
+      parseConfig(`${BASE}budgeting: { lease_ms: 10000, lease_renew_ms: 5000 }\n`, 't', {}),
+    ).toThrow(
+      /budgeting\.lease_ms: 10000 is too short .* at least 2 x lease_renew_ms \+ store\.timeout_ms \(10500\)/,
+    );
+  });
 });

@@ -217,6 +217,7 @@ export function compileConfig(
     if (problem) problems.push(problem);
   });
   problems.push(...historyStoreProblems(file.history, file.store));
+  problems.push(...leaseProblems(file));
 
   const limits = compileLimits(file, ANONYMOUS_KEY_ID, problems);
 
@@ -264,7 +265,9 @@ export function compileConfig(
     fallbacks,
     budgeting: {
       minOutputTokens: file.budgeting.min_output_tokens,
-      leaseMs: file.server.request_timeout_ms + file.budgeting.lease_margin_ms,
+      leaseMs: file.budgeting.lease_ms,
+      renewEveryMs: file.budgeting.lease_renew_ms,
+      maxHoldMs: file.server.request_timeout_ms + file.budgeting.lease_margin_ms,
       sliceTokens: file.budgeting.stream_slice_tokens,
       maxWaitMs: file.budgeting.max_wait_ms,
     },
@@ -316,4 +319,17 @@ function compileHistory(history: ConfigFile['history']): RuntimeHistory {
     store: compileHistoryStore(history),
     bufferMaxEntries: history.buffer_max_entries,
   };
+}
+
+/**
+ * A renewal may fail once (a store call can take store.timeout_ms) and the next still lands before
+ * the lease runs out: a live request on a healthy instance is never reaped.
+ */
+function leaseProblems(file: ConfigFile): string[] {
+  const { lease_ms: lease, lease_renew_ms: renew } = file.budgeting;
+  const least = 2 * renew + file.store.timeout_ms;
+  if (lease >= least) return [];
+  return [
+    `budgeting.lease_ms: ${lease} is too short for lease_renew_ms ${renew}: at least 2 x lease_renew_ms + store.timeout_ms (${least}), so one failed renewal does not let a live request be reaped`,
+  ];
 }

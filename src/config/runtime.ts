@@ -143,7 +143,11 @@ export interface RuntimeConfig {
   };
   budgeting: {
     minOutputTokens: number;
+    /** A reservation's lease (budgeting.lease_ms), renewed every renewEveryMs while its request lives. */
     leaseMs: number;
+    renewEveryMs: number;
+    /** Renewals stop this long after the reservation (request_timeout_ms + lease_margin_ms). */
+    maxHoldMs: number;
     /** Output tokens per sequence a metered request reserves at a time; 0: metering off. */
     sliceTokens: number;
     /** How long a request held back only by in-flight reservations waits; 0: refuse at once. */

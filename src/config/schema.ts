@@ -310,8 +310,18 @@ const budgetingSchema = z
   .object({
     /** Fit-to-budget never lowers an output cap below this; past it the request is rejected. */
     min_output_tokens: positiveInt.default(256),
-    /** Added to server.request_timeout_ms to make a reservation's lease. */
+    /**
+     * Added to server.request_timeout_ms to make the longest a reservation is held: its lease is
+     * renewed (lease_renew_ms) until then at most, so a leaked hold still runs out.
+     */
     lease_margin_ms: positiveInt.default(60_000),
+    /**
+     * A reservation's lease: renewed every lease_renew_ms while its request is alive, so a crashed
+     * instance's money comes back about this long after the crash (plus one reaping pass).
+     */
+    lease_ms: positiveInt.default(15_000),
+    /** How often an instance renews the leases of all its live reservations (one store call). */
+    lease_renew_ms: positiveInt.default(5000),
     /**
      * Metered requests (streams, and plain requests the gateway streams upstream) reserve their
      * prompt plus this many output tokens per sequence, and extend by as many ahead of what was

@@ -170,6 +170,12 @@ export interface BudgetStore {
   onFreed(listener: (lineKeys: string[]) => void): () => void;
   /** Balances as they stand, without writing (a period's rollover is computed, not stored). */
   balances(lines: LineSpec[]): Promise<LineBalance[]>;
+  /**
+   * The heartbeat (src/budget/leases.ts): sets the lease of every reservation in `ids` to
+   * `leaseExpiresAtMs` in one round trip, and returns the ids that are gone (settled, released or
+   * reaped; gone ones are never brought back). An expired lease not yet reaped is renewed.
+   */
+  renewLeases(ids: string[], nowMs: number, leaseExpiresAtMs: number): Promise<string[]>;
   /** Settles every reservation whose lease expired at their reserved amount; returns how many. */
   reapExpired(nowMs: number): Promise<number>;
   /** Adds to a line's effective limit (prepaid top-ups, or an admin raise for this period). */

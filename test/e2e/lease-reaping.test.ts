@@ -21,9 +21,9 @@ import {
 } from './fixtures.js';
 
 const LIMIT_USD = 1;
-/** request_timeout_ms + lease_margin_ms: the lease of every reservation below. */
-const REQUEST_TIMEOUT_MS = 6000;
-const LEASE_MS = REQUEST_TIMEOUT_MS + 1000;
+const REQUEST_TIMEOUT_MS = 60_000;
+/** budgeting.lease_ms, renewed every second while the doomed instance lives (lease-heartbeat.test.ts). */
+const LEASE_MS = 3000;
 const HELD = 6;
 
 describe('a gateway killed with reservations in flight', () => {
@@ -43,9 +43,9 @@ describe('a gateway killed with reservations in flight', () => {
     const prefix = `lease-${randomUUID()}`;
     const config = gatewayConfig({
       mockUrl: mock.url,
-      store: `type: redis, url: "${redis.url}", prefix: "${prefix}", timeout_ms: 5000`,
+      store: `type: redis, url: "${redis.url}", prefix: "${prefix}", timeout_ms: 1000`,
       server: `request_timeout_ms: ${REQUEST_TIMEOUT_MS}`,
-      budgeting: `lease_margin_ms: ${LEASE_MS - REQUEST_TIMEOUT_MS}`,
+      budgeting: `lease_ms: ${LEASE_MS}, lease_renew_ms: 1000`,
       // Only key-1's requests count here, so warm-up traffic on key-2 stays out of the books.
       budgets: [`- { id: shared, scope: { key: key-1 }, limit_usd: ${LIMIT_USD}, period: none }`],
     });
@@ -89,8 +89,8 @@ describe('a gateway killed with reservations in flight', () => {
       );
       const hanging = () => mock.served.filter((r) => r.headers['x-mock-fail'] === 'hang');
       await eventually(() => expect(hanging()).toHaveLength(HELD), 10_000);
-      const heldSince = Date.now();
       doomed.kill('SIGKILL');
+      const killedAt = Date.now();
       expect(await doomed.exited).toBeNull();
       expect(await Promise.all(held)).toEqual(Array(HELD).fill('failed'));
       // Nobody settles them now; only leases can (the survivor's reaper may already, for an early one).
@@ -101,9 +101,9 @@ describe('a gateway killed with reservations in flight', () => {
       // The survivor keeps serving meanwhile; its own requests settle at their real cost.
       await serveOn(survivor.url);
 
-      // Past the lease (it started before the mock saw the requests), a reserve on the survivor
+      // Past the lease (the doomed instance renewed it until the kill), a reserve on the survivor
       // reaps; its background reaper may get there first. Either way the survivor counts them.
-      await new Promise((r) => setTimeout(r, Math.max(0, heldSince + LEASE_MS + 200 - Date.now())));
+      await new Promise((r) => setTimeout(r, Math.max(0, killedAt + LEASE_MS + 200 - Date.now())));
       await serveOn(survivor.url);
       await eventually(async () => {
         expect(metricValue(await metricsOf(survivor.url), 'llm_gateway_reservations_expired_total')).toBe(

@@ -41,7 +41,7 @@ describe('metered answers under faults', () => {
       .replace('request_timeout_ms: 30000', 'request_timeout_ms: 4000')
       .replace(
         'budgeting: { max_wait_ms: 30000 }',
-        'budgeting: { stream_slice_tokens: 128, lease_margin_ms: 500 }',
+        'budgeting: { stream_slice_tokens: 128, lease_margin_ms: 500, lease_ms: 4000, lease_renew_ms: 1000 }',
       );
     const gateway = await spawnGateway(config);
     const store = new RedisStore({ url: redis.url, prefix, timeoutMs: 2000 });
@@ -72,7 +72,7 @@ describe('metered answers under faults', () => {
       gateway.kill('SIGKILL');
       await gateway.exited;
       await reading;
-      // The lease (request timeout 4 s + 0.5 s margin, renewed at the last extension) runs out; any
+      // The lease (4 s, renewed at the last extension or heartbeat before the kill) runs out; any
       // instance's reaper (here the test's own store) then settles the reservation at what it held.
       await eventually(async () => {
         await store.reapExpired(Date.now());

@@ -1,8 +1,8 @@
 /**
  * Round trips to Redis per proxied request: a non-streaming request costs exactly two script calls
  * (reserve, settle) and nothing else. Counted by Redis itself (INFO commandstats); the background
- * instance's background work (lease reaper, metadata poll, batched usage history) may run meanwhile,
- * so every command is told apart (MONITOR) and theirs are set aside.
+ * instance's background work (lease reaper and heartbeat, metadata poll, batched usage history)
+ * may run meanwhile, so every command is told apart (MONITOR) and theirs are set aside.
  * The INFO snapshots appear in MONITOR as well, which pins exactly which calls fell between them.
  */
 import { spawn } from 'node:child_process';
@@ -107,11 +107,13 @@ budgets:
       );
       const reserve = between.filter((c) => c.command === 'evalsha' && c.arg === sha1(scripts().reserve.lua));
       const settle = between.filter((c) => c.command === 'evalsha' && c.arg === sha1(scripts().settle.lua));
-      // Work that is not on any request's path: the lease reaper (every 5 s), the poll of API-made
+      // Work that is not on any request's path: the lease reaper and the lease heartbeat (one call
+      // per instance every 5 s, whatever the number of requests in flight), the poll of API-made
       // budgets and keys ({p}:meta:*), and usage history written in batches ({p}:hist:*).
       const background = between.filter(
         (c) =>
           (c.command === 'evalsha' && c.arg === sha1(scripts().reap.lua)) ||
+          (c.command === 'evalsha' && c.arg === sha1(scripts().renew.lua)) ||
           c.args.some((a) => a.startsWith(`${tag}:meta:`) || a.startsWith(`${tag}:hist:`)),
       );
       expect(reserve).toHaveLength(N);

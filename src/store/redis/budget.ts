@@ -39,6 +39,7 @@ import {
   decodeCount,
   decodeExtend,
   decodeFreed,
+  decodeIds,
   decodeLimitUses,
   decodeReserve,
   decodeSettle,
@@ -82,6 +83,7 @@ export class RedisStore implements BudgetStore {
         'extend',
         'abandon',
         'reap',
+        'renew',
         'balances',
         'topup',
         'reset',
@@ -185,6 +187,16 @@ export class RedisStore implements BudgetStore {
       argv.push(spec.limitNano, rolloverCap(spec));
     }
     return decodeBalances(await this.redis.script('balances', keys, argv));
+  }
+
+  async renewLeases(ids: string[], nowMs: number, leaseExpiresAtMs: number): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const reply = await this.redis.script(
+      'renew',
+      [this.leasesKey],
+      [nowMs, leaseExpiresAtMs, this.resPrefix, ...ids],
+    );
+    return decodeIds(reply);
   }
 
   async reapExpired(nowMs: number): Promise<number> {

@@ -153,6 +153,13 @@ export function decodeCount(reply: unknown): number {
   return n;
 }
 
+/** renew.lua: the ids that are gone. */
+export function decodeIds(reply: unknown): string[] {
+  if (!Array.isArray(reply) || reply.some((id) => typeof id !== 'string'))
+    throw new Error('redis ids: malformed reply');
+  return reply as string[];
+}
+
 /** meta-snapshot.lua: {version, {id, json, ...} budgets, {id, json, ...} keys}. */
 export function decodeMetaSnapshot(reply: unknown): { version: number; budgets: string[]; keys: string[] } {
   if (!Array.isArray(reply) || reply.length !== 3) throw new Error('redis meta snapshot: malformed reply');

@@ -20,6 +20,7 @@ const FILES = {
   extend: { file: 'extend.lua', common: true, readOnly: false },
   abandon: { file: 'abandon.lua', common: true, readOnly: false },
   reap: { file: 'reap.lua', common: true, readOnly: false },
+  renew: { file: 'renew.lua', common: true, readOnly: false },
   balances: { file: 'balances.lua', common: true, readOnly: true },
   topup: { file: 'topup.lua', common: true, readOnly: false },
   reset: { file: 'reset.lua', common: true, readOnly: false },

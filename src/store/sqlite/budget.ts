@@ -165,6 +165,12 @@ export class SqliteStore implements BudgetStore {
     return this.run(() => lines.map((spec) => balanceOf(spec.limitNano, this.peek(spec))), 'deferred');
   }
 
+  renewLeases(ids: string[], _nowMs: number, leaseExpiresAtMs: number): Promise<string[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    // One transaction for the batch: one write lock, one fsync, whatever the count.
+    return this.run(() => ids.filter((id) => this.stmt.renewLease.run(leaseExpiresAtMs, id).changes === 0));
+  }
+
   reapExpired(nowMs: number): Promise<number> {
     return this.run(() => {
       // Waits that ran out on lines nobody has looked at since: the only unbounded prune.
