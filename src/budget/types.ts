@@ -28,6 +28,11 @@ export interface AdmissionRequest {
   model: RuntimeModel;
   /** Prompt tokens as the given model's tokenizer counts them (downgrades may change the model). */
   promptTokensFor(model: RuntimeModel): number | Promise<number>;
+  /**
+   * Bounds on promptTokensFor(model) known without counting (tokens/lower-bound.ts), for prompts
+   * large enough that counting them is worth avoiding; undefined (or absent): count first.
+   */
+  promptBoundsFor?(model: RuntimeModel): { lower: number; upper: number } | undefined;
   /** The output cap the client sent, if any: per output sequence (per choice, per prompt). */
   requestedCap: number | undefined;
   /**

@@ -9,6 +9,7 @@ import { denialError } from '../../http/denial-errors.js';
 import type { ResponseTokenMemory } from '../../providers/response-memory.js';
 import { type EndpointAdapter, type RequestBody, wireOfKind } from '../../providers/types.js';
 import { countPromptTokens } from '../../tokens/estimate.js';
+import { promptTokenBounds } from '../../tokens/lower-bound.js';
 
 /**
  * Input tokens reserved for context a request carries by reference that this gateway cannot
@@ -78,6 +79,13 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
     }
     return count;
   };
+  // Bounds from the prompt's UTF-8 size, for the admission's pre-check (budget/precheck.ts).
+  const promptBoundsFor = (model: RuntimeModel) => {
+    const bounds = promptTokenBounds(adapter.shape, body, model.upstreamModel);
+    if (!bounds) return undefined;
+    const extra = carried(model);
+    return { lower: bounds.lower + extra, upper: bounds.upper + extra };
+  };
   return {
     identity,
     request: (model) => ({
@@ -85,6 +93,7 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
       identity,
       model,
       promptTokensFor,
+      promptBoundsFor,
       requestedCap,
       outputMultiplier,
       outputless: adapter.shape === 'embeddings',
