@@ -101,7 +101,7 @@ export class BudgetAdmission {
             ? { limits, limitAsk: { promptTokens: plan.promptTokens, tokensPerCap: plan.outputMultiplier } }
             : {}),
         }),
-      (model) => limitsFor(cfg, request.identity, model, request.stream === true),
+      (model) => limitsForRequest(cfg, request, model),
     );
   }
 
@@ -147,7 +147,7 @@ export class BudgetAdmission {
       promptTokens: new Map(),
     };
     // A large prompt that cannot fit even at a lower bound of its tokens is refused uncounted.
-    const early = reservationId === null ? undefined : await precheck(ctx, this.deps.store);
+    const early = reservationId === null ? undefined : await precheck(ctx, this.deps.store, limitsOf);
     if (early?.kind === 'rejected')
       return this.rejected(request, early.plan, early.lineIndex, early.balances);
     if (early) return this.limited(request, early.plan, early.limits, early.refusal, early.uses, [], 0);
@@ -403,6 +403,18 @@ export class BudgetAdmission {
       servedModel: plan.model,
     };
   }
+}
+
+/** The limits of `model` for this request, those an earlier attempt counted it on marked so. */
+export function limitsForRequest(
+  cfg: RuntimeConfig,
+  request: AdmissionRequest,
+  model: RuntimeModel,
+): LimitSpec[] {
+  const specs = limitsFor(cfg, request.identity, model, request.stream === true);
+  const counted = request.countedLimits;
+  if (!counted || counted.size === 0) return specs;
+  return specs.map((s) => (counted.has(s.instance) ? { ...s, counted: true as const } : s));
 }
 
 function reserveShape(plan: Plan) {

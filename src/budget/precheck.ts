@@ -16,7 +16,7 @@
  * it already shows room (no store read: a big prompt that fits keeps its fast path) and from one
  * store read otherwise (the cache may be stale in the refusing direction: a top-up, a raise).
  */
-import { limitsFor } from '../limits/scopes.js';
+import type { RuntimeModel } from '../config/runtime.js';
 import type { LimitRefusal, LimitSpec, LimitUse } from '../limits/types.js';
 import { type BudgetStore, type LineBalance, StoreUnavailableError } from '../store/types.js';
 import { type Plan, type PlanContext, planFor } from './admission-plan.js';
@@ -37,8 +37,9 @@ const WINDOW_MS = 60_000;
 export async function precheck(
   ctx: PlanContext,
   store: Pick<BudgetStore, 'balances' | 'limitUses'>,
+  limitsOf: (model: RuntimeModel) => LimitSpec[],
 ): Promise<Precheck | undefined> {
-  const { cfg, request } = ctx;
+  const { request } = ctx;
   const model = request.model;
   const bounds = request.promptBoundsFor?.(model);
   if (!bounds) return undefined;
@@ -58,7 +59,7 @@ export async function precheck(
     outputPico: Math.min(base.output, tier.output) * m,
   };
   const needNano = amountFor(low.fixedPico, low.outputPico, low.minCap);
-  const limits = limitsFor(cfg, request.identity, model, request.stream === true);
+  const limits = limitsOf(model);
   const specs = plan.lines.map((l) => l.spec);
   const cached = specs.map((spec) => ctx.cache.of(spec));
   const cacheShowsRoom = cached.every((b) => b !== undefined && b.limitNano - b.spentNano >= needNano);
@@ -93,7 +94,7 @@ function limitRefusal(
 ): Omit<LimitRefusal, 'limitIndex'> | undefined {
   if (spec.concurrentRequests > 0 && use.inFlight >= spec.concurrentRequests)
     return { kind: 'concurrent', retryAfterMs: SLOT_RETRY_MS, tooLarge: false };
-  if (spec.requestsPerMinute > 0 && use.requests + 1 > spec.requestsPerMinute)
+  if (!spec.counted && spec.requestsPerMinute > 0 && use.requests + 1 > spec.requestsPerMinute)
     return { kind: 'requests', retryAfterMs: Math.max(1, use.resetRequestsMs), tooLarge: false };
   if (spec.tokensPerMinute > 0) {
     if (tokens > spec.tokensPerMinute) return { kind: 'tokens', retryAfterMs: WINDOW_MS, tooLarge: true };

@@ -53,6 +53,11 @@ export interface AdmissionRequest {
   nowMs: number;
   /** A streamed answer: it also falls under the limits' concurrent_streams caps. */
   stream?: boolean;
+  /**
+   * Limit instances an earlier attempt of this client request counted it on (a fallback):
+   * requests_per_minute does not count it there again (LimitSpec.counted).
+   */
+  countedLimits?: ReadonlySet<string>;
 }
 
 /** A limit instance and its use after this request's reservation (x-ratelimit-* headers, metrics). */

@@ -50,8 +50,11 @@ export interface AdmissionInput {
 export interface AdmissionBuilder {
   /** The identity every admission of this request is made for (withBodyUser applied). */
   readonly identity: Identity;
-  /** The admission request for `model` (the requested one, or a fallback). */
-  request(model: RuntimeModel): AdmissionRequest;
+  /**
+   * The admission request for `model` (the requested one, or a fallback: `countedLimits` the limit
+   * instances the earlier attempts counted this client request on).
+   */
+  request(model: RuntimeModel, countedLimits?: ReadonlySet<string>): AdmissionRequest;
 }
 
 /**
@@ -88,7 +91,7 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
   };
   return {
     identity,
-    request: (model) => ({
+    request: (model, countedLimits) => ({
       requestId: input.requestId,
       identity,
       model,
@@ -100,6 +103,7 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
       metered,
       nowMs: input.nowMs,
       ...(input.stream ? { stream: true } : {}),
+      ...(countedLimits && countedLimits.size > 0 ? { countedLimits } : {}),
     }),
   };
 }

@@ -131,7 +131,12 @@ export class RedisStore implements BudgetStore {
     argv.push(req.limitAsk?.promptTokens ?? 0, req.limitAsk?.tokensPerCap ?? 1);
     for (const limit of limits) {
       keys.push(this.limitKey(limit.instance));
-      argv.push(limit.requestsPerMinute, limit.tokensPerMinute, limit.concurrentRequests);
+      // -1: already counted by an earlier attempt of this client request (lua/limits.lua lim_apply).
+      argv.push(
+        limit.counted ? -1 : limit.requestsPerMinute,
+        limit.tokensPerMinute,
+        limit.concurrentRequests,
+      );
     }
     argv.push(limits.length);
     return decodeReserve(await this.redis.script('reserve', keys, argv), req.lines.length, limits.length);

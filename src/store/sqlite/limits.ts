@@ -68,9 +68,9 @@ export class SqliteLimits {
       ),
       prune: db.prepare<[string, number]>('DELETE FROM limit_buckets WHERE instance = ? AND bucket <= ?'),
       inFlight: db.prepare<[string], number>('SELECT in_flight FROM limit_slots WHERE instance = ?').pluck(),
-      count: db.prepare<[string, number, number]>(
-        `INSERT INTO limit_buckets (instance, bucket, requests, tokens) VALUES (?, ?, 1, ?)
-         ON CONFLICT (instance, bucket) DO UPDATE SET requests = requests + 1, tokens = tokens + excluded.tokens`,
+      count: db.prepare<[string, number, number, number]>(
+        `INSERT INTO limit_buckets (instance, bucket, requests, tokens) VALUES (?, ?, ?, ?)
+         ON CONFLICT (instance, bucket) DO UPDATE SET requests = requests + excluded.requests, tokens = tokens + excluded.tokens`,
       ),
       take: db.prepare<[string]>(
         `INSERT INTO limit_slots (instance, in_flight) VALUES (?, 1)
@@ -131,7 +131,7 @@ export class SqliteLimits {
     const tokens = reservedTokens(req.limitAsk ?? DEFAULT_ASK, grantedCap);
     for (const spec of limits) {
       this.stmt.prune.run(spec.instance, bucket - WINDOW_BUCKETS);
-      this.stmt.count.run(spec.instance, bucket, tokens);
+      this.stmt.count.run(spec.instance, bucket, spec.counted ? 0 : 1, tokens);
       this.stmt.take.run(spec.instance);
       this.stmt.hold.run(req.reservationId, spec.instance, bucket, tokens);
     }

@@ -11,6 +11,7 @@
 -- The limits section of reserve.lua's arguments comes after the budget lines' (L limits):
 --   KEYS  ..., limitKey1, ..., limitKeyL
 --   ARGV  ..., promptTokens, tokensPerCap, rpm1, tpm1, concurrent1, ..., rpmL, tpmL, concurrentL, L
+-- (rpm -1: the client's request was counted there by an earlier attempt, a fallback: not again.)
 -- (L last, so the script can find the section before it knows how many lines there are).
 
 local function lim_int(x) return string.format('%d', x) end
@@ -126,14 +127,16 @@ local function lim_apply(specs, count, res_key, granted, now, lease_exp)
   local ttl_ms = math.max(lease_exp - now, 0) + LIM_WINDOW_MS + LIM_BUCKET_MS
   for i = 1, count do
     local s = specs[i]
-    redis.call('HINCRBY', s.key, 'r:' .. bucket, 1)
+    local counts = 1
+    if s.rpm < 0 then counts = 0 end -- counted by an earlier attempt (a fallback): not again
+    if counts > 0 then redis.call('HINCRBY', s.key, 'r:' .. bucket, counts) end
     redis.call('HINCRBY', s.key, 't:' .. bucket, lim_int(tokens))
     redis.call('HINCRBY', s.key, 'f', 1)
     if redis.call('PTTL', s.key) < ttl_ms then redis.call('PEXPIRE', s.key, lim_int(ttl_ms)) end
     local e = nil
     for _, b in ipairs(s.st.buckets) do if b[1] == bucket then e = b end end
     if not e then e = { bucket, 0, 0 }; table.insert(s.st.buckets, e) end
-    e[2] = e[2] + 1; e[3] = e[3] + tokens
+    e[2] = e[2] + counts; e[3] = e[3] + tokens
     s.st.inflight = s.st.inflight + 1
     holds[i] = { s.key, bucket, lim_int(tokens) }
   end
