@@ -26,7 +26,8 @@ export class Metering {
     const { reservation, meter } = admission;
     if (!meter) return { status: 'rejected' };
     // Not counted (on_unavailable allow at admission): nothing to extend, nothing to enforce.
-    if (!reservation || reservation.lines.length === 0) return { status: 'extended', grantedAddCap: addCap };
+    if (!reservation || (reservation.lines.length === 0 && !reservation.limits?.length))
+      return { status: 'extended', grantedAddCap: addCap };
     const nowMs = this.deps.clock();
     const leaseExpiresAtMs = nowMs + this.deps.config().budgeting.leaseMs;
     const ask = (add: number) =>
@@ -36,6 +37,8 @@ export class Metering {
         minAddCap: Math.min(minAddCap, add),
         nowMs,
         leaseExpiresAtMs,
+        // Its tokens_per_minute limits count the output as it is held, not only at the settle.
+        ...(reservation.limits?.length ? { tokensPerCap: meter.outputMultiplier } : {}),
       });
     let result: Awaited<ReturnType<BudgetStore['extend']>>;
     try {

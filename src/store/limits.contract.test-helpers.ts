@@ -77,6 +77,34 @@ export function runLimitsContract(name: string, makeStore: () => Promise<StoreFi
       expect(await store.reserve(ask('next', [rpm], T0 + 30))).toMatchObject({ kind: 'requests' });
     });
 
+    it('a metered extension grows the tokens held on tokens_per_minute limits; the settle corrects them', async () => {
+      const tpm = limit('tpm-ext', { tokensPerMinute: 1000 });
+      const uses = async () => (await store.limitUses([tpm], T0 + 100))[0]!;
+      expect((await store.reserve(ask('metered', [tpm], T0, 10, 20))).status).toBe('reserved');
+      expect((await uses()).tokens).toBe(30);
+      const extended = await store.extend({
+        reservationId: 'metered',
+        addCap: 50,
+        minAddCap: 1,
+        nowMs: T0 + 50,
+        leaseExpiresAtMs: T0 + 60_000,
+        tokensPerCap: 2,
+      });
+      expect(extended).toMatchObject({ status: 'extended', grantedAddCap: 50 });
+      expect((await uses()).tokens).toBe(130);
+      // Without tokensPerCap (a reservation with no limits) the limits are left alone.
+      await store.extend({
+        reservationId: 'metered',
+        addCap: 5,
+        minAddCap: 1,
+        nowMs: T0 + 60,
+        leaseExpiresAtMs: T0 + 60_000,
+      });
+      expect((await uses()).tokens).toBe(130);
+      await store.settle('metered', 0, 45);
+      expect(await uses()).toMatchObject({ tokens: 45, inFlight: 0 });
+    });
+
     it('lets exactly requests_per_minute through at once and says when the next frees', async () => {
       const rpm = limit('rpm', { requestsPerMinute: 30 });
       const results = await Promise.all(

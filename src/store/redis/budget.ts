@@ -144,7 +144,14 @@ export class RedisStore implements BudgetStore {
 
   async extend(req: ExtendRequest): Promise<ExtendResult> {
     const keys = [this.resPrefix + req.reservationId, this.leasesKey];
-    const argv = [req.reservationId, req.addCap, req.minAddCap, req.nowMs, req.leaseExpiresAtMs];
+    const argv = [
+      req.reservationId,
+      req.addCap,
+      req.minAddCap,
+      req.nowMs,
+      req.leaseExpiresAtMs,
+      req.tokensPerCap ?? 0,
+    ];
     return decodeExtend(await this.redis.script('extend', keys, argv));
   }
 

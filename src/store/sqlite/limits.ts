@@ -89,6 +89,9 @@ export class SqliteLimits {
         'SELECT instance, bucket, tokens FROM limit_holds WHERE reservation_id = ?',
       ),
       dropHolds: db.prepare<[string]>('DELETE FROM limit_holds WHERE reservation_id = ?'),
+      growHold: db.prepare<[number, string, string]>(
+        'UPDATE limit_holds SET tokens = tokens + ? WHERE reservation_id = ? AND instance = ?',
+      ),
     };
   }
 
@@ -136,6 +139,18 @@ export class SqliteLimits {
       this.stmt.hold.run(req.reservationId, spec.instance, bucket, tokens);
     }
     return this.uses(limits, req.nowMs);
+  }
+
+  /**
+   * A metered extension: the reservation's tokens grow by `tokens` on every limit it holds (in the
+   * second it was admitted, where its settle corrects them). Not checked: the answer is relayed.
+   */
+  grow(reservationId: string, tokens: number): void {
+    if (tokens <= 0) return;
+    for (const hold of this.stmt.holds.all(reservationId)) {
+      this.stmt.correct.run(tokens, hold.instance, hold.bucket);
+      this.stmt.growHold.run(tokens, reservationId, hold.instance);
+    }
   }
 
   /** Settles a reservation's holds: tokens to `actualTokens` (null: as reserved), slots freed. */

@@ -143,6 +143,23 @@ local function lim_apply(specs, count, res_key, granted, now, lease_exp)
   redis.call('HSET', res_key, 'limits', cjson.encode(holds))
 end
 
+-- A metered extension (extend.lua): the reservation's tokens grow by `tokens` on every limit it
+-- holds, in the second it was admitted (where its settle corrects them); not checked, the answer
+-- is being relayed. The limit hash lives as long as the renewed lease (sqlite: limits.ts grow).
+local function lim_grow(res_key, tokens, now, lease_exp)
+  if tokens <= 0 then return end
+  local raw = redis.call('HGET', res_key, 'limits')
+  if not raw then return end
+  local holds = cjson.decode(raw)
+  local ttl_ms = math.max(lease_exp - now, 0) + LIM_WINDOW_MS + LIM_BUCKET_MS
+  for _, h in ipairs(holds) do
+    redis.call('HINCRBY', h[1], 't:' .. lim_int(h[2]), lim_int(tokens))
+    if redis.call('PTTL', h[1]) < ttl_ms then redis.call('PEXPIRE', h[1], lim_int(ttl_ms)) end
+    h[3] = lim_int(tonumber(h[3]) + tokens)
+  end
+  redis.call('HSET', res_key, 'limits', cjson.encode(holds))
+end
+
 -- Settles a reservation's holds: tokens to actual (nil: as reserved), one slot freed per limit.
 local function lim_settle(res_key, actual_tokens)
   local raw = redis.call('HGET', res_key, 'limits')
