@@ -95,8 +95,8 @@ export class BudgetAdmission {
           nowMs,
           leaseExpiresAtMs: nowMs + cfg.budgeting.leaseMs,
           ...(waitUntilMs !== undefined ? { waitUntilMs } : {}),
-          // A metered request counts its prompt and first slice; extensions add no tokens, its
-          // settle corrects them to the actual (docs/limits.md, known gaps).
+          // A metered request counts its prompt and first slice; each extension adds its slice
+          // (metering.ts), and its settle corrects them to the actual.
           ...(limits.length > 0
             ? { limits, limitAsk: { promptTokens: plan.promptTokens, tokensPerCap: plan.outputMultiplier } }
             : {}),
