@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RuntimeBudget, RuntimeConfig, RuntimeModel } from '../config/runtime.js';
-import { limitsFor } from '../limits/scopes.js';
 import type { LimitRefusal, LimitSpec, LimitUse } from '../limits/types.js';
 import type { Nano } from '../money.js';
 import {
@@ -28,7 +27,7 @@ import { type BudgetAlerts, safe } from './budget-alerts.js';
 import type { EngineMetricsHooks } from './engine-types.js';
 import { committed, tightestOf, zeroBalance } from './engine-views.js';
 import { simulateReserve } from './fit.js';
-import { limitedDenial, limitViews } from './limited.js';
+import { limitedDenial, limitsForRequest, limitViews } from './limited.js';
 import { allowedModelsOf, forbiddenModel } from './model-rights.js';
 import { thresholdNano } from './policy.js';
 import { precheck } from './precheck.js';
@@ -403,18 +402,6 @@ export class BudgetAdmission {
       servedModel: plan.model,
     };
   }
-}
-
-/** The limits of `model` for this request, those an earlier attempt counted it on marked so. */
-export function limitsForRequest(
-  cfg: RuntimeConfig,
-  request: AdmissionRequest,
-  model: RuntimeModel,
-): LimitSpec[] {
-  const specs = limitsFor(cfg, request.identity, model, request.stream === true);
-  const counted = request.countedLimits;
-  if (!counted || counted.size === 0) return specs;
-  return specs.map((s) => (counted.has(s.instance) ? { ...s, counted: true as const } : s));
 }
 
 function reserveShape(plan: Plan) {

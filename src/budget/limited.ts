@@ -1,4 +1,6 @@
-/** The denial of a request a rate or concurrency limit refuses (the store's answer or the pre-check's). */
+/** A request's rate and concurrency limits, and the denial of one they refuse (the store's or the pre-check's). */
+import type { RuntimeConfig, RuntimeModel } from '../config/runtime.js';
+import { limitsFor } from '../limits/scopes.js';
 import type { LimitRefusal, LimitSpec, LimitUse } from '../limits/types.js';
 import type { Plan } from './admission-plan.js';
 import { amountFor } from './reserve-decision.js';
@@ -41,4 +43,16 @@ export function limitedDenial(
     ...(views ? { limits: views } : {}),
     waitedMs,
   };
+}
+
+/** The limits of `model` for this request, those an earlier attempt counted it on marked so. */
+export function limitsForRequest(
+  cfg: RuntimeConfig,
+  request: AdmissionRequest,
+  model: RuntimeModel,
+): LimitSpec[] {
+  const specs = limitsFor(cfg, request.identity, model, request.stream === true);
+  const counted = request.countedLimits;
+  if (!counted || counted.size === 0) return specs;
+  return specs.map((s) => (counted.has(s.instance) ? { ...s, counted: true as const } : s));
 }
