@@ -5,8 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RuntimeBudget, RuntimeConfig, RuntimeModel } from '../config/runtime.js';
-import { limitsFor } from '../limits/scopes.js';
-import type { LimitSpec, LimitUse } from '../limits/types.js';
+import type { LimitRefusal, LimitSpec, LimitUse } from '../limits/types.js';
 import type { Nano } from '../money.js';
 import {
   type BudgetStore,
@@ -28,8 +27,10 @@ import { type BudgetAlerts, safe } from './budget-alerts.js';
 import type { EngineMetricsHooks } from './engine-types.js';
 import { committed, tightestOf, zeroBalance } from './engine-views.js';
 import { simulateReserve } from './fit.js';
+import { limitedDenial, limitsForRequest, limitViews } from './limited.js';
 import { allowedModelsOf, forbiddenModel } from './model-rights.js';
 import { thresholdNano } from './policy.js';
+import { precheck } from './precheck.js';
 import { amountFor } from './reserve-decision.js';
 import type { Settlement } from './settlement.js';
 import type {
@@ -73,12 +74,6 @@ export function budgetsOf(cfg: RuntimeConfig, anonymous: boolean): RuntimeBudget
   return total ? [...cfg.budgets, cfg.anonymous.budget, total] : [...cfg.budgets, cfg.anonymous.budget];
 }
 
-/** A limit's use as the store answered it, paired with its spec. */
-function limitViews(limits: readonly LimitSpec[], uses: LimitUse[] | undefined): LimitView[] | undefined {
-  if (!uses || limits.length === 0) return undefined;
-  return limits.map((spec, i) => ({ spec, use: uses[i]! }));
-}
-
 export class BudgetAdmission {
   constructor(private readonly deps: AdmissionDeps) {}
 
@@ -99,13 +94,13 @@ export class BudgetAdmission {
           nowMs,
           leaseExpiresAtMs: nowMs + cfg.budgeting.leaseMs,
           ...(waitUntilMs !== undefined ? { waitUntilMs } : {}),
-          // A metered request counts its prompt and first slice; extensions add no tokens, its
-          // settle corrects them to the actual (docs/limits.md, known gaps).
+          // A metered request counts its prompt and first slice; each extension adds its slice
+          // (metering.ts), and its settle corrects them to the actual.
           ...(limits.length > 0
             ? { limits, limitAsk: { promptTokens: plan.promptTokens, tokensPerCap: plan.outputMultiplier } }
             : {}),
         }),
-      (model) => limitsFor(cfg, request.identity, model, request.stream === true),
+      (model) => limitsForRequest(cfg, request, model),
     );
   }
 
@@ -150,6 +145,11 @@ export class BudgetAdmission {
       forced,
       promptTokens: new Map(),
     };
+    // A large prompt that cannot fit even at a lower bound of its tokens is refused uncounted.
+    const early = reservationId === null ? undefined : await precheck(ctx, this.deps.store, limitsOf);
+    if (early?.kind === 'rejected')
+      return this.rejected(request, early.plan, early.lineIndex, early.balances);
+    if (early) return this.limited(request, early.plan, early.limits, early.refusal, early.uses, [], 0);
     let plan: Plan | undefined;
     let lastDowngradeLine: PlannedLine | undefined;
     const waitStart = performance.now();
@@ -208,26 +208,7 @@ export class BudgetAdmission {
       if (result.status === 'limited') {
         // The store took the id off the queues of these lines (a limited request does not wait).
         waits.abandonAll();
-        const limit = limits[result.limitIndex];
-        if (!limit) throw new Error(`store answered with an unknown limit index ${result.limitIndex}`);
-        safe(this.deps.metrics.onLimited, limit.limitId, result.kind);
-        const views = limitViews(limits, result.limitUses);
-        return {
-          ok: false,
-          denial: {
-            kind: 'rate_limited',
-            limit,
-            limitKind: result.kind,
-            retryAfterMs: result.retryAfterMs,
-            tooLarge: result.tooLarge,
-            anonymous: request.identity.anonymous,
-          },
-          estimateNano: amountFor(plan.fixedPico, plan.outputPico, plan.cap),
-          servedModel: plan.model,
-          budgets: this.views(plan, result.balances),
-          ...(views ? { limits: views } : {}),
-          waitedMs,
-        };
+        return this.limited(request, plan, limits, result, result.limitUses, result.balances, waitedMs);
       }
       const line = plan.lines[result.lineIndex];
       const balance = result.balances[result.lineIndex];
@@ -265,6 +246,20 @@ export class BudgetAdmission {
     const balances = plan.lines.map((l) => this.deps.cache.of(l.spec) ?? zeroBalance(l.spec));
     waits.abandonAll();
     return this.rejected(request, plan, index, balances);
+  }
+
+  private limited(
+    request: AdmissionRequest,
+    plan: Plan,
+    limits: LimitSpec[],
+    refusal: LimitRefusal,
+    uses: LimitUse[],
+    balances: readonly LineBalance[],
+    waitedMs: number,
+  ): AdmissionDenied {
+    const limit = limits[refusal.limitIndex];
+    if (limit) safe(this.deps.metrics.onLimited, limit.limitId, refusal.kind);
+    return limitedDenial(request, plan, limits, refusal, uses, this.views(plan, balances), waitedMs);
   }
 
   private busy(

@@ -28,7 +28,8 @@ export class Metering {
     const { reservation, meter } = admission;
     if (!meter) return { status: 'rejected' };
     // Not counted (on_unavailable allow at admission): nothing to extend, nothing to enforce.
-    if (!reservation || reservation.lines.length === 0) return { status: 'extended', grantedAddCap: addCap };
+    if (!reservation || (reservation.lines.length === 0 && !reservation.limits?.length))
+      return { status: 'extended', grantedAddCap: addCap };
     // A renewal found it reaped: what it held was charged, nothing more can be (no round trip).
     if (this.deps.leases.isLost(reservation.id)) return { status: 'gone' };
     const nowMs = this.deps.clock();
@@ -40,6 +41,8 @@ export class Metering {
         minAddCap: Math.min(minAddCap, add),
         nowMs,
         leaseExpiresAtMs,
+        // Its tokens_per_minute limits count the output as it is held, not only at the settle.
+        ...(reservation.limits?.length ? { tokensPerCap: meter.outputMultiplier } : {}),
       });
     let result: Awaited<ReturnType<BudgetStore['extend']>>;
     try {

@@ -28,6 +28,11 @@ export interface AdmissionRequest {
   model: RuntimeModel;
   /** Prompt tokens as the given model's tokenizer counts them (downgrades may change the model). */
   promptTokensFor(model: RuntimeModel): number | Promise<number>;
+  /**
+   * Bounds on promptTokensFor(model) known without counting (tokens/lower-bound.ts), for prompts
+   * large enough that counting them is worth avoiding; undefined (or absent): count first.
+   */
+  promptBoundsFor?(model: RuntimeModel): { lower: number; upper: number } | undefined;
   /** The output cap the client sent, if any: per output sequence (per choice, per prompt). */
   requestedCap: number | undefined;
   /**
@@ -48,6 +53,11 @@ export interface AdmissionRequest {
   nowMs: number;
   /** A streamed answer: it also falls under the limits' concurrent_streams caps. */
   stream?: boolean;
+  /**
+   * Limit instances an earlier attempt of this client request counted it on (a fallback):
+   * requests_per_minute does not count it there again (LimitSpec.counted).
+   */
+  countedLimits?: ReadonlySet<string>;
 }
 
 /** A limit instance and its use after this request's reservation (x-ratelimit-* headers, metrics). */

@@ -103,7 +103,7 @@ export function decideLimits(
     const use = useOf(state, nowMs);
     if (spec.concurrentRequests > 0 && use.inFlight >= spec.concurrentRequests)
       return limited(i, 'concurrent', CONCURRENCY_RETRY_MS);
-    if (spec.requestsPerMinute > 0 && use.requests + 1 > spec.requestsPerMinute)
+    if (!spec.counted && spec.requestsPerMinute > 0 && use.requests + 1 > spec.requestsPerMinute)
       return limited(
         i,
         'requests',

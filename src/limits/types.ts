@@ -14,6 +14,12 @@ export interface LimitSpec {
   requestsPerMinute: number;
   tokensPerMinute: number;
   concurrentRequests: number;
+  /**
+   * The client's request was already counted on this instance by an earlier attempt (a fallback
+   * to another model): requests_per_minute neither checks nor counts it again (OpenAI counts the
+   * requests a client makes); its slot and tokens are taken as for any attempt.
+   */
+  counted?: true;
 }
 
 /** What a request asks of its limits: one request, one slot, and its worst-case tokens. */

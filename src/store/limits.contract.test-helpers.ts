@@ -58,6 +58,53 @@ export function runLimitsContract(name: string, makeStore: () => Promise<StoreFi
       await fixture.cleanup();
     });
 
+    it('a fallback attempt (counted) takes a slot and tokens but is not counted again as a request', async () => {
+      const rpm = limit('rpm-fb', { requestsPerMinute: 1, concurrentRequests: 1, tokensPerMinute: 100 });
+      expect((await store.reserve(ask('first', [rpm], T0, 10, 20))).status).toBe('reserved');
+      // The first attempt failed over: released, then the fallback reserves with `counted`.
+      await store.release('first');
+      const again = { ...rpm, counted: true as const };
+      const fallback = await store.reserve(ask('fallback', [again], T0 + 10, 10, 20));
+      expect(fallback).toMatchObject({ status: 'reserved' });
+      expect(fallback.status === 'reserved' && fallback.limitUses?.[0]).toMatchObject({
+        requests: 1,
+        tokens: 30,
+        inFlight: 1,
+      });
+      // Its slot is held like any other's; and a new client request is refused by the minute.
+      expect(await store.reserve(ask('other', [again], T0 + 20))).toMatchObject({ kind: 'concurrent' });
+      await store.release('fallback');
+      expect(await store.reserve(ask('next', [rpm], T0 + 30))).toMatchObject({ kind: 'requests' });
+    });
+
+    it('a metered extension grows the tokens held on tokens_per_minute limits; the settle corrects them', async () => {
+      const tpm = limit('tpm-ext', { tokensPerMinute: 1000 });
+      const uses = async () => (await store.limitUses([tpm], T0 + 100))[0]!;
+      expect((await store.reserve(ask('metered', [tpm], T0, 10, 20))).status).toBe('reserved');
+      expect((await uses()).tokens).toBe(30);
+      const extended = await store.extend({
+        reservationId: 'metered',
+        addCap: 50,
+        minAddCap: 1,
+        nowMs: T0 + 50,
+        leaseExpiresAtMs: T0 + 60_000,
+        tokensPerCap: 2,
+      });
+      expect(extended).toMatchObject({ status: 'extended', grantedAddCap: 50 });
+      expect((await uses()).tokens).toBe(130);
+      // Without tokensPerCap (a reservation with no limits) the limits are left alone.
+      await store.extend({
+        reservationId: 'metered',
+        addCap: 5,
+        minAddCap: 1,
+        nowMs: T0 + 60,
+        leaseExpiresAtMs: T0 + 60_000,
+      });
+      expect((await uses()).tokens).toBe(130);
+      await store.settle('metered', 0, 45);
+      expect(await uses()).toMatchObject({ tokens: 45, inFlight: 0 });
+    });
+
     it('lets exactly requests_per_minute through at once and says when the next frees', async () => {
       const rpm = limit('rpm', { requestsPerMinute: 30 });
       const results = await Promise.all(

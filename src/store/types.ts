@@ -113,6 +113,12 @@ export interface ExtendRequest {
   nowMs: number;
   /** The lease's new expiry (heartbeat), also when the extension itself is refused. */
   leaseExpiresAtMs: number;
+  /**
+   * Tokens per unit of cap on the reservation's tokens_per_minute limits (its output multiplier):
+   * an extension grows the tokens it holds there by the tokens added x this, never refused by a
+   * limit (the answer is already being relayed); absent or 0: the limits' tokens are left alone.
+   */
+  tokensPerCap?: number;
 }
 
 export type ExtendResult =

@@ -160,6 +160,8 @@ interface Job {
 
 const queue: Job[] = [];
 let queuedChars = 0;
+/** Counts ever queued (for tests: a pre-check refused a prompt without counting it). */
+let countsQueued = 0;
 const ownerChars = new Map<string, number>();
 
 function charge(owner: string, chars: number): void {
@@ -272,6 +274,7 @@ export function countSegmentsInWorker(
       resolve(0);
       return;
     }
+    countsQueued += 1;
     queue.push({ segments, next: 0, tokens: 0, chars, owner, encoding, resolve, reject });
     dispatch();
   });
@@ -287,6 +290,11 @@ export async function closeTokenWorkers(): Promise<void> {
   } finally {
     closing = false;
   }
+}
+
+/** For tests: how many counts were ever handed to the workers' queue. */
+export function tokenCountsQueued(): number {
+  return countsQueued;
 }
 
 /** For tests: how many workers are running. */

@@ -9,6 +9,7 @@ import { denialError } from '../../http/denial-errors.js';
 import type { ResponseTokenMemory } from '../../providers/response-memory.js';
 import { type EndpointAdapter, type RequestBody, wireOfKind } from '../../providers/types.js';
 import { countPromptTokens } from '../../tokens/estimate.js';
+import { promptTokenBounds } from '../../tokens/lower-bound.js';
 
 /**
  * Input tokens reserved for context a request carries by reference that this gateway cannot
@@ -49,8 +50,11 @@ export interface AdmissionInput {
 export interface AdmissionBuilder {
   /** The identity every admission of this request is made for (withBodyUser applied). */
   readonly identity: Identity;
-  /** The admission request for `model` (the requested one, or a fallback). */
-  request(model: RuntimeModel): AdmissionRequest;
+  /**
+   * The admission request for `model` (the requested one, or a fallback: `countedLimits` the limit
+   * instances the earlier attempts counted this client request on).
+   */
+  request(model: RuntimeModel, countedLimits?: ReadonlySet<string>): AdmissionRequest;
 }
 
 /**
@@ -78,19 +82,28 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
     }
     return count;
   };
+  // Bounds from the prompt's UTF-8 size, for the admission's pre-check (budget/precheck.ts).
+  const promptBoundsFor = (model: RuntimeModel) => {
+    const bounds = promptTokenBounds(adapter.shape, body, model.upstreamModel);
+    if (!bounds) return undefined;
+    const extra = carried(model);
+    return { lower: bounds.lower + extra, upper: bounds.upper + extra };
+  };
   return {
     identity,
-    request: (model) => ({
+    request: (model, countedLimits) => ({
       requestId: input.requestId,
       identity,
       model,
       promptTokensFor,
+      promptBoundsFor,
       requestedCap,
       outputMultiplier,
       outputless: adapter.shape === 'embeddings',
       metered,
       nowMs: input.nowMs,
       ...(input.stream ? { stream: true } : {}),
+      ...(countedLimits && countedLimits.size > 0 ? { countedLimits } : {}),
     }),
   };
 }

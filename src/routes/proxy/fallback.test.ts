@@ -59,6 +59,30 @@ describe('provider fallback', () => {
     );
   });
 
+  it('counts one client request once on requests_per_minute, however many models it tries', async () => {
+    stack = await startStack({
+      extraYaml: `${FALLBACKS}
+limits:
+  - { id: per-key, scope: { key: "*" }, requests_per_minute: 2 }
+`,
+    });
+    const client = stack.openai();
+    const chat = { model: 'gpt-4o', max_tokens: 20, messages: [{ role: 'user' as const, content: 'hello' }] };
+    // Tries gpt-4o, then o3-mini: two attempts, one request.
+    const first = await client.chat.completions
+      .create(chat, { headers: { 'x-mock-fail': 'status:503', 'x-mock-fail-model': 'gpt-4o' } })
+      .withResponse();
+    expect(first.response.headers.get('x-gateway-model')).toBe('o3-mini');
+    expect(first.response.headers.get('x-ratelimit-remaining-requests')).toBe('1');
+    const second = await client.chat.completions.create(chat).withResponse();
+    expect(second.response.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    const third = await client.chat.completions.create(chat).then(
+      () => undefined,
+      (e: { status?: number; code?: string }) => e,
+    );
+    expect(third).toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
+  });
+
   it('walks the whole chain on 429s and relays the last error when every model fails', async () => {
     stack = await startStack({ extraYaml: FALLBACKS });
     const error = await stack

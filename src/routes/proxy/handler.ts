@@ -73,6 +73,8 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
 
       const fallbacks = fallbackModels(config, adapter, model.name, builder.identity);
       let fallbackFrom: string | undefined;
+      // One client request counts once on requests_per_minute, however many models it tries.
+      const counted = new Set<string>();
       for (let attempt = 0; ; attempt++) {
         try {
           const tried = { admission, canFallBack: attempt < fallbacks.length, fallbackFrom };
@@ -81,9 +83,10 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
           if (!(error instanceof FallBack)) throw error;
           // The provider billed nothing; the fallback is checked against the budgets at its own price.
           await engine.release(admission.reservation);
+          for (const limit of admission.reservation?.limits ?? []) counted.add(limit.instance);
           const from = admission.servedModel.name;
           admission = undefined;
-          admission = await admit(exchange, builder, fallbacks[attempt] as RuntimeModel);
+          admission = await admit(exchange, builder, fallbacks[attempt] as RuntimeModel, counted);
           deps.onFallback?.(from, admission.servedModel.name, error.reason);
           fallbackFrom = from;
         }
@@ -126,8 +129,9 @@ async function admit(
   exchange: Exchange,
   builder: AdmissionBuilder,
   model: RuntimeModel,
+  countedLimits?: ReadonlySet<string>,
 ): Promise<AdmissionGranted> {
-  const granted = await exchange.engine.admit(builder.request(model));
+  const granted = await exchange.engine.admit(builder.request(model, countedLimits));
   exchange.state.trace?.admission(granted, exchange.body);
   if (!granted.ok) {
     exchange.state.record.waitedMs = granted.waitedMs ?? 0;

@@ -133,7 +133,12 @@ export class RedisStore implements BudgetStore {
     argv.push(req.limitAsk?.promptTokens ?? 0, req.limitAsk?.tokensPerCap ?? 1);
     for (const limit of limits) {
       keys.push(this.limitKey(limit.instance));
-      argv.push(limit.requestsPerMinute, limit.tokensPerMinute, limit.concurrentRequests);
+      // -1: already counted by an earlier attempt of this client request (lua/limits.lua lim_apply).
+      argv.push(
+        limit.counted ? -1 : limit.requestsPerMinute,
+        limit.tokensPerMinute,
+        limit.concurrentRequests,
+      );
     }
     argv.push(limits.length);
     return decodeReserve(await this.redis.script('reserve', keys, argv), req.lines.length, limits.length);
@@ -141,7 +146,14 @@ export class RedisStore implements BudgetStore {
 
   async extend(req: ExtendRequest): Promise<ExtendResult> {
     const keys = [this.resPrefix + req.reservationId, this.leasesKey];
-    const argv = [req.reservationId, req.addCap, req.minAddCap, req.nowMs, req.leaseExpiresAtMs];
+    const argv = [
+      req.reservationId,
+      req.addCap,
+      req.minAddCap,
+      req.nowMs,
+      req.leaseExpiresAtMs,
+      req.tokensPerCap ?? 0,
+    ];
     return decodeExtend(await this.redis.script('extend', keys, argv));
   }
 

@@ -347,6 +347,8 @@ export class SqliteStore implements BudgetStore {
       c.reserved += delta;
     });
     this.stmt.grow.run(amount, cap, row.id);
+    if (req.tokensPerCap && req.tokensPerCap > 0)
+      this.limits.grow(row.id, decision.grantedAddCap * req.tokensPerCap);
     return extended(decision.grantedAddCap, amount);
   }
 

@@ -68,9 +68,9 @@ export class SqliteLimits {
       ),
       prune: db.prepare<[string, number]>('DELETE FROM limit_buckets WHERE instance = ? AND bucket <= ?'),
       inFlight: db.prepare<[string], number>('SELECT in_flight FROM limit_slots WHERE instance = ?').pluck(),
-      count: db.prepare<[string, number, number]>(
-        `INSERT INTO limit_buckets (instance, bucket, requests, tokens) VALUES (?, ?, 1, ?)
-         ON CONFLICT (instance, bucket) DO UPDATE SET requests = requests + 1, tokens = tokens + excluded.tokens`,
+      count: db.prepare<[string, number, number, number]>(
+        `INSERT INTO limit_buckets (instance, bucket, requests, tokens) VALUES (?, ?, ?, ?)
+         ON CONFLICT (instance, bucket) DO UPDATE SET requests = requests + excluded.requests, tokens = tokens + excluded.tokens`,
       ),
       take: db.prepare<[string]>(
         `INSERT INTO limit_slots (instance, in_flight) VALUES (?, 1)
@@ -89,6 +89,9 @@ export class SqliteLimits {
         'SELECT instance, bucket, tokens FROM limit_holds WHERE reservation_id = ?',
       ),
       dropHolds: db.prepare<[string]>('DELETE FROM limit_holds WHERE reservation_id = ?'),
+      growHold: db.prepare<[number, string, string]>(
+        'UPDATE limit_holds SET tokens = tokens + ? WHERE reservation_id = ? AND instance = ?',
+      ),
     };
   }
 
@@ -131,11 +134,23 @@ export class SqliteLimits {
     const tokens = reservedTokens(req.limitAsk ?? DEFAULT_ASK, grantedCap);
     for (const spec of limits) {
       this.stmt.prune.run(spec.instance, bucket - WINDOW_BUCKETS);
-      this.stmt.count.run(spec.instance, bucket, tokens);
+      this.stmt.count.run(spec.instance, bucket, spec.counted ? 0 : 1, tokens);
       this.stmt.take.run(spec.instance);
       this.stmt.hold.run(req.reservationId, spec.instance, bucket, tokens);
     }
     return this.uses(limits, req.nowMs);
+  }
+
+  /**
+   * A metered extension: the reservation's tokens grow by `tokens` on every limit it holds (in the
+   * second it was admitted, where its settle corrects them). Not checked: the answer is relayed.
+   */
+  grow(reservationId: string, tokens: number): void {
+    if (tokens <= 0) return;
+    for (const hold of this.stmt.holds.all(reservationId)) {
+      this.stmt.correct.run(tokens, hold.instance, hold.bucket);
+      this.stmt.growHold.run(tokens, reservationId, hold.instance);
+    }
   }
 
   /** Settles a reservation's holds: tokens to `actualTokens` (null: as reserved), slots freed. */

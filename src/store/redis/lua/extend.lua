@@ -12,13 +12,14 @@
 -- ARGV[3]   fewest tokens worth adding
 -- ARGV[4]   now, ms
 -- ARGV[5]   the lease's new expiry, ms (renewed whatever the answer: the stream is alive)
+-- ARGV[6]   tokens per cap unit on its tokens_per_minute limits (0: leave the limits' tokens)
 --
 -- Returns {'unknown'} when the reservation is gone, else {status, addedOrLineIndex, cap, amount,
 -- limit1, spent1, reserved1, ...} per line: status 'extended' (second field the tokens added;
 -- cap and amount the totals now held), 'busy' or 'rejected' (the 0-based index of the first line
 -- that refused; nothing changed but the lease).
 assert(#KEYS == 2, 'extend: 2 KEYS')
-assert(#ARGV == 5, 'extend: 5 ARGV')
+assert(#ARGV == 6, 'extend: 6 ARGV')
 local res_key, leases_key, id = KEYS[1], KEYS[2], ARGV[1]
 local add, min_add, lease_exp = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
 
@@ -71,4 +72,5 @@ for i, line in ipairs(lines) do
   end
 end
 redis.call('HSET', res_key, 'amount', int(new_amount), 'cap', int(granted))
+lim_grow(res_key, (granted - cap) * tonumber(ARGV[6]), tonumber(ARGV[4]), lease_exp)
 return reply('extended', granted - cap, granted, new_amount)

@@ -11,6 +11,7 @@
 -- The limits section of reserve.lua's arguments comes after the budget lines' (L limits):
 --   KEYS  ..., limitKey1, ..., limitKeyL
 --   ARGV  ..., promptTokens, tokensPerCap, rpm1, tpm1, concurrent1, ..., rpmL, tpmL, concurrentL, L
+-- (rpm -1: the client's request was counted there by an earlier attempt, a fallback: not again.)
 -- (L last, so the script can find the section before it knows how many lines there are).
 
 local function lim_int(x) return string.format('%d', x) end
@@ -126,16 +127,35 @@ local function lim_apply(specs, count, res_key, granted, now, lease_exp)
   local ttl_ms = math.max(lease_exp - now, 0) + LIM_WINDOW_MS + LIM_BUCKET_MS
   for i = 1, count do
     local s = specs[i]
-    redis.call('HINCRBY', s.key, 'r:' .. bucket, 1)
+    local counts = 1
+    if s.rpm < 0 then counts = 0 end -- counted by an earlier attempt (a fallback): not again
+    if counts > 0 then redis.call('HINCRBY', s.key, 'r:' .. bucket, counts) end
     redis.call('HINCRBY', s.key, 't:' .. bucket, lim_int(tokens))
     redis.call('HINCRBY', s.key, 'f', 1)
     if redis.call('PTTL', s.key) < ttl_ms then redis.call('PEXPIRE', s.key, lim_int(ttl_ms)) end
     local e = nil
     for _, b in ipairs(s.st.buckets) do if b[1] == bucket then e = b end end
     if not e then e = { bucket, 0, 0 }; table.insert(s.st.buckets, e) end
-    e[2] = e[2] + 1; e[3] = e[3] + tokens
+    e[2] = e[2] + counts; e[3] = e[3] + tokens
     s.st.inflight = s.st.inflight + 1
     holds[i] = { s.key, bucket, lim_int(tokens) }
+  end
+  redis.call('HSET', res_key, 'limits', cjson.encode(holds))
+end
+
+-- A metered extension (extend.lua): the reservation's tokens grow by `tokens` on every limit it
+-- holds, in the second it was admitted (where its settle corrects them); not checked, the answer
+-- is being relayed. The limit hash lives as long as the renewed lease (sqlite: limits.ts grow).
+local function lim_grow(res_key, tokens, now, lease_exp)
+  if tokens <= 0 then return end
+  local raw = redis.call('HGET', res_key, 'limits')
+  if not raw then return end
+  local holds = cjson.decode(raw)
+  local ttl_ms = math.max(lease_exp - now, 0) + LIM_WINDOW_MS + LIM_BUCKET_MS
+  for _, h in ipairs(holds) do
+    redis.call('HINCRBY', h[1], 't:' .. lim_int(h[2]), lim_int(tokens))
+    if redis.call('PTTL', h[1]) < ttl_ms then redis.call('PEXPIRE', h[1], lim_int(ttl_ms)) end
+    h[3] = lim_int(tonumber(h[3]) + tokens)
   end
   redis.call('HSET', res_key, 'limits', cjson.encode(holds))
 end

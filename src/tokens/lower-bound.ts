@@ -1,0 +1,52 @@
+/**
+ * Bounds on a prompt's token count known without tokenizing it, from its UTF-8 size: what lets the
+ * admission refuse a huge prompt that cannot fit its budgets or limits before the exact count
+ * (issue 13: 16 refused 3.9 MB prompts held the token workers for seconds).
+ *
+ * Why these bounds hold for the estimate the exact path reserves (PromptParts.total): every
+ * o200k_base / cl100k_base token is a sequence of bytes, the bytes of a text's tokens are the
+ * text's UTF-8 bytes, and tokens never span two texts or two tokenizer segments; so a text of B
+ * bytes has at least B / MAX_BYTES_PER_TOKEN tokens and at most B (no token is empty). Claude and
+ * Gemini prompts are estimated with o200k_base too (encoding.ts), Claude's scaled by CLAUDE_MARGIN,
+ * which total() applies to the bounds as to the exact count (it is monotone).
+ */
+import type { ApiShape, RequestBody } from '../providers/types.js';
+import { collectPrompt } from './estimate.js';
+
+/**
+ * The longest token of both vocabularies, in bytes, measured over every id with tiktoken 1.0.22's
+ * decode_single_token_bytes: o200k_base 128 (token 72056, 128 spaces; the longest not made of
+ * white space is 112 bytes: " " + 111 "-"), cl100k_base 128 (also 128 spaces; 114 for "//" + 112
+ * "-"). Ordinary text runs at ~4 bytes per token, so the lower bound is ~30x below the count: it
+ * refuses callers that cannot afford even that (an exhausted budget, a full limit, a prompt far
+ * past a tokens_per_minute limit), never a borderline one.
+ */
+export const MAX_BYTES_PER_TOKEN = 128;
+
+/**
+ * Prompts with fewer characters than this skip the pre-check: counting them is cheap (~16 ms at
+ * 64k characters, off the main thread past 16k), so they keep their fast path with no extra store
+ * read.
+ */
+export const PRECHECK_MIN_CHARS = 64 * 1024;
+
+export interface PromptBounds {
+  /** At most the exact estimate: no count can be lower. */
+  lower: number;
+  /** At least the exact estimate: no count can be higher. */
+  upper: number;
+}
+
+/** Bounds on promptTokens(shape, body, model), or undefined for prompts below PRECHECK_MIN_CHARS. */
+export function promptTokenBounds(
+  shape: ApiShape,
+  body: RequestBody,
+  model: string,
+): PromptBounds | undefined {
+  const parts = collectPrompt(shape, body, model);
+  if (parts.chars < PRECHECK_MIN_CHARS) return undefined;
+  let bytes = 0;
+  // Native and ~1 ms for 4 MB; lone surrogates count 3 bytes (U+FFFD), as tiktoken receives them.
+  for (const text of parts.texts) bytes += Buffer.byteLength(text, 'utf8');
+  return { lower: parts.total(Math.ceil(bytes / MAX_BYTES_PER_TOKEN)), upper: parts.total(bytes) };
+}

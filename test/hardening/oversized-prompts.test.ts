@@ -1,0 +1,158 @@
+/**
+ * [limits] Oversized prompts from refused callers (issue 13). Measured on main before the fair
+ * queue and the pre-check: 16 concurrent 3.9 MB prompts from refused anonymous callers pushed a
+ * paying key's 24k-character prompt from 8 ms to 7.5 s, because every prompt was counted whole
+ * before the budget could refuse it. Now a prompt past 64k characters is first priced at a lower
+ * bound of its tokens (UTF-8 bytes / 128): a trial that cannot pay even that is refused uncounted.
+ *
+ * In process, what is asserted: the refused prompts are never counted (the token workers' queue
+ * counter), a big prompt that fits is still admitted at its exact count. In gateway processes (the
+ * client's own work off the gateway's event loop), what is printed: the paying key's latency
+ * alone, behind the flood when the trial can pay the lower bound but not the count (counted, then
+ * refused: the bounded, fair queue alone) and when it cannot (refused by the pre-check). No timed
+ * assertion: the machine is shared.
+ */
+
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
+import { MAX_BYTES_PER_TOKEN } from '../../src/tokens/lower-bound.js';
+import { tokenCountsQueued } from '../../src/tokens/worker-pool.js';
+import { type GatewayProcess, spawnGateway } from '../helpers/processes.js';
+import {
+  ANTHROPIC_UPSTREAM_KEY,
+  baseConfigYaml,
+  OPENAI_UPSTREAM_KEY,
+  type Stack,
+  startStack,
+  TEST_KEY,
+} from '../helpers/stack.js';
+
+const PROSE = 'Budgets keep spend inside limits while the gateway counts every token of every prompt. ';
+const prose = (chars: number, seed: string) =>
+  `${seed} ${PROSE.repeat(Math.ceil(chars / PROSE.length))}`.slice(0, chars);
+
+/**
+ * The trial budget: 3.9 MB / 128 bytes = 30,469 tokens, $0.0046 at gpt-4o-mini's $0.15/M, while
+ * the count is ~830k tokens ($0.12). $0.001 cannot pay the lower bound; $0.01 can, not the count.
+ */
+const options = (trialUsd: number) => ({
+  serverYaml: ', max_body_bytes: 8mb',
+  extraYaml: `
+budgets:
+  - { id: team-web, scope: { team: web }, limit_usd: 100, period: daily }
+anonymous:
+  enabled: true
+  models: [gpt-4o-mini]
+  identify_by: header:x-gateway-user
+  budget: { limit_usd: ${trialUsd}, period: daily }
+`,
+});
+
+/** A chat body, serialized once (the flood's 3.9 MB is not re-stringified per request). */
+const chatBody = (content: string) =>
+  JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 5, messages: [{ role: 'user', content }] });
+
+async function send(url: string, body: string, headers: Record<string, string>) {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-mock-output-tokens': '5', ...headers },
+    body,
+  });
+  const answer = (await res.json()) as { error?: { code?: string } };
+  return { status: res.status, code: answer.error?.code };
+}
+
+const paying = { authorization: `Bearer ${TEST_KEY}` };
+const FLOOD = prose(3_900_000, 'flood');
+
+function floodOf(url: string, round: string) {
+  const body = chatBody(FLOOD);
+  return Array.from({ length: 16 }, (_, i) => send(url, body, { 'x-gateway-user': `${round}-${i}` }));
+}
+
+function tally(answers: Array<{ status: number; code?: string }>): string {
+  const m: Record<string, number> = {};
+  for (const a of answers) m[`${a.status} ${a.code}`] = (m[`${a.status} ${a.code}`] ?? 0) + 1;
+  return JSON.stringify(m);
+}
+
+describe('oversized prompts from refused callers (in process)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(options(0.001));
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('are refused without being counted', async () => {
+    const before = tokenCountsQueued();
+    const answers = await Promise.all(floodOf(stack.gateway.url, 'refused'));
+    expect(tokenCountsQueued() - before).toBe(0);
+    for (const a of answers) expect(a).toEqual({ status: 429, code: 'budget_exceeded' });
+  }, 60_000);
+
+  it('a big prompt that fits is still admitted, counted exactly', async () => {
+    const before = tokenCountsQueued();
+    const answer = await send(stack.gateway.url, chatBody(prose(400_000, 'fits')), paying);
+    expect(answer.status).toBe(200);
+    expect(tokenCountsQueued() - before).toBe(1);
+    // Reserved at the exact count (~5 characters per token of this prose, $0.15/M), not at the
+    // lower bound (400k / 128 = 3,125 tokens: 469 nano-USD).
+    expect(stack.records.at(-1)!.estimateNano).toBeGreaterThan(((400_000 / 6) * 150) / 1000);
+  }, 60_000);
+});
+
+describe("oversized prompts and a paying key's latency (gateway processes)", () => {
+  let mock: MockProvider;
+  beforeAll(async () => {
+    mock = await startMockProvider({
+      openaiApiKey: OPENAI_UPSTREAM_KEY,
+      anthropicApiKey: ANTHROPIC_UPSTREAM_KEY,
+    });
+  });
+  afterAll(async () => {
+    await mock?.close();
+  });
+
+  async function measure(trialUsd: number) {
+    const gateway: GatewayProcess = await spawnGateway(
+      baseConfigYaml(mock.url, options(trialUsd), mkdtempSync(join(tmpdir(), 'gw-big-'))),
+    );
+    try {
+      const payingMs = async (seed: string) => {
+        const body = chatBody(prose(24_000, seed));
+        const start = performance.now();
+        const answer = await send(gateway.url, body, paying);
+        expect(answer.status).toBe(200);
+        return performance.now() - start;
+      };
+      await payingMs('warm'); // the token worker's cold start is not what is measured
+      const alone = await payingMs('alone');
+      const flood = floodOf(gateway.url, `trial-${trialUsd}`);
+      // Sent once the flood's bodies are on their way, so it lands among them.
+      await new Promise((r) => setTimeout(r, 50));
+      const behind = await payingMs('behind');
+      const answers = await Promise.all(flood);
+      for (const a of answers) expect(a.status).toBe(429);
+      return { alone, behind, answers };
+    } finally {
+      await gateway.stop();
+    }
+  }
+
+  it('prints the figures before and after the pre-check', async () => {
+    const counted = await measure(0.01);
+    const checked = await measure(0.001);
+    console.log(
+      `[oversized prompts] paying 24k-char prompt behind 16 x 3.9 MB trial prompts (lower bound ${Math.ceil(3_900_000 / MAX_BYTES_PER_TOKEN)} tokens): ` +
+        `counted then refused (trial $0.01): ${counted.alone.toFixed(1)} ms alone, ${counted.behind.toFixed(1)} ms behind (${tally(counted.answers)}); ` +
+        `refused by the pre-check (trial $0.001): ${checked.alone.toFixed(1)} ms alone, ${checked.behind.toFixed(1)} ms behind (${tally(checked.answers)}); ` +
+        'on main before the fair queue and the pre-check: 8 ms -> 7.5 s',
+    );
+    for (const a of checked.answers) expect(a.code).toBe('budget_exceeded');
+  }, 180_000);
+});
