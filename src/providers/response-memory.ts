@@ -5,6 +5,11 @@
  * go first) and in memory: a miss (another instance served it, a restart, evicted) means "unknown",
  * and the caller reserves the model's context window instead.
  *
+ * Each entry also says who it was served to and by which provider, so GET /v1/responses/{id}
+ * (routes/proxy/response-retrieve.ts) answers only the caller it was served to. Being per
+ * instance, a retrieval that reaches another instance than the one that served the response is a
+ * 404 like an unknown id (docs/providers-and-clients.md says so): never an answer to the wrong key.
+ *
  * What to remember for a response: its billed input (inputTokens + cachedInputTokens +
  * cacheWriteTokens, which already include its own predecessors) plus its outputTokens (reasoning
  * included: the worst case, as reasoning items may be carried into the next turn).
@@ -13,9 +18,21 @@ import type { Usage } from '../usage.js';
 
 export const DEFAULT_REMEMBERED_RESPONSES = 10_000;
 
+/** Who a response was served to and where it lives, for its retrieval. */
+export interface ServedResponse {
+  /** responseOwner() of the caller it was served to. */
+  owner: string;
+  /** The configured provider (name) that answered it. */
+  provider: string;
+}
+
+interface Entry extends Partial<ServedResponse> {
+  contextTokens: number;
+}
+
 export class ResponseTokenMemory {
   // A Map iterates in insertion order: re-inserting on access keeps the oldest entry first.
-  private readonly tokens = new Map<string, number>();
+  private readonly tokens = new Map<string, Entry>();
 
   constructor(readonly capacity: number = DEFAULT_REMEMBERED_RESPONSES) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) {
@@ -27,11 +44,14 @@ export class ResponseTokenMemory {
     return this.tokens.size;
   }
 
-  /** Remembers the context tokens a response leaves behind (see contextTokensOf). */
-  remember(responseId: string, contextTokens: number): void {
+  /**
+   * Remembers the context tokens a response leaves behind (see contextTokensOf), and whom it was
+   * served to (without `served`, nobody may retrieve it through the gateway).
+   */
+  remember(responseId: string, contextTokens: number, served?: ServedResponse): void {
     if (responseId.length === 0 || !Number.isFinite(contextTokens) || contextTokens < 0) return;
     this.tokens.delete(responseId);
-    this.tokens.set(responseId, Math.ceil(contextTokens));
+    this.tokens.set(responseId, { contextTokens: Math.ceil(contextTokens), ...served });
     if (this.tokens.size > this.capacity) {
       const oldest = this.tokens.keys().next().value;
       if (oldest !== undefined) this.tokens.delete(oldest);
@@ -40,6 +60,18 @@ export class ResponseTokenMemory {
 
   /** The remembered context tokens of a response, or undefined when this gateway does not know it. */
   contextTokens(responseId: string): number | undefined {
+    return this.touch(responseId)?.contextTokens;
+  }
+
+  /** Whom and where a response was served, or undefined when this gateway does not know it. */
+  served(responseId: string): ServedResponse | undefined {
+    const known = this.touch(responseId);
+    return known?.owner === undefined || known.provider === undefined
+      ? undefined
+      : { owner: known.owner, provider: known.provider };
+  }
+
+  private touch(responseId: string): Entry | undefined {
     const known = this.tokens.get(responseId);
     if (known === undefined) return undefined;
     this.tokens.delete(responseId);
@@ -51,4 +83,18 @@ export class ResponseTokenMemory {
 /** The tokens a served response adds to the context of a call that continues it. */
 export function contextTokensOf(usage: Usage): number {
   return usage.inputTokens + usage.cachedInputTokens + usage.cacheWriteTokens + usage.outputTokens;
+}
+
+/**
+ * Whom a response belongs to: the virtual key, or for a trial user (all share the key id
+ * `anonymous`) that user's own namespace, so one trial user never reads another's. Undefined when
+ * the caller cannot be told apart (an anonymous caller without a user id): nobody may retrieve then.
+ */
+export function responseOwner(identity: {
+  keyId: string;
+  user?: string;
+  anonymous: boolean;
+}): string | undefined {
+  if (!identity.anonymous) return `key:${identity.keyId}`;
+  return identity.user ? `anonymous:${identity.user}` : undefined;
 }
