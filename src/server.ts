@@ -19,6 +19,7 @@ import type { UpstreamDispatch } from './routes/proxy/exchange.js';
 import { mountGemini } from './routes/proxy/gemini.js';
 import { createProxyHandler, type ProxyDeps } from './routes/proxy/handler.js';
 import { moderationsHandler } from './routes/proxy/moderations.js';
+import { retrieveResponseHandler } from './routes/proxy/response-retrieve.js';
 import { budgetHandler } from './routes/self/budget.js';
 import type { SelfServiceDeps } from './routes/self/deps.js';
 import { estimateHandler } from './routes/self/estimate.js';
@@ -86,6 +87,18 @@ export function buildApp(deps: AppDeps): GatewayApp {
   app.post('/v1/messages/count_tokens', caller, countTokensHandler(deps.logger));
   app.post('/v1/responses/input_tokens', caller, inputTokensHandler(deps.logger));
   app.get('/v1/responses', responsesWebsocketDeclined());
+  app.get(
+    '/v1/responses/:id',
+    caller,
+    retrieveResponseHandler({
+      pools: deps.pools,
+      observe: deps.observe,
+      clock: deps.clock ?? Date.now,
+      responses,
+      logger: deps.logger,
+      onUnknownPath: deps.onUnknownPath,
+    }),
+  );
   app.post('/v1/messages/batches', caller, batchesRefused());
   app.post('/v1/batches', caller, batchesRefused());
   app.post('/v1/images/generations', caller, imagesRefused());
