@@ -26,6 +26,7 @@ import { estimateHandler } from './routes/self/estimate.js';
 import { modelHandler, modelsHandler } from './routes/self/models.js';
 import { countTokensHandler, inputTokensHandler } from './routes/self/token-count.js';
 import { batchesRefused, imagesRefused, responsesWebsocketDeclined } from './routes/self/unbudgeted.js';
+import type { ResponseOwnerStore } from './store/response-owners.js';
 import type { BudgetStore } from './store/types.js';
 
 export interface AppDeps {
@@ -43,6 +44,8 @@ export interface AppDeps {
   onFallback?: ProxyDeps['onFallback'];
   /** Context tokens of served Responses (previous_response_id); one is made when absent. */
   responses?: ResponseTokenMemory;
+  /** The shared owners of served Responses (store/response-owners.ts), for GET /v1/responses/{id}. */
+  responseOwners?: ResponseOwnerStore;
   /** True once shutdown began: /readyz answers 503 so the load balancer stops sending. */
   draining?: () => boolean;
   /** Why the store is not ready beyond ping() (recent write failures); undefined when it is. */
@@ -60,7 +63,21 @@ export function buildApp(deps: AppDeps): GatewayApp {
   app.use(requestContext(deps.config));
   installErrorBoundary(app, deps.logger, deps.onUnknownPath);
 
-  const responses = deps.responses ?? new ResponseTokenMemory();
+  const owners = deps.responseOwners;
+  const responses =
+    deps.responses ??
+    new ResponseTokenMemory(
+      undefined,
+      owners &&
+        ((id, served) => {
+          // Off the answer's path: a lost write leaves the response retrievable here only.
+          owners
+            .put(id, served)
+            .catch((error: unknown) =>
+              deps.logger.warn({ msg: 'response owner not stored', error: (error as Error).message }),
+            );
+        }),
+    );
   const proxyDeps: ProxyDeps = {
     engine: deps.engine,
     responses,
@@ -95,6 +112,7 @@ export function buildApp(deps: AppDeps): GatewayApp {
       observe: deps.observe,
       clock: deps.clock ?? Date.now,
       responses,
+      owners,
       logger: deps.logger,
       onUnknownPath: deps.onUnknownPath,
     }),

@@ -6,9 +6,9 @@
  * and the caller reserves the model's context window instead.
  *
  * Each entry also says who it was served to and by which provider, so GET /v1/responses/{id}
- * (routes/proxy/response-retrieve.ts) answers only the caller it was served to. Being per
- * instance, a retrieval that reaches another instance than the one that served the response is a
- * 404 like an unknown id (docs/providers-and-clients.md says so): never an answer to the wrong key.
+ * (routes/proxy/response-retrieve.ts) answers only the caller it was served to. This memory is per
+ * instance; the gateway also writes each owner to the shared store (onServed), which a retrieval
+ * asks when this memory does not know the id. A miss everywhere is a 404: never another key's answer.
  *
  * What to remember for a response: its billed input (inputTokens + cachedInputTokens +
  * cacheWriteTokens, which already include its own predecessors) plus its outputTokens (reasoning
@@ -34,7 +34,14 @@ export class ResponseTokenMemory {
   // A Map iterates in insertion order: re-inserting on access keeps the oldest entry first.
   private readonly tokens = new Map<string, Entry>();
 
-  constructor(readonly capacity: number = DEFAULT_REMEMBERED_RESPONSES) {
+  /**
+   * `onServed` is told of every response remembered with its owner (the gateway writes it to the
+   * shared store, store/response-owners.ts, so other instances can answer its retrieval).
+   */
+  constructor(
+    readonly capacity: number = DEFAULT_REMEMBERED_RESPONSES,
+    private readonly onServed?: (responseId: string, served: ServedResponse) => void,
+  ) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) {
       throw new RangeError(`ResponseTokenMemory capacity must be a positive integer, got ${capacity}`);
     }
@@ -52,6 +59,7 @@ export class ResponseTokenMemory {
     if (responseId.length === 0 || !Number.isFinite(contextTokens) || contextTokens < 0) return;
     this.tokens.delete(responseId);
     this.tokens.set(responseId, { contextTokens: Math.ceil(contextTokens), ...served });
+    if (served) this.onServed?.(responseId, served);
     if (this.tokens.size > this.capacity) {
       const oldest = this.tokens.keys().next().value;
       if (oldest !== undefined) this.tokens.delete(oldest);

@@ -1,12 +1,17 @@
 /**
  * GET /v1/responses/{id} through the gateway with the official openai SDK (responses.retrieve):
  * the caller a response was served to gets it from the provider, free; another key, another trial
- * user, an unknown id all get the same 404 in OpenAI's shape, logged and counted.
+ * user, an unknown id all get the same 404 in OpenAI's shape, logged and counted; and two gateways
+ * on one store (SQLite file, Redis) answer each other's responses through the shared owners.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
 import { type Stack, startStack, TEST_KEY, TEST_KEY_2 } from '../../../test/helpers/stack.js';
-import { budgetTotals, recordOf } from './stack.test-helpers.js';
+import { budgetTotals, GLOBAL_BUDGET_YAML, recordOf } from './stack.test-helpers.js';
 
 let stack: Stack;
 
@@ -131,5 +136,41 @@ describe('GET /v1/responses/{id}', () => {
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: { param: string } }).error.param).toBe('stream');
     expect(stack.mock.served).toHaveLength(0);
+  });
+});
+
+describe.each(['sqlite', 'redis'] as const)('two gateways on one %s store', (kind) => {
+  let redis: StartedRedis | undefined;
+  let a: Stack;
+  let b: Stack;
+
+  beforeAll(async () => {
+    if (kind === 'redis') redis = await startRedis();
+    const dir = mkdtempSync(join(tmpdir(), 'llmgw-owners-'));
+    const store =
+      kind === 'redis'
+        ? { type: 'redis' as const, url: redis!.url, prefix: 'owners' }
+        : { type: 'sqlite' as const, path: join(dir, 'shared.db') };
+    a = await startStack({ store, extraYaml: GLOBAL_BUDGET_YAML });
+    b = await startStack({ store, extraYaml: GLOBAL_BUDGET_YAML, mockProvider: a.mock });
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await redis?.close();
+  });
+
+  it('a response served by one instance is retrieved through the other by its key only', async () => {
+    const created = await a.openai(TEST_KEY).responses.create({ model: 'gpt-4o-mini', input: 'Hi' });
+    a.mock.reset();
+    const got = await b.openai(TEST_KEY).responses.retrieve(created.id);
+    expect(got).toEqual(created);
+    expect(a.mock.served.map((s) => s.path)).toEqual([`/v1/responses/${created.id}`]);
+    const error = await b
+      .openai(TEST_KEY_2)
+      .responses.retrieve(created.id)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(a.mock.served).toHaveLength(1);
   });
 });

@@ -7,17 +7,22 @@
  * Who may read it comes from the gateway's response memory (response-memory.ts): an id it does not
  * know, or one served to another key (or another trial user), is the same 404 in OpenAI's shape,
  * so the answer never tells that a response exists; it is logged and counted with the unknown
- * paths. The memory is per instance: behind a load balancer, a retrieval that reaches another
- * instance than the one that served the response is that 404 too (docs/providers-and-clients.md).
+ * paths. The memory is per instance; on a miss the shared store is asked (the owners every
+ * instance wrote), so any instance answers; a store that is down is a 503, not a guess.
  * Proxied rather than answered from memory: the gateway keeps no response bodies (nor prompts),
  * and the provider's answer is the authority (a response deleted there is gone).
  */
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
 import type { GatewayContext } from '../../http/app.js';
+import { knownError } from '../../http/error-boundary.js';
 import { clientHeaders } from '../../http/request.js';
 import { clientHeaderRecord, upstreamHeaderRecord } from '../../providers/headers.js';
-import { type ResponseTokenMemory, responseOwner } from '../../providers/response-memory.js';
+import {
+  type ResponseTokenMemory,
+  responseOwner,
+  type ServedResponse,
+} from '../../providers/response-memory.js';
 import type { RequestObserver } from '../../record.js';
 import type { UpstreamDispatch } from './exchange.js';
 import { RequestState } from './request-state.js';
@@ -28,6 +33,8 @@ export interface RetrieveDeps {
   observe: RequestObserver;
   clock: () => number;
   responses: ResponseTokenMemory;
+  /** The owners every instance wrote (store/response-owners.ts), asked when `responses` misses. */
+  owners?: { get(responseId: string): Promise<ServedResponse | undefined> };
   logger: Logger;
   /** Counts a miss with the unknown paths (llm_gateway_unknown_paths_total). */
   onUnknownPath?: (method: string) => void;
@@ -74,7 +81,8 @@ export function retrieveResponseHandler(deps: RetrieveDeps) {
     try {
       const id = c.req.param('id') ?? '';
       const query = upstreamQueryOf(c);
-      const served = deps.responses.served(id);
+      const served =
+        deps.responses.served(id) ?? (PLAIN_ID.test(id) ? await deps.owners?.get(id) : undefined);
       const owner = responseOwner(identity);
       const provider = served ? config.providers.get(served.provider) : undefined;
       if (!served || owner === undefined || served.owner !== owner || !provider) {
@@ -131,8 +139,9 @@ export function retrieveResponseHandler(deps: RetrieveDeps) {
       out.set('x-gateway-cost-usd', '0.000000000');
       return new Response(answer, { status: upstream.statusCode, headers: out });
     } catch (error) {
-      state.record.status = error instanceof GatewayError ? error.status : 500;
-      state.record.errorCode = error instanceof GatewayError ? error.code : 'internal_error';
+      const known = knownError(error);
+      state.record.status = known?.status ?? 500;
+      state.record.errorCode = known?.code ?? 'internal_error';
       throw error;
     } finally {
       state.finish(deps.observe);
