@@ -27,6 +27,7 @@ import { mountAdmin } from './routes/admin/index.js';
 import { UpstreamPools } from './routes/proxy/upstream.js';
 import { buildApp } from './server.js';
 import { createStores } from './store/index.js';
+import { createResponseOwners } from './store/response-owners.js';
 import type { BudgetStore } from './store/types.js';
 import { watchWrites } from './store/write-health.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
@@ -108,6 +109,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     : () => {};
   const metrics = createMetrics();
   const stores = createStores(current);
+  // Whom each served response belongs to, beside the counters, so any instance answers its retrieval.
+  const responseOwners = createResponseOwners(current.store, options.clock);
   // Failed writes fail /readyz for a while and are logged, rate-limited (store/write-health.ts).
   const writes = watchWrites(metrics.instrumentStore(stores.budget), {
     log: ({ op, error, code, suppressed }) =>
@@ -226,6 +229,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     onFallback: (from, to, reason) => metrics.fallbacks.inc({ from, to, reason }),
     tracing,
     onUnknownPath: (method) => metrics.unknownPath(method),
+    responseOwners,
     mount: (app) => {
       mountMetrics(app, metrics);
       mountAdmin(app, {
@@ -324,6 +328,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await pools.close();
       await store.close();
       await meta.close();
+      await responseOwners.close();
       await closeTokenWorkers();
     },
   };

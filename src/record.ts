@@ -14,8 +14,9 @@ export interface RequestRecord {
   team: string | null;
   anonymous: boolean;
   /**
-   * The agent session the request belongs to (Claude Code's X-Claude-Code-Session-Id), when sent and
-   * well-formed; a usage dimension for the log line. Optional: most clients send none.
+   * The agent session the request belongs to (Claude Code's X-Claude-Code-Session-Id, Codex CLI's
+   * session_id), when sent and well-formed: a usage dimension (the log line, the ledger,
+   * /admin/usage?group_by=session). Optional: most clients send none.
    */
   session?: string | null;
   requestedModel: string | null;

@@ -19,12 +19,14 @@ import type { UpstreamDispatch } from './routes/proxy/exchange.js';
 import { mountGemini } from './routes/proxy/gemini.js';
 import { createProxyHandler, type ProxyDeps } from './routes/proxy/handler.js';
 import { moderationsHandler } from './routes/proxy/moderations.js';
+import { retrieveResponseHandler } from './routes/proxy/response-retrieve.js';
 import { budgetHandler } from './routes/self/budget.js';
 import type { SelfServiceDeps } from './routes/self/deps.js';
 import { estimateHandler } from './routes/self/estimate.js';
 import { modelHandler, modelsHandler } from './routes/self/models.js';
 import { countTokensHandler, inputTokensHandler } from './routes/self/token-count.js';
 import { batchesRefused, imagesRefused, responsesWebsocketDeclined } from './routes/self/unbudgeted.js';
+import type { ResponseOwnerStore } from './store/response-owners.js';
 import type { BudgetStore } from './store/types.js';
 
 export interface AppDeps {
@@ -42,6 +44,8 @@ export interface AppDeps {
   onFallback?: ProxyDeps['onFallback'];
   /** Context tokens of served Responses (previous_response_id); one is made when absent. */
   responses?: ResponseTokenMemory;
+  /** The shared owners of served Responses (store/response-owners.ts), for GET /v1/responses/{id}. */
+  responseOwners?: ResponseOwnerStore;
   /** True once shutdown began: /readyz answers 503 so the load balancer stops sending. */
   draining?: () => boolean;
   /** Why the store is not ready beyond ping() (recent write failures); undefined when it is. */
@@ -59,7 +63,21 @@ export function buildApp(deps: AppDeps): GatewayApp {
   app.use(requestContext(deps.config));
   installErrorBoundary(app, deps.logger, deps.onUnknownPath);
 
-  const responses = deps.responses ?? new ResponseTokenMemory();
+  const owners = deps.responseOwners;
+  const responses =
+    deps.responses ??
+    new ResponseTokenMemory(
+      undefined,
+      owners &&
+        ((id, served) => {
+          // Off the answer's path: a lost write leaves the response retrievable here only.
+          owners
+            .put(id, served)
+            .catch((error: unknown) =>
+              deps.logger.warn({ msg: 'response owner not stored', error: (error as Error).message }),
+            );
+        }),
+    );
   const proxyDeps: ProxyDeps = {
     engine: deps.engine,
     responses,
@@ -86,6 +104,19 @@ export function buildApp(deps: AppDeps): GatewayApp {
   app.post('/v1/messages/count_tokens', caller, countTokensHandler(deps.logger));
   app.post('/v1/responses/input_tokens', caller, inputTokensHandler(deps.logger));
   app.get('/v1/responses', responsesWebsocketDeclined());
+  app.get(
+    '/v1/responses/:id',
+    caller,
+    retrieveResponseHandler({
+      pools: deps.pools,
+      observe: deps.observe,
+      clock: deps.clock ?? Date.now,
+      responses,
+      owners,
+      logger: deps.logger,
+      onUnknownPath: deps.onUnknownPath,
+    }),
+  );
   app.post('/v1/messages/batches', caller, batchesRefused());
   app.post('/v1/batches', caller, batchesRefused());
   app.post('/v1/images/generations', caller, imagesRefused());

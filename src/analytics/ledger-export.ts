@@ -41,6 +41,8 @@ export const LEDGER_COLUMNS = [
   'downgraded',
   'clamped',
   'settlement',
+  // Added after the first release: last, so a CSV read by position keeps its columns.
+  'session',
 ] as const;
 
 type Column = (typeof LEDGER_COLUMNS)[number];
@@ -73,6 +75,7 @@ function valuesOf(e: LedgerEntry, exactMoney: boolean): Record<Column, Value> {
     downgraded: e.downgraded,
     clamped: e.clamped,
     settlement: e.settlement,
+    session: e.session,
   };
 }
 
@@ -91,6 +94,7 @@ const TEXT_COLUMNS: ReadonlySet<Column> = new Set([
   'team',
   'requested_model',
   'served_model',
+  'session',
 ]);
 
 export function csvLine(entry: LedgerEntry): string {

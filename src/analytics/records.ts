@@ -33,6 +33,7 @@ export function ledgerEntryOf(r: RequestRecord): LedgerEntry {
     downgraded: r.downgraded,
     clamped: r.clamped,
     settlement: r.settlement,
+    session: r.session ?? null,
   };
 }
 

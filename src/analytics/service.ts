@@ -18,7 +18,14 @@ import { type BurnRate, type BurnRateSource, project } from './forecast.js';
 import { Recorder, type RecorderSettings } from './recorder.js';
 import { SpendHistory } from './spend-history.js';
 import { candidatePairs, type Suggestion, suggestSavings } from './suggestions.js';
-import { hourRange, type UsageQuery, type UsageReport, usageReport } from './usage-report.js';
+import {
+  hourRange,
+  ledgerUsageRows,
+  needsLedger,
+  type UsageQuery,
+  type UsageReport,
+  usageReport,
+} from './usage-report.js';
 
 /** Raised once per anomaly episode (when a budget or key turns anomalous), across instances. */
 export interface AnomalyEvent {
@@ -275,6 +282,13 @@ export function createAnalytics(options: AnalyticsOptions): Analytics {
     },
     async usage(query) {
       await flushQuietly();
+      if (needsLedger(query.groupBy)) {
+        return usageReport(
+          ledgerUsageRows(options.history.ledger(query.fromMs, query.toMs)),
+          query,
+          'ledger',
+        );
+      }
       return usageReport(options.history.rollups(query.fromMs, query.toMs), query);
     },
     ledger: (fromMs, toMs) => options.history.ledger(fromMs, toMs),

@@ -38,6 +38,8 @@ export class Exchange {
     readonly record: ServedRecord,
     readonly plan: RequestPlan,
     readonly format: WireFormat,
+    /** Responses this mock stored (`store` not false), for GET /v1/responses/{id}; one per server. */
+    readonly stored: StoredResponses = new StoredResponses(),
   ) {
     this.ids = new AnswerIds(plan.seed);
     res.on('close', () => {
@@ -167,6 +169,26 @@ export class Exchange {
 }
 
 export type Json = Record<string, unknown>;
+
+/** The mock's stored responses by id, bounded (oldest first out) so a long benchmark stays small. */
+export class StoredResponses {
+  private readonly byId = new Map<string, Json>();
+
+  constructor(private readonly capacity = 10_000) {}
+
+  put(id: string, response: Json): void {
+    this.byId.delete(id);
+    this.byId.set(id, response);
+    if (this.byId.size > this.capacity) {
+      const oldest = this.byId.keys().next().value;
+      if (oldest !== undefined) this.byId.delete(oldest);
+    }
+  }
+
+  get(id: string): Json | undefined {
+    return this.byId.get(id);
+  }
+}
 
 /** A route's handler; the body is a parsed JSON object (or {} for GET). */
 export type Handler = (ex: Exchange, body: Json) => void | Promise<void>;

@@ -345,6 +345,36 @@ describe('responses', () => {
     expect(response.incomplete_details).toEqual({ reason: 'max_output_tokens' });
     expect(response.usage.output_tokens).toBe(16);
   });
+
+  it('retrieves a stored response as it ended, plain or streamed; store: false and unknown ids are 404', async () => {
+    const plain = await client().responses.create({ model: 'gpt-4o', input: 'Tell me a story.' });
+    expect(await client().responses.retrieve(plain.id)).toEqual(plain);
+    const streamed = await client()
+      .responses.stream({ model: 'gpt-4o', input: 'Tell me a story.' })
+      .finalResponse();
+    const again = await client().responses.retrieve(streamed.id);
+    expect(again.status).toBe('completed');
+    expect(again.output_text).toBe(streamed.output_text);
+    expect(again.usage).toEqual(streamed.usage);
+    expect(mock.current.served.at(-1)).toMatchObject({
+      path: `/v1/responses/${streamed.id}`,
+      model: 'gpt-4o',
+    });
+
+    const unstored = await client().responses.create({ model: 'gpt-4o', input: 'x', store: false });
+    for (const id of [unstored.id, 'resp_never']) {
+      const error = await client()
+        .responses.retrieve(id)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+      expect((error as InstanceType<typeof OpenAI.NotFoundError>).error).toEqual({
+        message: `Response with id '${id}' not found.`,
+        type: 'invalid_request_error',
+        param: null,
+        code: null,
+      });
+    }
+  });
 });
 
 describe('models', () => {

@@ -3,8 +3,10 @@
  * `sequence_number` in the data). As at OpenAI, a response cut by `max_output_tokens` ends with
  * status "incomplete", `incomplete_details.reason: "max_output_tokens"` and a `response.incomplete`
  * event instead of `response.completed`; both carry the full response with usage.
+ * A response created with `store` not false is kept, and GET /v1/responses/{id} answers it as
+ * OpenAI does (the final response object); an id it never stored is OpenAI's 404.
  */
-import { invalidRequest } from './errors.js';
+import { invalidRequest, openaiError } from './errors.js';
 import { type Handler, intField } from './exchange.js';
 import { outputSize } from './plan.js';
 import { responsesPromptTokens } from './prompt.js';
@@ -85,9 +87,13 @@ export const responses: Handler = async (ex, body) => {
     metadata: {},
   });
 
+  const keep = (final: Record<string, unknown>) => {
+    if (body.store !== false) ex.stored.put(id, final);
+    return final;
+  };
   if (body.stream !== true) {
     ex.record.outputTokensSent = size.textTokens;
-    ex.sendJson(200, response(status, [item(status, [part(text)])], usage()));
+    ex.sendJson(200, keep(response(status, [item(status, [part(text)])], usage())));
     return;
   }
 
@@ -114,5 +120,22 @@ export const responses: Handler = async (ex, body) => {
     event('response.output_item.done', { output_index: 0, item: done }) +
     event(`response.${status}`, { response: response(status, [done], usage()) });
   if (!(await ex.write(closing))) return;
+  keep(response(status, [done], usage()));
   ex.end();
 };
+
+/** GET /v1/responses/{id}: a stored response as it ended, else OpenAI's 404 for an unknown id. */
+export function retrieveResponse(id: string): Handler {
+  return (ex) => {
+    const stored = ex.stored.get(id);
+    if (stored === undefined) {
+      ex.sendError(
+        openaiError(404, { type: 'invalid_request_error', message: `Response with id '${id}' not found.` }),
+      );
+      return;
+    }
+    ex.record.id = id;
+    ex.record.model = typeof stored.model === 'string' ? stored.model : '';
+    ex.sendJson(200, stored);
+  };
+}

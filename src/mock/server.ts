@@ -26,7 +26,8 @@
  * Besides OpenAI's and Anthropic's paths: Gemini's /v1beta/models/{model}:{generateContent,
  * streamGenerateContent,countTokens} (gemini.ts; key in x-goog-api-key or ?key=) and Azure OpenAI's
  * /openai/deployments/{deployment}/{chat/completions,completions,embeddings}?api-version=... and
- * /openai/v1/... (key in api-key), answered by the OpenAI handlers.
+ * /openai/v1/... (key in api-key), answered by the OpenAI handlers. GET /v1/responses/{id}
+ * answers a response it served with `store` not false (responses.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,13 +45,13 @@ import {
   unauthorized,
   type WireFormat,
 } from './errors.js';
-import { Exchange, type Handler, type Json } from './exchange.js';
+import { Exchange, type Handler, type Json, StoredResponses } from './exchange.js';
 import { countTokensHandler as geminiCountTokens, geminiRoute, generateContent } from './gemini.js';
 import { newId } from './ids.js';
 import { moderations } from './moderations.js';
 import { chatCompletions, embeddings, models } from './openai.js';
 import { type PlanDefaults, PlanError, planRequest } from './plan.js';
-import { responses } from './responses.js';
+import { responses, retrieveResponse } from './responses.js';
 import type { MockProvider, MockProviderOptions, ServedRecord } from './types.js';
 
 export type { MockProvider, MockProviderOptions, ReportedUsage, ServedRecord } from './types.js';
@@ -82,8 +83,17 @@ const GEMINI_METHODS: Record<string, Handler> = {
 /** Azure OpenAI's data-plane paths, as the OpenAI route they mirror. */
 const AZURE_DEPLOYMENT = /^\/openai\/deployments\/([^/]+)(\/chat\/completions|\/completions|\/embeddings)$/;
 
+/** GET /v1/responses/{id} (OpenAI, or Azure's v1 API under /openai). */
+const RETRIEVE = /^(\/openai)?\/v1\/responses\/([^/]+)$/;
+
 /** Routes whose path carries a name: Gemini's models/{model}:{method}, Azure's deployments and v1 API. */
 function dynamicRoute(method: string, path: string): Route | undefined {
+  if (method === 'GET') {
+    const retrieve = RETRIEVE.exec(path);
+    if (!retrieve) return undefined;
+    const route: Route = { handler: retrieveResponse(decodeURIComponent(retrieve[2]!)), format: 'openai' };
+    return retrieve[1] ? { ...route, azure: 'v1' } : route;
+  }
   if (method !== 'POST') return undefined;
   const gemini = geminiRoute(path);
   if (gemini) {
@@ -183,6 +193,7 @@ async function serve(
   options: MockProviderOptions,
   defaults: PlanDefaults,
   served: ServedRecord[] | null,
+  stored: StoredResponses,
 ): Promise<void> {
   const method = req.method ?? 'GET';
   const url = req.url ?? '/';
@@ -220,7 +231,7 @@ async function serve(
     planProblem = e.message;
     plan = planRequest({}, defaults);
   }
-  const ex = new Exchange(req, res, record, plan, format);
+  const ex = new Exchange(req, res, record, plan, format, stored);
 
   if (route === undefined) {
     req.resume();
@@ -287,9 +298,10 @@ export function startMockProvider(options: MockProviderOptions = {}): Promise<Mo
     chunkCount: options.chunkCount,
   };
   const recordInto = options.record === false ? null : served;
+  const stored = new StoredResponses();
 
   const server = createServer((req, res) => {
-    serve(req, res, options, defaults, recordInto).catch((err: unknown) => {
+    serve(req, res, options, defaults, recordInto, stored).catch((err: unknown) => {
       if (res.headersSent) {
         res.destroy();
         return;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contextTokensOf, ResponseTokenMemory } from './response-memory.js';
+import { contextTokensOf, ResponseTokenMemory, responseOwner } from './response-memory.js';
 
 describe('ResponseTokenMemory', () => {
   it('remembers context tokens by response id', () => {
@@ -35,6 +35,22 @@ describe('ResponseTokenMemory', () => {
     memory.remember('z', 10.2);
     expect(memory.contextTokens('z')).toBe(11);
     expect(() => new ResponseTokenMemory(0)).toThrow(RangeError);
+  });
+
+  it('says whom a response was served to and by which provider; none when it was not told', () => {
+    const memory = new ResponseTokenMemory(10);
+    memory.remember('resp_1', 10, { owner: 'key:alpha', provider: 'openai' });
+    memory.remember('resp_2', 10);
+    expect(memory.served('resp_1')).toEqual({ owner: 'key:alpha', provider: 'openai' });
+    expect(memory.served('resp_2')).toBeUndefined();
+    expect(memory.served('resp_3')).toBeUndefined();
+    expect(memory.contextTokens('resp_1')).toBe(10);
+  });
+
+  it('owners: a key by its id, a trial user by its user id, an anonymous caller without one by nothing', () => {
+    expect(responseOwner({ keyId: 'alpha', anonymous: false })).toBe('key:alpha');
+    expect(responseOwner({ keyId: 'anonymous', user: 'anon:v1', anonymous: true })).toBe('anonymous:anon:v1');
+    expect(responseOwner({ keyId: 'anonymous', anonymous: true })).toBeUndefined();
   });
 
   it('counts everything the response leaves in the context', () => {

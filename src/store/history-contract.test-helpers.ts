@@ -1,7 +1,8 @@
 /**
  * The history store contract, run on every implementation (history.test.ts: SQLite, Redis and
  * Postgres): rollups add up across writes and instances, money stays exact, the ledger reads back
- * every field in time order across pages in [from, to), ranges are half-open, retention prunes.
+ * every field (the agent session included) in time order across pages in [from, to), ranges are
+ * half-open, retention prunes.
  */
 import { expect, it } from 'vitest';
 import { collect, HOUR, requestRecord } from '../../test/analytics/fixtures.js';
@@ -87,6 +88,7 @@ export function historyContract(kind: HistoryKind): void {
           downgraded: i === 3,
           clamped: i === 5,
           stream: i % 2 === 0,
+          session: i % 3 === 0 ? `8f0e2c1a-5b7d-4e3f-9a61-2d4c8b7e0f1${i}` : i === 1 ? null : undefined,
         }),
       );
       const entries = records.map(ledgerEntryOf);
@@ -96,7 +98,8 @@ export function historyContract(kind: HistoryKind): void {
       // from is inclusive, to exclusive.
       const middle = await collect(b.ledger(entries[2]!.timeMs, entries[8]!.timeMs));
       expect(middle.map((e) => e.requestId)).toEqual(entries.slice(2, 8).map((e) => e.requestId));
-      expect(middle[2]).toMatchObject({ user: 'O\'Brien, "Bob"', latencyMs: 12 });
+      expect(middle[2]).toMatchObject({ user: 'O\'Brien, "Bob"', latencyMs: 12, session: null });
+      expect(middle[1]).toMatchObject({ session: '8f0e2c1a-5b7d-4e3f-9a61-2d4c8b7e0f13' });
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

@@ -7,11 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { collect, HOUR, requestRecord, USD } from '../../test/analytics/fixtures.js';
 import { type StartedPostgres, startPostgres } from '../../test/helpers/postgres.js';
 import { type StartedRedis, startRedis } from '../../test/helpers/redis.js';
 import { MAX_BACKOFF_MS, Recorder, type RecorderSettings } from '../analytics/recorder.js';
+import { ledgerEntryOf } from '../analytics/records.js';
 import type { HistoryStore, LedgerEntry, RollupRow } from './history.js';
 import { type HistoryKind, historyContract } from './history-contract.test-helpers.js';
 import { PostgresHistoryStore } from './postgres/history.js';
@@ -62,6 +64,37 @@ const kinds: HistoryKind[] = [
 
 describe.each(kinds)('$name history store', (kind) => {
   historyContract(kind);
+});
+
+describe('sqlite history made by an older gateway', () => {
+  it('gets the session column at start-up; its old rows read back with no session', async () => {
+    const path = join(dir, `${randomUUID()}.db`);
+    const old = new Database(path);
+    // The ledger as the first release made it: no session column.
+    old.exec(`CREATE TABLE request_ledger (id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,
+      request_id TEXT NOT NULL, endpoint TEXT NOT NULL, key_id TEXT, user TEXT, team TEXT,
+      requested_model TEXT, served_model TEXT, provider TEXT, stream INTEGER NOT NULL,
+      status INTEGER NOT NULL, error_code TEXT, input_tokens INTEGER NOT NULL,
+      cached_input_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL,
+      output_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL, cost_nano INTEGER NOT NULL,
+      estimate_nano INTEGER NOT NULL, latency_ms INTEGER NOT NULL, downgraded INTEGER NOT NULL,
+      clamped INTEGER NOT NULL, settlement TEXT NOT NULL);
+      INSERT INTO request_ledger VALUES (1, ${BASE}, 'req_old', '/v1/messages', 'alpha', 'alice', 'web',
+      'm', 'm', 'anthropic', 1, 200, NULL, 1, 0, 0, 1, 0, 5, 6, 7, 0, 0, 'usage');`);
+    old.close();
+    const store = new SqliteHistoryStore({ path });
+    try {
+      const entry = ledgerEntryOf(requestRecord({ timeMs: BASE + 1, session: 'sess-1' }));
+      await store.write([], [entry], RETENTION);
+      const read = await collect(store.ledger(BASE, BASE + HOUR));
+      expect(read.map((e) => [e.requestId, e.session])).toEqual([
+        ['req_old', null],
+        [entry.requestId, 'sess-1'],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe('recorder', () => {

@@ -52,8 +52,18 @@ export interface RollupRow extends RollupDims, UsageCounters {
 /** The ledger keeps what analytics read; the metering and waiting details go to logs and metrics. */
 export type LedgerEntry = Omit<
   RequestRecord,
-  'anonymous' | 'upstreamMs' | 'upstreamTtfbMs' | 'waitedMs' | 'metered' | 'extensions' | 'cutAtBudget'
->;
+  | 'anonymous'
+  | 'upstreamMs'
+  | 'upstreamTtfbMs'
+  | 'waitedMs'
+  | 'metered'
+  | 'extensions'
+  | 'cutAtBudget'
+  | 'session'
+> & {
+  /** The agent session (RequestRecord.session), null when none was sent; at most 128 plain characters. */
+  session: string | null;
+};
 
 export interface HistoryRetention {
   rollupMs: number;

@@ -38,8 +38,18 @@ function moveQueryKey(c: GatewayContext, headers: HeaderRecord): void {
 /** Session ids are opaque client values: kept only when short and plain (bounded, log-safe). */
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** The agent session of a request: Claude Code's X-Claude-Code-Session-Id (a UUID per session). */
+/**
+ * The agent session of a request: Claude Code's X-Claude-Code-Session-Id (a UUID per session), or
+ * Codex CLI's `session_id` (its conversation id, a UUID: codex-rs/codex-api/src/requests/headers.rs
+ * build_conversation_headers). Not a secret: a client-chosen label, kept for usage by session. A
+ * value that is not short and plain is dropped (the request is served, the session not recorded).
+ */
 export function sessionOf(headers: HeaderRecord): string | null {
-  const value = headers['x-claude-code-session-id'];
-  return value !== undefined && SESSION_ID.test(value) ? value : null;
+  for (const name of SESSION_HEADERS) {
+    const value = headers[name];
+    if (value !== undefined) return SESSION_ID.test(value) ? value : null;
+  }
+  return null;
 }
+
+const SESSION_HEADERS = ['x-claude-code-session-id', 'session_id'] as const;

@@ -16,7 +16,7 @@ import type { Exchange } from './exchange.js';
 import type { UpstreamCall } from './forward.js';
 import { budgetHeaders, costHeader } from './gateway-headers.js';
 import { meterFor } from './meter.js';
-import { rememberResponse } from './response-context.js';
+import { rememberResponse, servedTo } from './response-context.js';
 import { type Answered, cutAnswer, promptOnly, settleAnswer, USAGE_UNKNOWN } from './settle.js';
 import { CLIENT_CLOSED_STATUS, ClientGone, upstreamError } from './upstream-failures.js';
 
@@ -78,7 +78,12 @@ export async function relayAssembled(
       ? cutAnswer(admission, relayedUsage)
       : USAGE_UNKNOWN;
   const settled = await settleAnswer(exchange.engine, admission, answered, state);
-  rememberResponse(exchange.deps.responses, adapter.responseIdFromJson(json), usage);
+  rememberResponse(
+    exchange.deps.responses,
+    adapter.responseIdFromJson(json),
+    usage,
+    servedTo(exchange, admission.servedModel.provider.name),
+  );
   if (call.clientGone) {
     state.record.status = CLIENT_CLOSED_STATUS;
     state.finish(exchange.deps.observe);

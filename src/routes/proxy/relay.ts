@@ -19,7 +19,7 @@ import {
 } from './gateway-headers.js';
 import { isMetered, meterFor } from './meter.js';
 import { relayAssembled } from './relay-assembled.js';
-import { rememberResponse } from './response-context.js';
+import { rememberResponse, servedTo } from './response-context.js';
 import { cutAnswer, NOTHING_PRODUCED, promptOnly, settleAnswer, USAGE_UNKNOWN } from './settle.js';
 import { relayStream } from './stream-relay.js';
 import { CLIENT_CLOSED_STATUS, ClientGone, upstreamError } from './upstream-failures.js';
@@ -113,7 +113,12 @@ async function relayPlain(
     state,
   );
   // A follow-up naming this response (previous_response_id) is reserved for what it carries over.
-  rememberResponse(exchange.deps.responses, responseId, usage);
+  rememberResponse(
+    exchange.deps.responses,
+    responseId,
+    usage,
+    servedTo(exchange, admission.servedModel.provider.name),
+  );
   if (call.clientGone) return clientClosed(exchange);
   if (settled) costHeader(headers, settled.costNano);
   budgetHeaders(headers, settled?.tightest ?? admission.tightest);
@@ -157,7 +162,12 @@ function relayStreamed(
             ? { usage: outcome.usage, counted: outcome.counted, produced: true }
             : promptOnly(admission);
       await settleAnswer(exchange.engine, admission, answered, state);
-      rememberResponse(exchange.deps.responses, tap.responseId(), outcome.usage);
+      rememberResponse(
+        exchange.deps.responses,
+        tap.responseId(),
+        outcome.usage,
+        servedTo(exchange, admission.servedModel.provider.name),
+      );
       if (outcome.reason === 'client-gone') state.record.status = CLIENT_CLOSED_STATUS;
       state.finish(exchange.deps.observe);
     },

@@ -40,6 +40,7 @@ const LEDGER_COLUMNS = [
   ['downgraded', 'bool'],
   ['clamped', 'bool'],
   ['settlement', 'text'],
+  ['session', 'text'],
 ] as const;
 
 // One statement per batch and table: arrays of columns through unnest, so a batch of any size is
@@ -82,6 +83,7 @@ export function ledgerArrays(ledger: readonly LedgerEntry[]): unknown[][] {
       e.downgraded,
       e.clamped,
       e.settlement,
+      e.session,
     ];
     for (const [i, v] of values.entries()) columns[i]!.push(v);
   }
@@ -173,5 +175,6 @@ export function ledgerOf(row: DbRow): LedgerEntry {
     downgraded: row.downgraded === true,
     clamped: row.clamped === true,
     settlement: String(row.settlement) as LedgerEntry['settlement'],
+    session: str(row.session),
   };
 }

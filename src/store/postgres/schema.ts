@@ -73,6 +73,12 @@ CREATE TABLE request_ledger (
 ) PARTITION BY RANGE (time_ms);
 `,
   },
+  {
+    version: 2,
+    name: 'the agent session of a request in the ledger',
+    // On the partitioned parent: every partition, present and future, gets it (NULL in old rows).
+    sql: 'ALTER TABLE request_ledger ADD COLUMN session text;',
+  },
 ];
 
 /** Keys of the advisory locks (arbitrary constants; one per purpose, shared by every gateway). */

@@ -223,6 +223,7 @@ function encodeEntry(e: LedgerEntry): string {
     e.downgraded ? 1 : 0,
     e.clamped ? 1 : 0,
     e.settlement,
+    e.session,
   ]);
 }
 
@@ -260,5 +261,7 @@ function decodeEntry(raw: string): LedgerEntry | undefined {
     downgraded: a[21] === 1,
     clamped: a[22] === 1,
     settlement: String(a[23]) as LedgerEntry['settlement'],
+    // Appended after version 1 was first written: an older entry has no element 24 (null).
+    session: str(24),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Usage history in the SQLite file, beside the counters (own connection, own tables):
  *   usage_hourly    one row per (hour, key, user, team, model, provider, short), counters added up
- *   request_ledger  one row per request, indexed by time
+ *   request_ledger  one row per request, indexed by time (`session` added later: a file from an
+ *                   older gateway gets the column at start-up, NULL in the rows it already had)
  * Reads page with keyset queries, so an export never holds the connection between pages (the
  * recorder may write in between) and never loads more than a page.
  */
@@ -61,10 +62,14 @@ CREATE TABLE IF NOT EXISTS request_ledger (
   latency_ms      INTEGER NOT NULL,
   downgraded      INTEGER NOT NULL,
   clamped         INTEGER NOT NULL,
-  settlement      TEXT NOT NULL
+  settlement      TEXT NOT NULL,
+  session         TEXT
 );
 CREATE INDEX IF NOT EXISTS request_ledger_time ON request_ledger (time_ms);
 `;
+
+/** Columns added after a table was first made: added to a file made before them, once. */
+const ADDED_LEDGER_COLUMNS: ReadonlyArray<readonly [name: string, type: string]> = [['session', 'TEXT']];
 
 interface RollupDbRow {
   hour_ms: number;
@@ -109,6 +114,7 @@ interface LedgerDbRow {
   downgraded: number;
   clamped: number;
   settlement: LedgerEntry['settlement'];
+  session: string | null;
 }
 
 const ROLLUP_KEY = 'hour_ms, key_id, user, team, model, provider, short';
@@ -129,6 +135,7 @@ export class SqliteHistoryStore implements HistoryStore {
     this.pageSize = options.pageSize ?? 2000;
     this.db = openDatabase(options.path, options.timeoutMs);
     this.db.exec(SCHEMA);
+    addMissingColumns(this.db, 'request_ledger', ADDED_LEDGER_COLUMNS);
     this.stmt = {
       addRollup: this.db.prepare(
         `INSERT INTO usage_hourly (${ROLLUP_KEY}, requests, errors, input_tokens, cached_input_tokens,
@@ -149,11 +156,11 @@ export class SqliteHistoryStore implements HistoryStore {
         `INSERT INTO request_ledger (time_ms, request_id, endpoint, key_id, user, team, requested_model,
            served_model, provider, stream, status, error_code, input_tokens, cached_input_tokens,
            cache_write_tokens, output_tokens, reasoning_tokens, cost_nano, estimate_nano, latency_ms,
-           downgraded, clamped, settlement)
+           downgraded, clamped, settlement, session)
          VALUES (@timeMs, @requestId, @endpoint, @keyId, @user, @team, @requestedModel, @servedModel,
            @provider, @stream, @status, @errorCode, @inputTokens, @cachedInputTokens, @cacheWriteTokens,
            @outputTokens, @reasoningTokens, @costNano, @estimateNano, @latencyMs, @downgraded, @clamped,
-           @settlement)`,
+           @settlement, @session)`,
       ),
       // Keyset pages: strictly after the last row returned, in primary-key order.
       rollupFirst: this.db.prepare<[number, number, number], RollupDbRow>(
@@ -314,5 +321,20 @@ function ledgerOf(row: LedgerDbRow): LedgerEntry {
     downgraded: row.downgraded === 1,
     clamped: row.clamped === 1,
     settlement: row.settlement,
+    session: row.session ?? null,
   };
+}
+
+/** ALTER TABLE ADD COLUMN for each column a file made by an older gateway lacks (NULL in old rows). */
+function addMissingColumns(
+  db: Database.Database,
+  table: string,
+  columns: ReadonlyArray<readonly [name: string, type: string]>,
+): void {
+  const present = new Set(
+    (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name),
+  );
+  for (const [name, type] of columns) {
+    if (!present.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+  }
 }

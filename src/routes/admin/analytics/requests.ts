@@ -28,18 +28,23 @@ const requestsQuery = z
     team: z.string().optional().describe('Only this team.'),
     user: z.string().optional().describe('Only this user.'),
     model: z.string().optional().describe('Only requests that asked for or were served by this model.'),
+    session: z
+      .string()
+      .optional()
+      .describe("Only this agent session (Claude Code's X-Claude-Code-Session-Id, Codex's session_id)."),
   })
   .strict();
 
 async function* filtered(
   entries: AsyncIterable<LedgerEntry>,
-  q: { key?: string; team?: string; user?: string; model?: string },
+  q: { key?: string; team?: string; user?: string; model?: string; session?: string },
 ): AsyncIterable<LedgerEntry> {
   for await (const e of entries) {
     if (q.key !== undefined && e.keyId !== q.key) continue;
     if (q.team !== undefined && e.team !== q.team) continue;
     if (q.user !== undefined && e.user !== q.user) continue;
     if (q.model !== undefined && e.requestedModel !== q.model && e.servedModel !== q.model) continue;
+    if (q.session !== undefined && e.session !== q.session) continue;
     yield e;
   }
 }

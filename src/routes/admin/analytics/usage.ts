@@ -1,6 +1,6 @@
 /**
  * GET /admin/usage: usage history from the hourly rollups, per hour or day (UTC), optionally
- * grouped (see docs/analytics.md).
+ * grouped (see docs/analytics.md); grouped by session, from the request ledger (usage-report.ts).
  */
 import { z } from 'zod';
 import { DIMENSIONS, type Dimension, hourRange } from '../../../analytics/usage-report.js';
@@ -48,9 +48,15 @@ const usageAnswer = z.object({
       user: z.string().optional(),
       team: z.string().optional(),
       provider: z.string().optional(),
+      session: z.string().optional(),
     }),
   ),
   total: counters,
+  source: z
+    .enum(['rollups', 'ledger'])
+    .describe(
+      'rollups: the hourly rollups (history.rollup_retention_days); ledger: summed from the request ledger, when grouped by session (history.ledger_retention_days).',
+    ),
 });
 
 function countersJson(c: UsageCounters) {
@@ -85,7 +91,7 @@ export const getUsage: AdminRoute<Pick<AdminServices, 'analytics' | 'clock'>> = 
     method: 'get',
     path: '/admin/usage',
     summary:
-      'Usage history from the hourly rollups: requests, tokens by kind and cost per hour or day (UTC), optionally grouped by model, key, user, team or provider. Default: the last 24 hours by hour.',
+      'Usage history from the hourly rollups: requests, tokens by kind and cost per hour or day (UTC), optionally grouped by model, key, user, team or provider, or by session (the agent session: Claude Code, Codex; summed from the request ledger). Default: the last 24 hours by hour.',
     query: usageQuery,
     response: usageAnswer,
     errors: queryErrors,
@@ -108,6 +114,7 @@ export const getUsage: AdminRoute<Pick<AdminServices, 'analytics' | 'clock'>> = 
           ...countersJson(row.counters),
         })),
         total: countersJson(report.total),
+        source: report.source,
       });
     });
   },
