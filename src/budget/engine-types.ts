@@ -6,7 +6,6 @@ import type { RuntimeBudget, RuntimeConfig } from '../config/runtime.js';
 import type { LimitKind } from '../limits/types.js';
 import type { Nano } from '../money.js';
 import type { BudgetStore, LineBalance, LineSpec } from '../store/types.js';
-import type { RenewPass } from './leases.js';
 import type { RetryQueueOptions } from './retry.js';
 import type { BudgetEngine } from './types.js';
 
@@ -79,4 +78,15 @@ export interface ManagedBudgetEngine extends BudgetEngine {
   reapNow(): Promise<number>;
   /** One lease renewal pass now, for every reservation this engine holds. */
   renewLeases(): Promise<RenewPass>;
+}
+
+/** What one renewal pass did, reservation by reservation. */
+export interface RenewPass {
+  renewed: number;
+  gone: number;
+  /** The store did not answer; the lease written last is still running. */
+  failed: number;
+  /** The store did not answer and the lease has run out: another instance may have reaped it. */
+  lapsed: number;
+  overdue: number;
 }

@@ -21,7 +21,7 @@
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { BudgetStore } from '../store/types.js';
 import { safe } from './budget-alerts.js';
-import type { EngineMetricsHooks, LeaseRenewalResult } from './engine-types.js';
+import type { EngineMetricsHooks, LeaseRenewalResult, RenewPass } from './engine-types.js';
 
 /** Ids per store call: one Redis script or SQLite transaction stays short even for a busy instance. */
 export const RENEW_BATCH = 1000;
@@ -40,17 +40,6 @@ interface Held {
   expiresAtMs: number;
   /** A renewal found it gone: reaped (or settled elsewhere) while its request was alive here. */
   lost: boolean;
-}
-
-/** What one renewal pass did, reservation by reservation. */
-export interface RenewPass {
-  renewed: number;
-  gone: number;
-  /** The store did not answer; the lease written last is still running. */
-  failed: number;
-  /** The store did not answer and the lease has run out: another instance may have reaped it. */
-  lapsed: number;
-  overdue: number;
 }
 
 export class LeaseKeeper {

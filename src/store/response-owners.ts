@@ -12,21 +12,11 @@
  */
 import type { RuntimeStore } from '../config/runtime.js';
 import { RedisResponseOwners } from './redis/response-owners.js';
+import type { ResponseOwnerStore } from './response-owner-types.js';
 import { SqliteResponseOwners } from './sqlite/response-owners.js';
 
-export interface ResponseOwner {
-  owner: string;
-  provider: string;
-}
-
-export const OWNER_TTL_MS = 30 * 24 * 3_600_000;
-
-export interface ResponseOwnerStore {
-  put(responseId: string, served: ResponseOwner): Promise<void>;
-  /** The owner of a response; undefined when unknown or expired. StoreUnavailableError when the store is down. */
-  get(responseId: string): Promise<ResponseOwner | undefined>;
-  close(): Promise<void>;
-}
+export type { ResponseOwner, ResponseOwnerStore } from './response-owner-types.js';
+export { OWNER_TTL_MS } from './response-owner-types.js';
 
 /** Beside the budget counters: the same SQLite file, or the same Redis prefix. */
 export function createResponseOwners(

@@ -4,8 +4,8 @@
  * About 150 bytes per response in memory: a million Responses answers a day kept 30 days is
  * about 4.5 GB; requests with `store: false` (Codex CLI's default) are kept all the same.
  */
-import type { ResponseOwner, ResponseOwnerStore } from '../response-owners.js';
-import { OWNER_TTL_MS } from '../response-owners.js';
+import type { ResponseOwner, ResponseOwnerStore } from '../response-owner-types.js';
+import { OWNER_TTL_MS } from '../response-owner-types.js';
 import { RedisClient, type RedisTarget } from './client.js';
 
 export interface RedisResponseOwnersOptions extends RedisTarget {

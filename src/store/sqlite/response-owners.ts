@@ -5,7 +5,7 @@
  * table stays at about the responses of the last OWNER_TTL_MS (roughly 100 bytes each on disk).
  */
 import type Database from 'better-sqlite3';
-import { OWNER_TTL_MS, type ResponseOwner, type ResponseOwnerStore } from '../response-owners.js';
+import { OWNER_TTL_MS, type ResponseOwner, type ResponseOwnerStore } from '../response-owner-types.js';
 import { StoreUnavailableError } from '../types.js';
 import { asUnavailable, openDatabase } from './db.js';
 
