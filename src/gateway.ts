@@ -15,6 +15,7 @@ import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import type { RuntimeConfig } from './config/runtime.js';
 import { unpricedModelsLine } from './config/unpriced.js';
 import { type ConfigWatch, watchConfigFile } from './config/watch.js';
+import { createFleetMetrics } from './fleet-metrics.js';
 import type { GatewayApp } from './http/app.js';
 import { type DrainControl, trackForDrain } from './http/drain.js';
 import { createLogger, logRequest } from './logger.js';
@@ -122,6 +123,35 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     clock: options.clock,
   });
   const store = writes.store;
+  const fleet = createFleetMetrics(metrics.registry, () => stores.budget);
+  // A store that came back empty fails closed until an operator recovers it ([hardening] 14.1).
+  stores.budget.onStoreEvent((event) => {
+    if (event.type === 'reset') {
+      fleet.resetsDetected.inc();
+      logger.error({
+        msg: 'budget store reset detected: refusing every request (503 store_reset) until POST /admin/store/recover; see docs/operations.md',
+        reason: event.reason,
+        store: current.store.type,
+      });
+    } else if (event.type === 'recovered') {
+      logger.warn({
+        msg: 'budget store recovered: serving again from the counters the store holds now',
+        epoch: event.epoch,
+        resetForMs: (options.clock ?? Date.now)() - event.resetSinceMs,
+      });
+    } else if (event.type === 'settle_lost') {
+      fleet.settlesLost.inc();
+      fleet.settlesLostUsd.inc(event.actualNano / 1e9);
+      logger.error({
+        msg: 'settle lost in a store reset: this request was served but its cost is in no budget',
+        reservationId: event.reservationId,
+        reservedNano: event.reservedNano,
+        actualNano: event.actualNano,
+      });
+    }
+  });
+  for (const warning of await stores.budget.prepare())
+    logger.warn({ msg: warning, store: current.store.type });
   // `current` is the merged config: the file plus the budgets and keys made through the admin API,
   // kept in step by the registry (file reloads, metadata version changes). Requests read it from
   // memory; the registry reads the store in the background.
@@ -206,6 +236,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     config: () => current,
     draining: () => drainControl?.draining ?? false,
     storeProblem: () => writes.problem(),
+    storeReset: () => stores.budget.resetState()?.reason,
     engine: () => settling.engine,
     store: () => store,
     pools,

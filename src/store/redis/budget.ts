@@ -22,21 +22,27 @@
  */
 import type { LimitSpec, LimitUse } from '../../limits/types.js';
 import type { Nano } from '../../money.js';
-import type {
-  BudgetStore,
-  ExtendRequest,
-  ExtendResult,
-  LineBalance,
-  LineSpec,
-  ReserveRequest,
-  ReserveResult,
-  SettleResult,
+import {
+  type BudgetStore,
+  type ExtendRequest,
+  type ExtendResult,
+  type LineBalance,
+  type LineSpec,
+  type ReserveRequest,
+  type ReserveResult,
+  type SettleResult,
+  type StoreEvent,
+  StoreResetError,
+  StoreUnavailableError,
 } from '../types.js';
 import { type Connection, connectRedis, RedisClient, type RedisTarget } from './client.js';
+import { RedisEpoch } from './epoch.js';
+import { persistenceWarnings } from './persistence.js';
 import {
   decodeBalance,
   decodeBalances,
   decodeCount,
+  decodeEpoch,
   decodeExtend,
   decodeFreed,
   decodeLimitUses,
@@ -49,7 +55,12 @@ export interface RedisStoreOptions extends RedisTarget {
   prefix: string;
   /** Bound on every operation, waiting for a (re)connection included. */
   timeoutMs: number;
+  /** The deployment epoch, shared with the meta store (createStores); one of its own when absent. */
+  epoch?: RedisEpoch;
 }
+
+/** In-flight reservations remembered for lost-settle accounting; past it the oldest are forgotten. */
+const MAX_TRACKED = 100_000;
 
 /** Reservations the reap script settles per call; reapExpired loops while batches come back full. */
 const REAP_BATCH = 500;
@@ -66,9 +77,21 @@ export class RedisStore implements BudgetStore {
   /** Created on the first onFreed: a gateway that never waits holds no extra connection. */
   private subscriber: Connection | undefined;
   private closed = false;
+  private readonly epoch: RedisEpoch;
+  /** Reservations this instance holds under the current epoch: id -> reserved nano-USD. */
+  private readonly inFlight = new Map<string, Nano>();
+  /** Reservations that were in flight when the reset was detected: their settles count nothing. */
+  private readonly lost = new Map<string, Nano>();
 
   constructor(private readonly options: RedisStoreOptions) {
     this.tag = `{${options.prefix}}`;
+    this.epoch = options.epoch ?? new RedisEpoch(this.tag);
+    // At a reset everything in flight was reserved on counters that are gone.
+    this.epoch.on((event) => {
+      if (event.type !== 'reset') return;
+      for (const [id, amount] of this.inFlight) remember(this.lost, id, amount);
+      this.inFlight.clear();
+    });
     this.none = `${this.tag}:none`;
     this.leasesKey = `${this.tag}:leases`;
     this.resPrefix = `${this.tag}:res:`;
@@ -87,8 +110,51 @@ export class RedisStore implements BudgetStore {
         'reset',
         'claim',
         'limitUses',
+        'epoch',
       ],
+      epoch: this.epoch,
     });
+  }
+
+  async prepare(): Promise<string[]> {
+    const warnings: string[] = [];
+    try {
+      // Any epoch-checked script starts the epoch first; a read-only one changes nothing else.
+      await this.redis.script('limitUses', [], [0]);
+    } catch (error) {
+      // Reset or down: the gateway starts anyway, failing closed (reset) or per on_unavailable.
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      if (!(error instanceof StoreResetError))
+        warnings.push(`redis store not reachable at start-up: ${error.message}`);
+      return warnings;
+    }
+    return [...warnings, ...(await persistenceWarnings(this.redis))];
+  }
+
+  resetState() {
+    return this.epoch.state();
+  }
+
+  async recover(): Promise<{ status: 'recovered' | 'not_reset'; epoch?: string }> {
+    // Ask the store, not only this instance: another instance may have seen the reset first.
+    const now = decodeEpoch(
+      await this.redis.script('epoch', [this.epoch.key, this.epoch.markerKey], ['read', '']),
+    );
+    if (!this.epoch.state() && now.marker === '' && now.epoch !== '' && now.epoch === this.epoch.current()) {
+      return { status: 'not_reset', epoch: now.epoch };
+    }
+    const value = this.epoch.nextValue(true);
+    const reply = await this.redis.script(
+      'epoch',
+      [this.epoch.key, this.epoch.markerKey],
+      ['recover', value],
+    );
+    this.epoch.recovered(decodeEpoch(reply));
+    return { status: 'recovered', epoch: value };
+  }
+
+  onStoreEvent(listener: (event: StoreEvent) => void): () => void {
+    return this.epoch.on(listener);
   }
 
   lineKey(instance: string, period: string): string {
@@ -134,7 +200,13 @@ export class RedisStore implements BudgetStore {
       argv.push(limit.requestsPerMinute, limit.tokensPerMinute, limit.concurrentRequests);
     }
     argv.push(limits.length);
-    return decodeReserve(await this.redis.script('reserve', keys, argv), req.lines.length, limits.length);
+    const result = decodeReserve(
+      await this.redis.script('reserve', keys, argv),
+      req.lines.length,
+      limits.length,
+    );
+    if (result.status === 'reserved') remember(this.inFlight, req.reservationId, result.amountNano);
+    return result;
   }
 
   async extend(req: ExtendRequest): Promise<ExtendResult> {
@@ -243,11 +315,32 @@ export class RedisStore implements BudgetStore {
     return this.redis.close(this.subscriber ? [this.subscriber] : []);
   }
 
+  /**
+   * A settle of a reservation made before a reset cannot land (its counters are gone): it is
+   * announced (logged and counted by the gateway) instead of being a silent no-op, and not retried.
+   */
   private async settleAt(reservationId: string, actualNano: Nano, tokens?: number): Promise<SettleResult> {
+    if (this.wasLost(reservationId, actualNano)) return { status: 'unknown' };
     const keys = [this.resPrefix + reservationId, this.leasesKey];
     const argv: (string | number)[] = [reservationId, actualNano, this.freedChannel];
     if (tokens !== undefined) argv.push(tokens);
-    return decodeSettle(await this.redis.script('settle', keys, argv));
+    try {
+      const result = decodeSettle(await this.redis.script('settle', keys, argv));
+      this.inFlight.delete(reservationId);
+      return result;
+    } catch (error) {
+      if (error instanceof StoreResetError && this.wasLost(reservationId, actualNano))
+        return { status: 'unknown' };
+      throw error;
+    }
+  }
+
+  private wasLost(reservationId: string, actualNano: Nano): boolean {
+    const reservedNano = this.lost.get(reservationId);
+    if (reservedNano === undefined) return false;
+    this.lost.delete(reservationId);
+    this.epoch.emit({ type: 'settle_lost', reservationId, reservedNano, actualNano });
+    return true;
   }
 
   /** The line's wait queue (sorted set of positions) and its waiters' needs (hash). */
@@ -295,6 +388,12 @@ export class RedisStore implements BudgetStore {
   private prevKey(spec: LineSpec): string {
     return spec.previousPeriod === null ? this.none : this.lineKey(spec.instance, spec.previousPeriod);
   }
+}
+
+/** Adds to a bounded map (insertion order: the oldest entry goes first). */
+function remember(map: Map<string, Nano>, id: string, amount: Nano): void {
+  map.set(id, amount);
+  if (map.size > MAX_TRACKED) map.delete(map.keys().next().value as string);
 }
 
 /** The name a freed line is announced by: `${instance}|${period}`. */

@@ -158,3 +158,9 @@ export function decodeMetaSnapshot(reply: unknown): { version: number; budgets: 
   if (!Array.isArray(reply) || reply.length !== 3) throw new Error('redis meta snapshot: malformed reply');
   return { version: Number(reply[0]), budgets: reply[1] as string[], keys: reply[2] as string[] };
 }
+
+/** epoch.lua: {epoch or '', marker or '', created}. */
+export function decodeEpoch(reply: unknown): { epoch: string; marker: string } {
+  if (!Array.isArray(reply) || reply.length !== 3) throw new Error('redis epoch: malformed reply');
+  return { epoch: String(reply[0]), marker: String(reply[1]) };
+}
