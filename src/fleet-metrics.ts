@@ -4,7 +4,9 @@
  * (registered in its registry) because that file is full. Labels are bounded: budget ids of
  * config/API budgets, one config hash per instance.
  */
+import { createHash } from 'node:crypto';
 import client from 'prom-client';
+import type { RuntimeConfig } from './config/runtime.js';
 import type { BudgetStore } from './store/types.js';
 
 export type FleetMetrics = ReturnType<typeof createFleetMetrics>;
@@ -38,5 +40,35 @@ export function createFleetMetrics(registry: client.Registry, store: () => Budge
     registers,
   });
   settlesLostUsd.inc(0);
-  return { resetsDetected, settlesLost, settlesLostUsd };
+  const limitDrift = new client.Counter({
+    name: `${p}budget_limit_drift_total`,
+    help: "Reserves whose budget limit differed from the one the instances agreed on (the smallest recent one was used): instances' configs differ",
+    labelNames: ['budget'],
+    registers,
+  });
+  const configInfo = new client.Gauge({
+    name: `${p}config_info`,
+    help: 'Always 1; hash: a digest of the budgets and limits in force on this instance (instances that differ disagree on limits)',
+    labelNames: ['hash'],
+    registers,
+  });
+  let hash = '';
+  /** Called with every config in force (start-up, reloads, API changes); one series per instance. */
+  const observeConfig = (config: RuntimeConfig) => {
+    const next = configHash(config);
+    if (next === hash) return;
+    hash = next;
+    configInfo.reset();
+    configInfo.set({ hash }, 1);
+  };
+  return { resetsDetected, settlesLost, settlesLostUsd, limitDrift, observeConfig };
+}
+
+/** 12 hex digits of SHA-256 over what decides a request's limits: budgets and rate limits. */
+export function configHash(config: RuntimeConfig): string {
+  const budgets = [...config.budgets]
+    .map((b) => [b.id, b.source, b.limitNano, b.period, b.timezone, b.rolloverMaxNano, b.scope])
+    .sort((x, y) => String(x[0]).localeCompare(String(y[0])));
+  const limits = config.limits?.list ?? [];
+  return createHash('sha256').update(JSON.stringify({ budgets, limits })).digest('hex').slice(0, 12);
 }

@@ -124,6 +124,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const store = writes.store;
   const fleet = createFleetMetrics(metrics.registry, () => stores.budget);
+  fleet.observeConfig(current);
+  /** Drift warnings, at most one a minute per budget. */
+  const driftLogged = new Map<string, number>();
   // A store that came back empty fails closed until an operator recovers it ([hardening] 14.1).
   stores.budget.onStoreEvent((event) => {
     if (event.type === 'reset') {
@@ -139,6 +142,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         epoch: event.epoch,
         resetForMs: (options.clock ?? Date.now)() - event.resetSinceMs,
       });
+    } else if (event.type === 'limit_drift') {
+      fleet.limitDrift.inc({ budget: event.budgetId });
+      const now = Date.now();
+      if ((driftLogged.get(event.budgetId) ?? 0) + 60_000 <= now) {
+        driftLogged.set(event.budgetId, now);
+        logger.warn({
+          msg: "budget limit differs from the other instances' (configs differ): the smallest recent limit is used; make the config files agree",
+          budget: event.budgetId,
+          thisInstanceUsd: event.sentNano / 1e9,
+        });
+      }
     } else if (event.type === 'settle_lost') {
       fleet.settlesLost.inc();
       fleet.settlesLostUsd.inc(event.actualNano / 1e9);
@@ -165,6 +179,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     (merged) => {
       current = merged;
+      fleet.observeConfig(merged);
     },
   );
   await registry.refresh();

@@ -221,7 +221,12 @@ export type StoreEvent =
   | { type: 'reset'; reason: string }
   | { type: 'recovered'; epoch: string; resetSinceMs: number }
   /** A settle of a reservation made before the reset: its cost is in no budget (the store lost it). */
-  | { type: 'settle_lost'; reservationId: string; reservedNano: Nano; actualNano: Nano };
+  | { type: 'settle_lost'; reservationId: string; reservedNano: Nano; actualNano: Nano }
+  /**
+   * This instance's limit for a budget line differs from the one the instances agreed on (their
+   * configs differ): the smallest recent one was used ([hardening] 14.2).
+   */
+  | { type: 'limit_drift'; budgetId: string; sentNano: Nano };
 
 /** Thrown by a store when it cannot answer within its timeout or is down. */
 export class StoreUnavailableError extends Error {

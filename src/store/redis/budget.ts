@@ -48,6 +48,7 @@ import {
   decodeLimitUses,
   decodeReserve,
   decodeSettle,
+  driftedLine,
 } from './replies.js';
 
 export interface RedisStoreOptions extends RedisTarget {
@@ -200,11 +201,11 @@ export class RedisStore implements BudgetStore {
       argv.push(limit.requestsPerMinute, limit.tokensPerMinute, limit.concurrentRequests);
     }
     argv.push(limits.length);
-    const result = decodeReserve(
-      await this.redis.script('reserve', keys, argv),
-      req.lines.length,
-      limits.length,
-    );
+    const reply = await this.redis.script('reserve', keys, argv);
+    const result = decodeReserve(reply, req.lines.length, limits.length);
+    const drifted = req.lines[driftedLine(reply)];
+    if (drifted)
+      this.epoch.emit({ type: 'limit_drift', budgetId: drifted.budgetId, sentNano: drifted.limitNano });
     if (result.status === 'reserved') remember(this.inFlight, req.reservationId, result.amountNano);
     return result;
   }
