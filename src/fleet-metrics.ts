@@ -52,6 +52,11 @@ export function createFleetMetrics(registry: client.Registry, store: () => Budge
     labelNames: ['hash'],
     registers,
   });
+  const clockSkew = new client.Gauge({
+    name: `${p}store_clock_skew_seconds`,
+    help: "The store's clock minus this machine's, seconds (Redis TIME; 0 for SQLite); the gateway follows the store's clock past 0.1 s",
+    registers,
+  });
   let hash = '';
   /** Called with every config in force (start-up, reloads, API changes); one series per instance. */
   const observeConfig = (config: RuntimeConfig) => {
@@ -61,7 +66,7 @@ export function createFleetMetrics(registry: client.Registry, store: () => Budge
     configInfo.reset();
     configInfo.set({ hash }, 1);
   };
-  return { resetsDetected, settlesLost, settlesLostUsd, limitDrift, observeConfig };
+  return { resetsDetected, settlesLost, settlesLostUsd, limitDrift, clockSkew, observeConfig };
 }
 
 /** 12 hex digits of SHA-256 over what decides a request's limits: budgets and rate limits. */

@@ -34,6 +34,9 @@ import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { preloadEncoders } from './tokens/encoding.js';
 import { closeTokenWorkers } from './tokens/estimate.js';
 
+/** Past this, the clock skew between this machine and the store is logged (it is corrected either way). */
+const SKEW_WARN_MS = 1000;
+
 export interface GatewayOptions {
   /** A config file path (reloadable) or config text. */
   configPath?: string;
@@ -109,6 +112,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     : () => {};
   const metrics = createMetrics();
   const stores = createStores(current);
+  // [hardening] 14.3: every instance reads time as the store does. Periods, leases, reaping and
+  // rate windows all follow the store's clock once this machine's is measurably off from it
+  // (Redis TIME, measured at start-up and every 30 s; SQLite: the one machine clock, offset 0).
+  const baseClock = options.clock ?? Date.now;
+  const clock = () => baseClock() + stores.budget.clockOffsetMs();
   // Failed writes fail /readyz for a while and are logged, rate-limited (store/write-health.ts).
   const writes = watchWrites(metrics.instrumentStore(stores.budget), {
     log: ({ op, error, code, suppressed }) =>
@@ -120,11 +128,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         suppressed,
         store: current.store.type,
       }),
-    clock: options.clock,
+    clock,
   });
   const store = writes.store;
   const fleet = createFleetMetrics(metrics.registry, () => stores.budget);
   fleet.observeConfig(current);
+  let skewWarned = false;
   /** Drift warnings, at most one a minute per budget. */
   const driftLogged = new Map<string, number>();
   // A store that came back empty fails closed until an operator recovers it ([hardening] 14.1).
@@ -140,7 +149,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       logger.warn({
         msg: 'budget store recovered: serving again from the counters the store holds now',
         epoch: event.epoch,
-        resetForMs: (options.clock ?? Date.now)() - event.resetSinceMs,
+        resetForMs: clock() - event.resetSinceMs,
       });
     } else if (event.type === 'limit_drift') {
       fleet.limitDrift.inc({ budget: event.budgetId });
@@ -153,6 +162,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           thisInstanceUsd: event.sentNano / 1e9,
         });
       }
+    } else if (event.type === 'clock_skew') {
+      fleet.clockSkew.set(event.skewMs / 1000);
+      const off = Math.abs(event.skewMs) > SKEW_WARN_MS;
+      if (off && !skewWarned) {
+        logger.warn({
+          msg: `this machine's clock is ${Math.round(event.skewMs)} ms behind the store's (negative: ahead); the gateway uses the store's clock for periods, leases and reaping. Fix NTP on this host or the store's`,
+          skewMs: Math.round(event.skewMs),
+        });
+      }
+      skewWarned = off;
     } else if (event.type === 'settle_lost') {
       fleet.settlesLost.inc();
       fleet.settlesLostUsd.inc(event.actualNano / 1e9);
@@ -194,13 +213,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const forecasts = new ForecastWatch({
     store,
     emit: (alert) => alerts.emit(alert),
-    observedSinceMs: (options.clock ?? Date.now)(),
+    observedSinceMs: clock(),
     evidence: () => current.forecast,
   });
   const engine = createBudgetEngine({
     config: () => current,
     store,
-    clock: options.clock,
+    clock,
     // Rejections, downgrades, clamps and store errors are counted from request records
     // (observeRequest) and the instrumented store, so /v1/cost/estimate previews stay out of them.
     metrics: {
@@ -220,7 +239,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     config: () => current,
     store,
     history: stores.history,
-    clock: options.clock,
+    clock,
     logger,
     onAnomaly: (event) => alerts.emit(anomalyAlert(event)),
     onHistoryDropped: (count) => metrics.historyDropped.inc(count),
@@ -229,7 +248,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     snapshot: createBudgetSnapshots({
       config: () => current,
       store,
-      clock: options.clock,
+      clock,
       forecast: analytics.exhaustionForecaster,
     }).current,
     pendingRetries: () => engine.pendingRetries(),
@@ -258,7 +277,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     observe,
     logger,
     burnRates: analytics,
-    clock: options.clock,
+    clock,
     onFallback: (from, to, reason) => metrics.fallbacks.inc({ from, to, reason }),
     tracing,
     onUnknownPath: (method) => metrics.unknownPath(method),
@@ -266,7 +285,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       mountMetrics(app, metrics);
       mountAdmin(app, {
         config: () => current,
-        clock: options.clock ?? Date.now,
+        clock,
         engine: () => settling.engine,
         store,
         alerts,

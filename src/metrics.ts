@@ -384,6 +384,7 @@ export function createMetrics() {
       resetState: store.resetState.bind(store),
       recover: store.recover.bind(store),
       onStoreEvent: store.onStoreEvent.bind(store),
+      clockOffsetMs: store.clockOffsetMs.bind(store),
       close: store.close.bind(store),
     };
   }

@@ -97,5 +97,6 @@ export class FlakyStore implements BudgetStore {
   resetState: BudgetStore['resetState'] = () => this.inner.resetState();
   recover: BudgetStore['recover'] = () => this.inner.recover();
   onStoreEvent: BudgetStore['onStoreEvent'] = (listener) => this.inner.onStoreEvent(listener);
+  clockOffsetMs: BudgetStore['clockOffsetMs'] = () => this.inner.clockOffsetMs();
   close = () => Promise.resolve();
 }

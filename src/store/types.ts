@@ -207,6 +207,11 @@ export interface BudgetStore {
    * what the store holds now. SQLite: nothing to recover (its file has no epoch).
    */
   recover(): Promise<{ status: 'recovered' | 'not_reset' | 'not_needed'; epoch?: string }>;
+  /**
+   * Milliseconds to add to this machine's clock to read the store's ([hardening] 14.3): Redis's
+   * TIME minus Date.now(), once past 100 ms (below it, 0: measurement noise); SQLite 0.
+   */
+  clockOffsetMs(): number;
   /** Store-level events (reset detected, recovered, lost settles, drift, skew) for logs and metrics. */
   onStoreEvent(listener: (event: StoreEvent) => void): () => void;
 }
@@ -226,7 +231,9 @@ export type StoreEvent =
    * This instance's limit for a budget line differs from the one the instances agreed on (their
    * configs differ): the smallest recent one was used ([hardening] 14.2).
    */
-  | { type: 'limit_drift'; budgetId: string; sentNano: Nano };
+  | { type: 'limit_drift'; budgetId: string; sentNano: Nano }
+  /** The store's clock minus this machine's, as last measured. */
+  | { type: 'clock_skew'; skewMs: number };
 
 /** Thrown by a store when it cannot answer within its timeout or is down. */
 export class StoreUnavailableError extends Error {

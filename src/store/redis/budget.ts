@@ -37,7 +37,7 @@ import {
 } from '../types.js';
 import { type Connection, connectRedis, RedisClient, type RedisTarget } from './client.js';
 import { RedisEpoch } from './epoch.js';
-import { persistenceWarnings } from './persistence.js';
+import { ClockSkew, persistenceWarnings } from './persistence.js';
 import {
   decodeBalance,
   decodeBalances,
@@ -79,6 +79,7 @@ export class RedisStore implements BudgetStore {
   private subscriber: Connection | undefined;
   private closed = false;
   private readonly epoch: RedisEpoch;
+  private readonly skew: ClockSkew;
   /** Reservations this instance holds under the current epoch: id -> reserved nano-USD. */
   private readonly inFlight = new Map<string, Nano>();
   /** Reservations that were in flight when the reset was detected: their settles count nothing. */
@@ -87,6 +88,10 @@ export class RedisStore implements BudgetStore {
   constructor(private readonly options: RedisStoreOptions) {
     this.tag = `{${options.prefix}}`;
     this.epoch = options.epoch ?? new RedisEpoch(this.tag);
+    this.skew = new ClockSkew(
+      () => this.redis.call((c) => c.time()),
+      (skewMs) => this.epoch.emit({ type: 'clock_skew', skewMs }),
+    );
     // At a reset everything in flight was reserved on counters that are gone.
     this.epoch.on((event) => {
       if (event.type !== 'reset') return;
@@ -129,11 +134,17 @@ export class RedisStore implements BudgetStore {
         warnings.push(`redis store not reachable at start-up: ${error.message}`);
       return warnings;
     }
+    await this.skew.measure().catch(() => {});
+    this.skew.start();
     return [...warnings, ...(await persistenceWarnings(this.redis))];
   }
 
   resetState() {
     return this.epoch.state();
+  }
+
+  clockOffsetMs(): number {
+    return this.skew.offsetMs();
   }
 
   async recover(): Promise<{ status: 'recovered' | 'not_reset'; epoch?: string }> {
@@ -312,6 +323,7 @@ export class RedisStore implements BudgetStore {
 
   close(): Promise<void> {
     this.closed = true;
+    this.skew.stop();
     this.listeners.clear();
     return this.redis.close(this.subscriber ? [this.subscriber] : []);
   }

@@ -231,6 +231,11 @@ export class SqliteStore implements BudgetStore {
     return { status: 'not_needed' };
   }
 
+  /** Several processes on one SQLite file share one machine's clock: nothing to correct. */
+  clockOffsetMs(): number {
+    return 0;
+  }
+
   onStoreEvent(): () => void {
     return () => {};
   }
