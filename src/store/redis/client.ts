@@ -118,6 +118,8 @@ export class RedisClient {
     ];
     if (!command) throw new Error(`redis script ${name} was not defined on this client`);
     const epoch = scripts()[name].epoch ? this.epoch : undefined;
+    // The preamble takes the last two ARGV: without them it would eat the script's own.
+    if (scripts()[name].epoch && !epoch) throw new Error(`redis script ${name} needs the deployment epoch`);
     if (epoch) await epoch.ensureStarted(() => this.startEpoch(epoch));
     const run = () =>
       this.call((c) =>

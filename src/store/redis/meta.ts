@@ -9,7 +9,7 @@
  */
 import { type MetaKind, type MetaSnapshot, type MetaStore, type PutMode, parseRecord } from '../meta.js';
 import { type Connection, connectRedis, RedisClient, type RedisTarget } from './client.js';
-import type { RedisEpoch } from './epoch.js';
+import { RedisEpoch } from './epoch.js';
 import { decodeCount, decodeMetaSnapshot } from './replies.js';
 
 export interface RedisMetaStoreOptions extends RedisTarget {
@@ -42,7 +42,8 @@ export class RedisMetaStore implements MetaStore {
       ...options,
       label: 'redis store',
       scripts: ['metaPut', 'metaRemove', 'metaSnapshot', 'epoch'],
-      epoch: options.epoch,
+      // Alone (tests, tools) it keeps an epoch of its own; createStores shares the budget store's.
+      epoch: options.epoch ?? new RedisEpoch(tag),
     });
   }
 
