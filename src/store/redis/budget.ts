@@ -126,7 +126,8 @@ export class RedisStore implements BudgetStore {
     const warnings: string[] = [];
     try {
       // Any epoch-checked script starts the epoch first; a read-only one changes nothing else.
-      await this.redis.script('limitUses', [], [0]);
+      // One key, so a cluster routes it to the deployment's slot (where the epoch lives).
+      await this.redis.script('limitUses', [this.none], [0]);
     } catch (error) {
       // Reset or down: the gateway starts anyway, failing closed (reset) or per on_unavailable.
       if (!(error instanceof StoreUnavailableError)) throw error;
