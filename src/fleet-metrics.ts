@@ -5,6 +5,7 @@
  * config/API budgets, one config hash per instance.
  */
 import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
 import client from 'prom-client';
 import type { RuntimeConfig } from './config/runtime.js';
 import type { BudgetStore } from './store/types.js';
@@ -76,4 +77,68 @@ export function configHash(config: RuntimeConfig): string {
     .sort((x, y) => String(x[0]).localeCompare(String(y[0])));
   const limits = config.limits?.list ?? [];
   return createHash('sha256').update(JSON.stringify({ budgets, limits })).digest('hex').slice(0, 12);
+}
+
+/** Past this, the clock skew between this machine and the store is logged (it is corrected either way). */
+const SKEW_WARN_MS = 1000;
+
+/** Store events to metrics and log lines: resets and lost settles as errors, drift and skew as warnings. */
+export function reportStoreEvents(
+  store: BudgetStore,
+  {
+    fleet,
+    logger,
+    clock,
+    storeType,
+  }: { fleet: FleetMetrics; logger: Logger; clock: () => number; storeType: string },
+): () => void {
+  let skewWarned = false;
+  /** Drift warnings, at most one a minute per budget. */
+  const driftLogged = new Map<string, number>();
+  return store.onStoreEvent((event) => {
+    if (event.type === 'reset') {
+      fleet.resetsDetected.inc();
+      logger.error({
+        msg: 'budget store reset detected: refusing every request (503 store_reset) until POST /admin/store/recover; see docs/operations.md',
+        reason: event.reason,
+        store: storeType,
+      });
+    } else if (event.type === 'recovered') {
+      logger.warn({
+        msg: 'budget store recovered: serving again from the counters the store holds now',
+        epoch: event.epoch,
+        resetForMs: clock() - event.resetSinceMs,
+      });
+    } else if (event.type === 'limit_drift') {
+      fleet.limitDrift.inc({ budget: event.budgetId });
+      const now = Date.now();
+      if ((driftLogged.get(event.budgetId) ?? 0) + 60_000 <= now) {
+        driftLogged.set(event.budgetId, now);
+        logger.warn({
+          msg: "budget limit differs from the other instances' (configs differ): the smallest recent limit is used; make the config files agree",
+          budget: event.budgetId,
+          thisInstanceUsd: event.sentNano / 1e9,
+        });
+      }
+    } else if (event.type === 'clock_skew') {
+      fleet.clockSkew.set(event.skewMs / 1000);
+      const off = Math.abs(event.skewMs) > SKEW_WARN_MS;
+      if (off && !skewWarned) {
+        logger.warn({
+          msg: `this machine's clock is ${Math.round(event.skewMs)} ms behind the store's (negative: ahead); the gateway uses the store's clock for periods, leases and reaping. Fix NTP on this host or the store's`,
+          skewMs: Math.round(event.skewMs),
+        });
+      }
+      skewWarned = off;
+    } else if (event.type === 'settle_lost') {
+      fleet.settlesLost.inc();
+      fleet.settlesLostUsd.inc(event.actualNano / 1e9);
+      logger.error({
+        msg: 'settle lost in a store reset: this request was served but its cost is in no budget',
+        reservationId: event.reservationId,
+        reservedNano: event.reservedNano,
+        actualNano: event.actualNano,
+      });
+    }
+  });
 }

@@ -15,7 +15,7 @@ import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import type { RuntimeConfig } from './config/runtime.js';
 import { unpricedModelsLine } from './config/unpriced.js';
 import { type ConfigWatch, watchConfigFile } from './config/watch.js';
-import { createFleetMetrics } from './fleet-metrics.js';
+import { createFleetMetrics, reportStoreEvents } from './fleet-metrics.js';
 import type { GatewayApp } from './http/app.js';
 import { type DrainControl, trackForDrain } from './http/drain.js';
 import { createLogger, logRequest } from './logger.js';
@@ -33,9 +33,6 @@ import { watchWrites } from './store/write-health.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { preloadEncoders } from './tokens/encoding.js';
 import { closeTokenWorkers } from './tokens/estimate.js';
-
-/** Past this, the clock skew between this machine and the store is logged (it is corrected either way). */
-const SKEW_WARN_MS = 1000;
 
 export interface GatewayOptions {
   /** A config file path (reloadable) or config text. */
@@ -133,56 +130,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const store = writes.store;
   const fleet = createFleetMetrics(metrics.registry, () => stores.budget);
   fleet.observeConfig(current);
-  let skewWarned = false;
-  /** Drift warnings, at most one a minute per budget. */
-  const driftLogged = new Map<string, number>();
-  // A store that came back empty fails closed until an operator recovers it ([hardening] 14.1).
-  stores.budget.onStoreEvent((event) => {
-    if (event.type === 'reset') {
-      fleet.resetsDetected.inc();
-      logger.error({
-        msg: 'budget store reset detected: refusing every request (503 store_reset) until POST /admin/store/recover; see docs/operations.md',
-        reason: event.reason,
-        store: current.store.type,
-      });
-    } else if (event.type === 'recovered') {
-      logger.warn({
-        msg: 'budget store recovered: serving again from the counters the store holds now',
-        epoch: event.epoch,
-        resetForMs: clock() - event.resetSinceMs,
-      });
-    } else if (event.type === 'limit_drift') {
-      fleet.limitDrift.inc({ budget: event.budgetId });
-      const now = Date.now();
-      if ((driftLogged.get(event.budgetId) ?? 0) + 60_000 <= now) {
-        driftLogged.set(event.budgetId, now);
-        logger.warn({
-          msg: "budget limit differs from the other instances' (configs differ): the smallest recent limit is used; make the config files agree",
-          budget: event.budgetId,
-          thisInstanceUsd: event.sentNano / 1e9,
-        });
-      }
-    } else if (event.type === 'clock_skew') {
-      fleet.clockSkew.set(event.skewMs / 1000);
-      const off = Math.abs(event.skewMs) > SKEW_WARN_MS;
-      if (off && !skewWarned) {
-        logger.warn({
-          msg: `this machine's clock is ${Math.round(event.skewMs)} ms behind the store's (negative: ahead); the gateway uses the store's clock for periods, leases and reaping. Fix NTP on this host or the store's`,
-          skewMs: Math.round(event.skewMs),
-        });
-      }
-      skewWarned = off;
-    } else if (event.type === 'settle_lost') {
-      fleet.settlesLost.inc();
-      fleet.settlesLostUsd.inc(event.actualNano / 1e9);
-      logger.error({
-        msg: 'settle lost in a store reset: this request was served but its cost is in no budget',
-        reservationId: event.reservationId,
-        reservedNano: event.reservedNano,
-        actualNano: event.actualNano,
-      });
-    }
-  });
+  // A store that came back empty fails closed until an operator recovers it ([hardening] 14.1);
+  // drift and skew are counted and logged (fleet-metrics.ts).
+  reportStoreEvents(stores.budget, { fleet, logger, clock, storeType: current.store.type });
   for (const warning of await stores.budget.prepare())
     logger.warn({ msg: warning, store: current.store.type });
   // `current` is the merged config: the file plus the budgets and keys made through the admin API,

@@ -37,6 +37,7 @@ import {
 } from '../types.js';
 import { type Connection, connectRedis, RedisClient, type RedisTarget } from './client.js';
 import { RedisEpoch } from './epoch.js';
+import { LostSettles } from './lost-settles.js';
 import { ClockSkew, persistenceWarnings } from './persistence.js';
 import {
   decodeBalance,
@@ -60,9 +61,6 @@ export interface RedisStoreOptions extends RedisTarget {
   epoch?: RedisEpoch;
 }
 
-/** In-flight reservations remembered for lost-settle accounting; past it the oldest are forgotten. */
-const MAX_TRACKED = 100_000;
-
 /** Reservations the reap script settles per call; reapExpired loops while batches come back full. */
 const REAP_BATCH = 500;
 
@@ -80,10 +78,7 @@ export class RedisStore implements BudgetStore {
   private closed = false;
   private readonly epoch: RedisEpoch;
   private readonly skew: ClockSkew;
-  /** Reservations this instance holds under the current epoch: id -> reserved nano-USD. */
-  private readonly inFlight = new Map<string, Nano>();
-  /** Reservations that were in flight when the reset was detected: their settles count nothing. */
-  private readonly lost = new Map<string, Nano>();
+  private readonly settles: LostSettles;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.tag = `{${options.prefix}}`;
@@ -92,12 +87,7 @@ export class RedisStore implements BudgetStore {
       () => this.redis.call((c) => c.time()),
       (skewMs) => this.epoch.emit({ type: 'clock_skew', skewMs }),
     );
-    // At a reset everything in flight was reserved on counters that are gone.
-    this.epoch.on((event) => {
-      if (event.type !== 'reset') return;
-      for (const [id, amount] of this.inFlight) remember(this.lost, id, amount);
-      this.inFlight.clear();
-    });
+    this.settles = new LostSettles(this.epoch);
     this.none = `${this.tag}:none`;
     this.leasesKey = `${this.tag}:leases`;
     this.resPrefix = `${this.tag}:res:`;
@@ -218,7 +208,7 @@ export class RedisStore implements BudgetStore {
     const drifted = req.lines[driftedLine(reply)];
     if (drifted)
       this.epoch.emit({ type: 'limit_drift', budgetId: drifted.budgetId, sentNano: drifted.limitNano });
-    if (result.status === 'reserved') remember(this.inFlight, req.reservationId, result.amountNano);
+    if (result.status === 'reserved') this.settles.reserved(req.reservationId, result.amountNano);
     return result;
   }
 
@@ -334,27 +324,19 @@ export class RedisStore implements BudgetStore {
    * announced (logged and counted by the gateway) instead of being a silent no-op, and not retried.
    */
   private async settleAt(reservationId: string, actualNano: Nano, tokens?: number): Promise<SettleResult> {
-    if (this.wasLost(reservationId, actualNano)) return { status: 'unknown' };
+    if (this.settles.wasLost(reservationId, actualNano)) return { status: 'unknown' };
     const keys = [this.resPrefix + reservationId, this.leasesKey];
     const argv: (string | number)[] = [reservationId, actualNano, this.freedChannel];
     if (tokens !== undefined) argv.push(tokens);
     try {
       const result = decodeSettle(await this.redis.script('settle', keys, argv));
-      this.inFlight.delete(reservationId);
+      this.settles.settled(reservationId);
       return result;
     } catch (error) {
-      if (error instanceof StoreResetError && this.wasLost(reservationId, actualNano))
+      if (error instanceof StoreResetError && this.settles.wasLost(reservationId, actualNano))
         return { status: 'unknown' };
       throw error;
     }
-  }
-
-  private wasLost(reservationId: string, actualNano: Nano): boolean {
-    const reservedNano = this.lost.get(reservationId);
-    if (reservedNano === undefined) return false;
-    this.lost.delete(reservationId);
-    this.epoch.emit({ type: 'settle_lost', reservationId, reservedNano, actualNano });
-    return true;
   }
 
   /** The line's wait queue (sorted set of positions) and its waiters' needs (hash). */
@@ -402,12 +384,6 @@ export class RedisStore implements BudgetStore {
   private prevKey(spec: LineSpec): string {
     return spec.previousPeriod === null ? this.none : this.lineKey(spec.instance, spec.previousPeriod);
   }
-}
-
-/** Adds to a bounded map (insertion order: the oldest entry goes first). */
-function remember(map: Map<string, Nano>, id: string, amount: Nano): void {
-  map.set(id, amount);
-  if (map.size > MAX_TRACKED) map.delete(map.keys().next().value as string);
 }
 
 /** The name a freed line is announced by: `${instance}|${period}`. */
