@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'budget_busy'
   | 'rate_limit_exceeded'
   | 'store_unavailable'
+  | 'store_reset'
   | 'provider_not_configured'
   | 'provider_unreachable'
   | 'provider_timeout'
@@ -36,6 +37,7 @@ const STATUS: Record<ErrorCode, number> = {
   budget_busy: 429,
   rate_limit_exceeded: 429,
   store_unavailable: 503,
+  store_reset: 503,
   provider_not_configured: 502,
   provider_unreachable: 502,
   provider_timeout: 504,
@@ -57,6 +59,7 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   budget_busy: 'budget_busy',
   rate_limit_exceeded: 'rate_limit_exceeded',
   store_unavailable: 'server_error',
+  store_reset: 'server_error',
   provider_not_configured: 'server_error',
   provider_unreachable: 'server_error',
   provider_timeout: 'server_error',
@@ -78,6 +81,8 @@ const ANTHROPIC_TYPE: Record<ErrorCode, string> = {
   budget_busy: 'budget_busy',
   rate_limit_exceeded: 'rate_limit_error',
   store_unavailable: 'api_error',
+  // Anthropic's body has no code field: the type says what happened.
+  store_reset: 'store_reset',
   provider_not_configured: 'api_error',
   provider_unreachable: 'api_error',
   provider_timeout: 'api_error',
@@ -102,6 +107,7 @@ const GOOGLE_STATUS: Record<ErrorCode, string> = {
   budget_busy: 'RESOURCE_EXHAUSTED',
   rate_limit_exceeded: 'RESOURCE_EXHAUSTED',
   store_unavailable: 'UNAVAILABLE',
+  store_reset: 'UNAVAILABLE',
   provider_not_configured: 'UNAVAILABLE',
   provider_unreachable: 'UNAVAILABLE',
   provider_timeout: 'DEADLINE_EXCEEDED',

@@ -15,6 +15,7 @@ import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import type { RuntimeConfig } from './config/runtime.js';
 import { unpricedModelsLine } from './config/unpriced.js';
 import { type ConfigWatch, watchConfigFile } from './config/watch.js';
+import { createFleetMetrics, reportStoreEvents } from './fleet-metrics.js';
 import type { GatewayApp } from './http/app.js';
 import { type DrainControl, trackForDrain } from './http/drain.js';
 import { createLogger, logRequest } from './logger.js';
@@ -109,8 +110,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     : () => {};
   const metrics = createMetrics();
   const stores = createStores(current);
+  // [hardening] 14.3: every instance reads time as the store does. Periods, leases, reaping and
+  // rate windows all follow the store's clock once this machine's is measurably off from it
+  // (Redis TIME, measured at start-up and every 30 s; SQLite: the one machine clock, offset 0).
+  const baseClock = options.clock ?? Date.now;
+  const clock = () => baseClock() + stores.budget.clockOffsetMs();
   // Whom each served response belongs to, beside the counters, so any instance answers its retrieval.
-  const responseOwners = createResponseOwners(current.store, options.clock);
+  const responseOwners = createResponseOwners(current.store, clock);
   // Failed writes fail /readyz for a while and are logged, rate-limited (store/write-health.ts).
   const writes = watchWrites(metrics.instrumentStore(stores.budget), {
     log: ({ op, error, code, suppressed }) =>
@@ -122,9 +128,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         suppressed,
         store: current.store.type,
       }),
-    clock: options.clock,
+    clock,
   });
   const store = writes.store;
+  const fleet = createFleetMetrics(metrics.registry, () => stores.budget);
+  fleet.observeConfig(current);
+  // A store that came back empty fails closed until an operator recovers it ([hardening] 14.1);
+  // drift and skew are counted and logged (fleet-metrics.ts).
+  reportStoreEvents(stores.budget, { fleet, logger, clock, storeType: current.store.type });
+  for (const warning of await stores.budget.prepare())
+    logger.warn({ msg: warning, store: current.store.type });
   // `current` is the merged config: the file plus the budgets and keys made through the admin API,
   // kept in step by the registry (file reloads, metadata version changes). Requests read it from
   // memory; the registry reads the store in the background.
@@ -138,6 +151,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     (merged) => {
       current = merged;
+      fleet.observeConfig(merged);
     },
   );
   await registry.refresh();
@@ -152,13 +166,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const forecasts = new ForecastWatch({
     store,
     emit: (alert) => alerts.emit(alert),
-    observedSinceMs: (options.clock ?? Date.now)(),
+    observedSinceMs: clock(),
     evidence: () => current.forecast,
   });
   const engine = createBudgetEngine({
     config: () => current,
     store,
-    clock: options.clock,
+    clock,
     // Rejections, downgrades, clamps and store errors are counted from request records
     // (observeRequest) and the instrumented store, so /v1/cost/estimate previews stay out of them.
     metrics: {
@@ -188,7 +202,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     config: () => current,
     store,
     history: stores.history,
-    clock: options.clock,
+    clock,
     logger,
     onAnomaly: (event) => alerts.emit(anomalyAlert(event)),
     onHistoryDropped: (count) => metrics.historyDropped.inc(count),
@@ -197,7 +211,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     snapshot: createBudgetSnapshots({
       config: () => current,
       store,
-      clock: options.clock,
+      clock,
       forecast: analytics.exhaustionForecaster,
     }).current,
     pendingRetries: () => engine.pendingRetries(),
@@ -219,13 +233,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     config: () => current,
     draining: () => drainControl?.draining ?? false,
     storeProblem: () => writes.problem(),
+    storeReset: () => stores.budget.resetState()?.reason,
     engine: () => settling.engine,
     store: () => store,
     pools,
     observe,
     logger,
     burnRates: analytics,
-    clock: options.clock,
+    clock,
     onFallback: (from, to, reason) => metrics.fallbacks.inc({ from, to, reason }),
     tracing,
     onUnknownPath: (method) => metrics.unknownPath(method),
@@ -234,7 +249,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       mountMetrics(app, metrics);
       mountAdmin(app, {
         config: () => current,
-        clock: options.clock ?? Date.now,
+        clock,
         engine: () => settling.engine,
         store,
         alerts,

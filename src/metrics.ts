@@ -44,7 +44,7 @@ const MISNAMED_DEFAULTS = [
 ];
 
 /** Reasons that alerts and dashboards rate(); pre-set to 0 so their first occurrence is seen. */
-const WATCHED_REJECTIONS = ['budget_exceeded', 'store_unavailable'];
+const WATCHED_REJECTIONS = ['budget_exceeded', 'store_unavailable', 'store_reset'];
 
 export function createMetrics() {
   const registry = new client.Registry();
@@ -392,6 +392,11 @@ export function createMetrics() {
       instances: timed('instances', store.instances.bind(store)),
       ping: timed('ping', store.ping.bind(store)),
       limitUses: timed('limit_uses', store.limitUses.bind(store)),
+      prepare: store.prepare.bind(store),
+      resetState: store.resetState.bind(store),
+      recover: store.recover.bind(store),
+      onStoreEvent: store.onStoreEvent.bind(store),
+      clockOffsetMs: store.clockOffsetMs.bind(store),
       close: store.close.bind(store),
     };
   }

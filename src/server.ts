@@ -50,6 +50,8 @@ export interface AppDeps {
   draining?: () => boolean;
   /** Why the store is not ready beyond ping() (recent write failures); undefined when it is. */
   storeProblem?: () => string | undefined;
+  /** Why the store is in the reset state (it came back empty); undefined when it is not. */
+  storeReset?: () => string | undefined;
   /** OpenTelemetry traces of proxied requests; undefined when off. */
   tracing?: ProxyDeps['tracing'];
   /** Counts a request for a path no route serves (llm_gateway_unknown_paths_total). */
@@ -136,6 +138,8 @@ export function buildApp(deps: AppDeps): GatewayApp {
       .ping()
       .catch(() => false);
     if (!ok) return c.json({ status: 'store unavailable' }, 503);
+    const reset = deps.storeReset?.();
+    if (reset) return c.json({ status: 'store reset', reason: reset }, 503);
     const problem = deps.storeProblem?.();
     if (problem) return c.json({ status: 'store failing', reason: problem }, 503);
     return c.json({ status: 'ready' }, 200);

@@ -11,6 +11,7 @@ import {
   type BudgetStore,
   type LineBalance,
   type ReserveResult,
+  StoreResetError,
   StoreUnavailableError,
 } from '../store/types.js';
 import {
@@ -174,6 +175,10 @@ export class BudgetAdmission {
         if (!(error instanceof StoreUnavailableError)) throw error;
         if (reservationId !== null && error.maybeApplied) this.deps.settlement.releaseLate(reservationId);
         waits.abandonAll();
+        // Fail closed whatever on_unavailable says: the counters are gone, not just out of reach.
+        if (error instanceof StoreResetError) {
+          return { ok: false, denial: { kind: 'store_reset' }, estimateNano: 0, servedModel: plan.model };
+        }
         return this.unavailable(cfg, request, plan, reservationId !== null);
       }
       this.deps.cache.rememberAll(

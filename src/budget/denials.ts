@@ -44,6 +44,8 @@ export type Denial =
       allowed?: readonly string[];
     }
   | { kind: 'store_unavailable'; operation: 'reserve' | 'balances' }
+  /** The store came back empty ([hardening] 14.1): refused whatever on_unavailable says, until recovered. */
+  | { kind: 'store_reset' }
   | {
       /** A rate or concurrency limit is full (src/limits/): retrying after `retryAfterMs` may pass. */
       kind: 'rate_limited';

@@ -95,5 +95,10 @@ export class FlakyStore implements BudgetStore {
     this.guard(() => this.inner.claimOnce(i, p, n, t, now));
   instances: BudgetStore['instances'] = (b, p) => this.guard(() => this.inner.instances(b, p));
   ping: BudgetStore['ping'] = () => this.guard(() => this.inner.ping());
+  prepare: BudgetStore['prepare'] = () => this.inner.prepare();
+  resetState: BudgetStore['resetState'] = () => this.inner.resetState();
+  recover: BudgetStore['recover'] = () => this.inner.recover();
+  onStoreEvent: BudgetStore['onStoreEvent'] = (listener) => this.inner.onStoreEvent(listener);
+  clockOffsetMs: BudgetStore['clockOffsetMs'] = () => this.inner.clockOffsetMs();
   close = () => Promise.resolve();
 }

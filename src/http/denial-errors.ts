@@ -61,8 +61,14 @@ export function denialError(
           ? 'The budget store is unavailable, so spend cannot be checked; the request was not sent upstream. Retry shortly.'
           : 'The budget store is unavailable; balances cannot be read now.',
       );
+    case 'store_reset':
+      return new GatewayError('store_reset', STORE_RESET_MESSAGE);
   }
 }
+
+/** No secret and no store detail: the operator finds those in the log and /readyz. */
+export const STORE_RESET_MESSAGE =
+  'The budget store lost its data (it came back empty), so spend cannot be checked; the request was not sent upstream. The gateway refuses requests until an operator recovers the store.';
 
 const LIMIT_WHAT = {
   requests: 'requests per minute',

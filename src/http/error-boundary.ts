@@ -7,9 +7,10 @@
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import { type ApiFormat, errorResponse, GatewayError, invalidRequest, type Problem } from '../errors.js';
-import { StoreUnavailableError } from '../store/types.js';
+import { StoreResetError, StoreUnavailableError } from '../store/types.js';
 import type { GatewayApp, GatewayEnv } from './app.js';
 import { apiFormatOf, nextRequestId } from './context.js';
+import { STORE_RESET_MESSAGE } from './denial-errors.js';
 
 const INTERNAL_MESSAGE = 'The gateway failed to handle this request.';
 
@@ -22,6 +23,8 @@ function problemsOf(error: unknown): Problem[] | undefined {
 /** The GatewayError a thrown value stands for; undefined when it is not one the gateway knows. */
 export function knownError(error: unknown): GatewayError | undefined {
   if (error instanceof GatewayError) return error;
+  if (error instanceof StoreResetError)
+    return new GatewayError('store_reset', STORE_RESET_MESSAGE, { cause: error });
   if (error instanceof StoreUnavailableError) {
     return new GatewayError(
       'store_unavailable',

@@ -10,6 +10,7 @@ import type { MetaStore } from './meta.js';
 import { PostgresHistoryStore } from './postgres/history.js';
 import { RedisStore } from './redis/budget.js';
 import type { RedisTarget } from './redis/client.js';
+import { RedisEpoch } from './redis/epoch.js';
 import { RedisHistoryStore } from './redis/history.js';
 import { RedisMetaStore } from './redis/meta.js';
 import { SqliteStore } from './sqlite/budget.js';
@@ -40,9 +41,11 @@ export function createStores(config: {
   };
   if (store.type === 'redis') {
     const target = redisTarget(store);
+    // One epoch for the counters and the API-made budgets and keys: a reset of one is a reset of both.
+    const epoch = new RedisEpoch(`{${target.prefix}}`);
     return {
-      budget: new RedisStore({ ...target, timeoutMs: store.timeoutMs }),
-      meta: new RedisMetaStore({ ...target, timeoutMs: store.timeoutMs }),
+      budget: new RedisStore({ ...target, timeoutMs: store.timeoutMs, epoch }),
+      meta: new RedisMetaStore({ ...target, timeoutMs: store.timeoutMs, epoch }),
       history:
         where.type === 'postgres'
           ? postgres()

@@ -206,7 +206,46 @@ export interface BudgetStore {
   /** Reachability, for /readyz. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+  /**
+   * Start-up, before the first request ([hardening] 14): Redis adopts the deployment epoch (creates
+   * it on a fresh deployment) and checks persistence and clock; SQLite has nothing to do. Returns
+   * warnings for the log (e.g. Redis without AOF).
+   */
+  prepare(): Promise<string[]>;
+  /** Set while the store came back empty (a reset was detected): every budget operation fails closed. */
+  resetState(): StoreReset | undefined;
+  /**
+   * The operator's answer to a reset (POST /admin/store/recover): a new epoch; counters start from
+   * what the store holds now. SQLite: nothing to recover (its file has no epoch).
+   */
+  recover(): Promise<{ status: 'recovered' | 'not_reset' | 'not_needed'; epoch?: string }>;
+  /**
+   * Milliseconds to add to this machine's clock to read the store's ([hardening] 14.3): Redis's
+   * TIME minus Date.now(), once past 100 ms (below it, 0: measurement noise); SQLite 0.
+   */
+  clockOffsetMs(): number;
+  /** Store-level events (reset detected, recovered, lost settles, drift, skew) for logs and metrics. */
+  onStoreEvent(listener: (event: StoreEvent) => void): () => void;
 }
+
+/** Why the store fails closed, since when (the gateway's clock). */
+export interface StoreReset {
+  sinceMs: number;
+  reason: string;
+}
+
+export type StoreEvent =
+  | { type: 'reset'; reason: string }
+  | { type: 'recovered'; epoch: string; resetSinceMs: number }
+  /** A settle of a reservation made before the reset: its cost is in no budget (the store lost it). */
+  | { type: 'settle_lost'; reservationId: string; reservedNano: Nano; actualNano: Nano }
+  /**
+   * This instance's limit for a budget line differs from the one the instances agreed on (their
+   * configs differ): the smallest recent one was used ([hardening] 14.2).
+   */
+  | { type: 'limit_drift'; budgetId: string; sentNano: Nano }
+  /** The store's clock minus this machine's, as last measured. */
+  | { type: 'clock_skew'; skewMs: number };
 
 /** Thrown by a store when it cannot answer within its timeout or is down. */
 export class StoreUnavailableError extends Error {
@@ -220,5 +259,20 @@ export class StoreUnavailableError extends Error {
     super(message, options);
     this.name = 'StoreUnavailableError';
     this.maybeApplied = options?.maybeApplied ?? false;
+  }
+}
+
+/**
+ * The store lost its data (Redis came back empty, or another instance found it so): every budget
+ * operation is refused, whatever `on_unavailable` says, until an operator recovers
+ * (docs/operations.md). A StoreUnavailableError, so paths that only know outages still answer 503.
+ */
+export class StoreResetError extends StoreUnavailableError {
+  readonly reset: StoreReset;
+
+  constructor(reset: StoreReset) {
+    super(`the budget store was reset (${reset.reason}); refusing until an operator recovers it`);
+    this.name = 'StoreResetError';
+    this.reset = reset;
   }
 }

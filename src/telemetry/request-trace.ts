@@ -42,6 +42,7 @@ const REFUSALS = new Set([
   'rate_limit_exceeded',
   'forbidden_model',
   'store_unavailable',
+  'store_reset',
 ]);
 
 const headerSetter = {

@@ -29,6 +29,7 @@ import { getOpenApi, type OpenApiServices } from './openapi-json.js';
 import { adminAuth } from './shared/auth.js';
 import type { AdminRoute } from './shared/route.js';
 import type { AdminServices } from './shared/services.js';
+import { recoverStore } from './store-recover.js';
 
 export type { AdminServices } from './shared/services.js';
 
@@ -55,6 +56,7 @@ export const adminRoutes: readonly AdminRoute<AdminServices & OpenApiServices>[]
   getAnomalies,
   getSuggestions,
   listLimits,
+  recoverStore,
   getOpenApi,
 ];
 

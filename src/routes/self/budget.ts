@@ -5,7 +5,7 @@ import type { BudgetView } from '../../budget/types.js';
 import type { GatewayContext } from '../../http/app.js';
 import { denialError } from '../../http/denial-errors.js';
 import { nanoToUsd } from '../../money.js';
-import { StoreUnavailableError } from '../../store/types.js';
+import { StoreResetError, StoreUnavailableError } from '../../store/types.js';
 import type { SelfServiceDeps } from './deps.js';
 
 /**
@@ -48,6 +48,7 @@ export function budgetHandler(deps: SelfServiceDeps) {
       .budgetsFor(c.get('identity'), now)
       .catch((error: unknown) => {
         if (!(error instanceof StoreUnavailableError)) throw error;
+        if (error instanceof StoreResetError) throw denialError({ kind: 'store_reset' }, c.get('config'));
         throw denialError({ kind: 'store_unavailable', operation: 'balances' }, c.get('config'));
       });
     return c.json({ budgets: views.map((v) => budgetJson(v, now, deps.burnRates)) });

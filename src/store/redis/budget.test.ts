@@ -57,6 +57,7 @@ describe('redis store specifics', () => {
       expect(keys).toEqual(
         [
           `{${prefix}}:claim:global:p1:alert`,
+          `{${prefix}}:epoch`,
           `{${prefix}}:inst:per-user:p1`,
           `{${prefix}}:leases`,
           `{${prefix}}:line:global:p1`,

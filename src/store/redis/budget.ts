@@ -22,27 +22,35 @@
  */
 import type { LimitSpec, LimitUse } from '../../limits/types.js';
 import type { Nano } from '../../money.js';
-import type {
-  BudgetStore,
-  ExtendRequest,
-  ExtendResult,
-  LineBalance,
-  LineSpec,
-  ReserveRequest,
-  ReserveResult,
-  SettleResult,
+import {
+  type BudgetStore,
+  type ExtendRequest,
+  type ExtendResult,
+  type LineBalance,
+  type LineSpec,
+  type ReserveRequest,
+  type ReserveResult,
+  type SettleResult,
+  type StoreEvent,
+  StoreResetError,
+  StoreUnavailableError,
 } from '../types.js';
 import { type Connection, connectRedis, RedisClient, type RedisTarget } from './client.js';
+import { RedisEpoch } from './epoch.js';
+import { LostSettles } from './lost-settles.js';
+import { ClockSkew, persistenceWarnings } from './persistence.js';
 import {
   decodeBalance,
   decodeBalances,
   decodeCount,
+  decodeEpoch,
   decodeExtend,
   decodeFreed,
   decodeIds,
   decodeLimitUses,
   decodeReserve,
   decodeSettle,
+  driftedLine,
 } from './replies.js';
 
 export interface RedisStoreOptions extends RedisTarget {
@@ -50,6 +58,8 @@ export interface RedisStoreOptions extends RedisTarget {
   prefix: string;
   /** Bound on every operation, waiting for a (re)connection included. */
   timeoutMs: number;
+  /** The deployment epoch, shared with the meta store (createStores); one of its own when absent. */
+  epoch?: RedisEpoch;
 }
 
 /** Reservations the reap script settles per call; reapExpired loops while batches come back full. */
@@ -67,9 +77,18 @@ export class RedisStore implements BudgetStore {
   /** Created on the first onFreed: a gateway that never waits holds no extra connection. */
   private subscriber: Connection | undefined;
   private closed = false;
+  private readonly epoch: RedisEpoch;
+  private readonly skew: ClockSkew;
+  private readonly settles: LostSettles;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.tag = `{${options.prefix}}`;
+    this.epoch = options.epoch ?? new RedisEpoch(this.tag);
+    this.skew = new ClockSkew(
+      () => this.redis.call((c) => c.time()),
+      (skewMs) => this.epoch.emit({ type: 'clock_skew', skewMs }),
+    );
+    this.settles = new LostSettles(this.epoch);
     this.none = `${this.tag}:none`;
     this.leasesKey = `${this.tag}:leases`;
     this.resPrefix = `${this.tag}:res:`;
@@ -89,8 +108,58 @@ export class RedisStore implements BudgetStore {
         'reset',
         'claim',
         'limitUses',
+        'epoch',
       ],
+      epoch: this.epoch,
     });
+  }
+
+  async prepare(): Promise<string[]> {
+    const warnings: string[] = [];
+    try {
+      // Any epoch-checked script starts the epoch first; a read-only one changes nothing else.
+      // One key, so a cluster routes it to the deployment's slot (where the epoch lives).
+      await this.redis.script('limitUses', [this.none], [0]);
+    } catch (error) {
+      // Reset or down: the gateway starts anyway, failing closed (reset) or per on_unavailable.
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      if (!(error instanceof StoreResetError))
+        warnings.push(`redis store not reachable at start-up: ${error.message}`);
+      return warnings;
+    }
+    await this.skew.measure().catch(() => {});
+    this.skew.start();
+    return [...warnings, ...(await persistenceWarnings(this.redis))];
+  }
+
+  resetState() {
+    return this.epoch.state();
+  }
+
+  clockOffsetMs(): number {
+    return this.skew.offsetMs();
+  }
+
+  async recover(): Promise<{ status: 'recovered' | 'not_reset'; epoch?: string }> {
+    // Ask the store, not only this instance: another instance may have seen the reset first.
+    const now = decodeEpoch(
+      await this.redis.script('epoch', [this.epoch.key, this.epoch.markerKey], ['read', '']),
+    );
+    if (!this.epoch.state() && now.marker === '' && now.epoch !== '' && now.epoch === this.epoch.current()) {
+      return { status: 'not_reset', epoch: now.epoch };
+    }
+    const value = this.epoch.nextValue(true);
+    const reply = await this.redis.script(
+      'epoch',
+      [this.epoch.key, this.epoch.markerKey],
+      ['recover', value],
+    );
+    this.epoch.recovered(decodeEpoch(reply));
+    return { status: 'recovered', epoch: value };
+  }
+
+  onStoreEvent(listener: (event: StoreEvent) => void): () => void {
+    return this.epoch.on(listener);
   }
 
   lineKey(instance: string, period: string): string {
@@ -141,7 +210,13 @@ export class RedisStore implements BudgetStore {
       );
     }
     argv.push(limits.length);
-    return decodeReserve(await this.redis.script('reserve', keys, argv), req.lines.length, limits.length);
+    const reply = await this.redis.script('reserve', keys, argv);
+    const result = decodeReserve(reply, req.lines.length, limits.length);
+    const drifted = req.lines[driftedLine(reply)];
+    if (drifted)
+      this.epoch.emit({ type: 'limit_drift', budgetId: drifted.budgetId, sentNano: drifted.limitNano });
+    if (result.status === 'reserved') this.settles.reserved(req.reservationId, result.amountNano);
+    return result;
   }
 
   async extend(req: ExtendRequest): Promise<ExtendResult> {
@@ -263,15 +338,29 @@ export class RedisStore implements BudgetStore {
 
   close(): Promise<void> {
     this.closed = true;
+    this.skew.stop();
     this.listeners.clear();
     return this.redis.close(this.subscriber ? [this.subscriber] : []);
   }
 
+  /**
+   * A settle of a reservation made before a reset cannot land (its counters are gone): it is
+   * announced (logged and counted by the gateway) instead of being a silent no-op, and not retried.
+   */
   private async settleAt(reservationId: string, actualNano: Nano, tokens?: number): Promise<SettleResult> {
+    if (this.settles.wasLost(reservationId, actualNano)) return { status: 'unknown' };
     const keys = [this.resPrefix + reservationId, this.leasesKey];
     const argv: (string | number)[] = [reservationId, actualNano, this.freedChannel];
     if (tokens !== undefined) argv.push(tokens);
-    return decodeSettle(await this.redis.script('settle', keys, argv));
+    try {
+      const result = decodeSettle(await this.redis.script('settle', keys, argv));
+      this.settles.settled(reservationId);
+      return result;
+    } catch (error) {
+      if (error instanceof StoreResetError && this.settles.wasLost(reservationId, actualNano))
+        return { status: 'unknown' };
+      throw error;
+    }
   }
 
   /** The line's wait queue (sorted set of positions) and its waiters' needs (hash). */

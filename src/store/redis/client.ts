@@ -13,6 +13,7 @@
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import type { ClusterNode } from '../../config/cluster-nodes.js';
 import { StoreUnavailableError } from '../types.js';
+import type { RedisEpoch } from './epoch.js';
 import { type ScriptName, scripts } from './scripts.js';
 
 export interface RedisTarget {
@@ -29,6 +30,8 @@ export interface RedisClientOptions extends RedisTarget {
   label?: string;
   /** Scripts this client runs with `script()` (defined once, EVALSHA with EVAL on NOSCRIPT). */
   scripts?: readonly ScriptName[];
+  /** The deployment epoch the epoch-checked scripts are given and whose 'reset' answers it handles. */
+  epoch?: RedisEpoch;
 }
 
 export type Connection = Redis | Cluster;
@@ -72,6 +75,10 @@ export function connectRedis(
   return client;
 }
 
+function isReset(reply: unknown): reply is [string, unknown, unknown] {
+  return Array.isArray(reply) && reply[0] === 'reset' && reply.length === 3;
+}
+
 /** The ioredis command name of a script (kept off the names of real Redis commands). */
 function commandOf(name: ScriptName): string {
   return `gw${name[0]!.toUpperCase()}${name.slice(1)}`;
@@ -83,9 +90,11 @@ export class RedisClient {
   private readonly label: string;
   private closed = false;
   private readyWait: Promise<void> | undefined;
+  private readonly epoch: RedisEpoch | undefined;
 
   constructor(options: RedisClientOptions) {
     this.timeoutMs = options.timeoutMs;
+    this.epoch = options.epoch;
     this.label = options.label ?? 'redis store';
     this.connection = connectRedis(options, options.timeoutMs);
     const sources = scripts();
@@ -94,13 +103,46 @@ export class RedisClient {
     }
   }
 
-  /** Runs one script (defined at construction) under the deadline rule; the raw reply. */
-  script(name: ScriptName, keys: readonly string[], argv: ReadonlyArray<string | number>): Promise<unknown> {
+  /**
+   * Runs one script (defined at construction) under the deadline rule; the raw reply. An
+   * epoch-checked script gets the epoch last; its 'reset' answer throws StoreResetError, or, when
+   * it announces the operator's recovery of the epoch this instance knew, runs once more under it.
+   */
+  async script(
+    name: ScriptName,
+    keys: readonly string[],
+    argv: ReadonlyArray<string | number>,
+  ): Promise<unknown> {
     const command = (this.connection as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[
       commandOf(name)
     ];
     if (!command) throw new Error(`redis script ${name} was not defined on this client`);
-    return this.call((c) => command.call(c, keys.length, ...keys, ...argv.map(String)));
+    const epoch = scripts()[name].epoch ? this.epoch : undefined;
+    // The preamble takes the last two ARGV: without them it would eat the script's own.
+    if (scripts()[name].epoch && !epoch) throw new Error(`redis script ${name} needs the deployment epoch`);
+    if (epoch) await epoch.ensureStarted(() => this.startEpoch(epoch));
+    const run = () =>
+      this.call((c) =>
+        command.call(c, keys.length, ...keys, ...argv.map(String), ...(epoch ? epoch.argv() : [])),
+      );
+    const reply = await run();
+    if (!epoch || !isReset(reply)) return reply;
+    const answer = epoch.onResetReply({ epoch: String(reply[1]), marker: String(reply[2]) });
+    if (answer === 'mark') {
+      const reason = `the epoch was re-created (${String(reply[1])}) while this instance knew ${epoch.current() || 'none'}: a Redis reset nobody recovered`;
+      await this.script('epoch', [epoch.key, epoch.markerKey], ['mark', reason]);
+      return epoch.marked(reason);
+    }
+    const again = await run();
+    if (isReset(again)) return epoch.marked(String(again[2]) || 'the epoch changed again while adopting it');
+    return again;
+  }
+
+  /** epoch.lua 'init': adopt the deployment's epoch, or create it on a fresh deployment. */
+  private async startEpoch(epoch: RedisEpoch): Promise<void> {
+    const reply = await this.script('epoch', [epoch.key, epoch.markerKey], ['init', epoch.nextValue(false)]);
+    if (!Array.isArray(reply) || reply.length !== 3) throw new Error('redis epoch: malformed reply');
+    epoch.started({ epoch: String(reply[0]), marker: String(reply[1]) });
   }
 
   /** Runs one command under the deadline rule (see the module comment). */

@@ -9,11 +9,14 @@
  */
 import { type MetaKind, type MetaSnapshot, type MetaStore, type PutMode, parseRecord } from '../meta.js';
 import { type Connection, connectRedis, RedisClient, type RedisTarget } from './client.js';
+import { RedisEpoch } from './epoch.js';
 import { decodeCount, decodeMetaSnapshot } from './replies.js';
 
 export interface RedisMetaStoreOptions extends RedisTarget {
   prefix: string;
   timeoutMs: number;
+  /** The deployment epoch shared with the budget store: during a reset, metadata reads and writes fail closed. */
+  epoch?: RedisEpoch;
   pollIntervalMs?: number;
 }
 
@@ -38,7 +41,9 @@ export class RedisMetaStore implements MetaStore {
     this.redis = new RedisClient({
       ...options,
       label: 'redis store',
-      scripts: ['metaPut', 'metaRemove', 'metaSnapshot'],
+      scripts: ['metaPut', 'metaRemove', 'metaSnapshot', 'epoch'],
+      // Alone (tests, tools) it keeps an epoch of its own; createStores shares the budget store's.
+      epoch: options.epoch ?? new RedisEpoch(tag),
     });
   }
 

@@ -7,8 +7,10 @@ import type { LimitKind, LimitUse } from '../../limits/types.js';
 import type { Nano } from '../../money.js';
 import type { ExtendResult, LineBalance, ReserveResult, SettleResult } from '../types.js';
 
-/** reserve.lua: {status, capOrLineIndex, amount, expiredSettled, then a balance triple per line}. */
-const RESERVE_HEAD = 4;
+/** reserve.lua: {status, capOrLineIndex, amount, expiredSettled, drifted, then a balance triple per line}. */
+const RESERVE_HEAD = 5;
+/** extend.lua: {status, addedOrLineIndex, cap, amount, then a balance triple per line}. */
+const EXTEND_HEAD = 4;
 /** balances.lua, topup.lua, reset.lua: a balance triple (limit, spent, reserved) per line. */
 const BALANCE_FIELDS = 3;
 /** settle.lua: {'settled', then per line limit, spent, reserved, spentBefore} or {'unknown'}. */
@@ -103,9 +105,9 @@ export function decodeExtend(reply: unknown): ExtendResult {
   if (!Array.isArray(reply) || reply.length === 0) throw new Error('redis extend: malformed reply');
   const status = String(reply[0]);
   if (status === 'unknown') return { status };
-  if (reply.length < RESERVE_HEAD) throw new Error('redis extend: malformed reply');
+  if (reply.length < EXTEND_HEAD) throw new Error('redis extend: malformed reply');
   const [second, cap, amountNano] = [Number(reply[1]), Number(reply[2]), Number(reply[3])];
-  const balances = balancesFrom(numbers(reply.slice(RESERVE_HEAD), 'extend'), 0);
+  const balances = balancesFrom(numbers(reply.slice(EXTEND_HEAD), 'extend'), 0);
   if (status === 'extended') return { status, grantedAddCap: second, cap, amountNano, balances };
   if (status === 'busy' || status === 'rejected') return { status, lineIndex: second, balances };
   throw new Error(`redis extend: unknown status ${status}`);
@@ -164,4 +166,15 @@ export function decodeIds(reply: unknown): string[] {
 export function decodeMetaSnapshot(reply: unknown): { version: number; budgets: string[]; keys: string[] } {
   if (!Array.isArray(reply) || reply.length !== 3) throw new Error('redis meta snapshot: malformed reply');
   return { version: Number(reply[0]), budgets: reply[1] as string[], keys: reply[2] as string[] };
+}
+
+/** epoch.lua: {epoch or '', marker or '', created}. */
+export function decodeEpoch(reply: unknown): { epoch: string; marker: string } {
+  if (!Array.isArray(reply) || reply.length !== 3) throw new Error('redis epoch: malformed reply');
+  return { epoch: String(reply[0]), marker: String(reply[1]) };
+}
+
+/** reserve.lua's drifted field: the 0-based index of the first line whose limit differed, or -1. */
+export function driftedLine(reply: unknown): number {
+  return Array.isArray(reply) && reply.length >= RESERVE_HEAD ? Number(reply[4]) - 1 : -1;
 }

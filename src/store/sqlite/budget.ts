@@ -221,6 +221,31 @@ export class SqliteStore implements BudgetStore {
     }
   }
 
+  /**
+   * A SQLite file has no epoch to lose: a deleted or replaced file is a new store the operator
+   * chose, and the processes sharing it share one machine clock (docs/stores.md).
+   */
+  async prepare(): Promise<string[]> {
+    return [];
+  }
+
+  resetState(): undefined {
+    return undefined;
+  }
+
+  async recover(): Promise<{ status: 'not_needed' }> {
+    return { status: 'not_needed' };
+  }
+
+  /** Several processes on one SQLite file share one machine's clock: nothing to correct. */
+  clockOffsetMs(): number {
+    return 0;
+  }
+
+  onStoreEvent(): () => void {
+    return () => {};
+  }
+
   async close(): Promise<void> {
     for (const entry of this.own) this.listeners.delete(entry);
     this.own.clear();

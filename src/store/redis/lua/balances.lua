@@ -11,8 +11,9 @@
 assert(#KEYS % 2 == 0, 'balances: two KEYS per line')
 assert(#ARGV == #KEYS, 'balances: two ARGV per line')
 local out = {}
+local now = store_now_ms()
 for i = 0, #KEYS / 2 - 1 do
-  local limit = tonumber(ARGV[1 + 2 * i])
+  local limit = peek_limit(KEYS[1 + 2 * i], tonumber(ARGV[1 + 2 * i]), now)
   push_balance(out, limit, peek_line(KEYS[1 + 2 * i], KEYS[2 + 2 * i], limit, tonumber(ARGV[2 + 2 * i])))
 end
 return out

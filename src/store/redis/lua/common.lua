@@ -154,6 +154,36 @@ local function touch_line(key, prev_key, limit, roll_max, ttl)
   return { 0, 0, r, 0 }
 end
 
+-- [hardening] 14.2: the base limit the instances agree on for a line. Each instance sends the
+-- limit of its own config; when files differ, the smallest limit any instance sent within
+-- LIMIT_AGREE_MS wins on every instance (a raise applies once no instance has sent the old, lower
+-- one for that long). Freshness is kept by Redis's clock (TIME), not the instances'. Returns the
+-- limit to use and whether the caller's own differed from the one in force.
+local LIMIT_AGREE_MS = 60000
+
+local function store_now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function agreed_limit(key, sent, now)
+  local v = redis.call('HMGET', key, 'limit', 'limit_at')
+  local stored, at = tonumber(v[1]), tonumber(v[2])
+  if stored == nil or at == nil or sent <= stored or now - at > LIMIT_AGREE_MS then
+    redis.call('HSET', key, 'limit', int(sent), 'limit_at', int(now))
+    return sent, stored ~= nil and stored ~= sent and now - (at or 0) <= LIMIT_AGREE_MS
+  end
+  return stored, true
+end
+
+-- The agreed limit as it stands, without writing (balances): the sent one when none is in force.
+local function peek_limit(key, sent, now)
+  local v = redis.call('HMGET', key, 'limit', 'limit_at')
+  local stored, at = tonumber(v[1]), tonumber(v[2])
+  if stored ~= nil and at ~= nil and stored < sent and now - at <= LIMIT_AGREE_MS then return stored end
+  return sent
+end
+
 -- The balance triple the store replies with: effective limit, spent, reserved.
 local function push_balance(out, limit, c)
   table.insert(out, limit + c[3] + c[4]); table.insert(out, c[1]); table.insert(out, c[2])

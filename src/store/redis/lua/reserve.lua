@@ -40,7 +40,8 @@
 -- ARGV[15+6n+3j] concurrent requests (0: none)
 -- ARGV[#ARGV]   L (last, so the script finds the section before it knows n)
 --
--- Returns {status, capOrLineIndex, amount, expiredSettled, limit1, spent1, reserved1, ...}:
+-- Returns {status, capOrLineIndex, amount, expiredSettled, drifted, limit1, spent1, reserved1, ...}
+-- (drifted: 1 + the index of the first line whose limit differed from the one in force, 0 none):
 -- status 'reserved' (second field the granted cap), 'rejected', 'busy' or 'downgrade' (the 0-based
 -- index of the line that decided it; amount 0); 'reserved' then has 5 use fields per limit
 -- (limits.lua lim_push_use); 'limited' has the limit index, amount = retry-after ms, the balances,
@@ -73,12 +74,22 @@ for i = 0, n - 1 do
   specs[i + 1] = s
   counters[i + 1] = touch_line(s.key, s.prev, s.limit, s.roll_max, s.ttl)
 end
+-- Instances whose configs differ agree on the smallest recent limit (common.lua agreed_limit).
+local drifted = 0
+do
+  local store_now = store_now_ms()
+  for i = 1, n do
+    local limit, differs = agreed_limit(specs[i].key, specs[i].limit, store_now)
+    specs[i].limit = limit
+    if differs and drifted == 0 then drifted = i end
+  end
+end
 
 local limits = lim_specs(2 + 5 * n, 10 + 6 * n, n_limits, now)
 
 local function reply(status, second, amount, uses)
   publish_freed(channel, freed)
-  local out = { status, second, amount, expired }
+  local out = { status, second, amount, expired, drifted }
   for i = 1, n do push_balance(out, specs[i].limit, counters[i]) end
   if uses then for i = 1, n_limits do lim_push_use(out, limits[i].st, now) end end
   return out
