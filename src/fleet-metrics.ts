@@ -62,6 +62,8 @@ export function createFleetMetrics(registry: client.Registry, store: () => Budge
   /** Called with every config in force (start-up, reloads, API changes); one series per instance. */
   const observeConfig = (config: RuntimeConfig) => {
     const next = configHash(config);
+    // One drift series per configured budget from the start, so the drift alert has series to judge.
+    for (const budget of config.budgets) limitDrift.inc({ budget: budget.id }, 0);
     if (next === hash) return;
     hash = next;
     configInfo.reset();
