@@ -10,7 +10,7 @@
 import type { AdmissionGranted } from '../../budget/types.js';
 import type { RuntimeModel } from '../../config/runtime.js';
 import type { GatewayContext } from '../../http/app.js';
-import { parseJsonObject, readRequestBody, requireJsonContentType } from '../../http/body.js';
+import { parseJsonObjectInTurn, readRequestBody, requireJsonContentType } from '../../http/body.js';
 import { internalError, knownError } from '../../http/error-boundary.js';
 import { clientHeaders, headerSource } from '../../http/request.js';
 import type { HeaderRecord } from '../../providers/headers.js';
@@ -117,7 +117,7 @@ async function readProxyBody(
 ): Promise<{ body: RequestBody; bytes: Buffer }> {
   requireJsonContentType({ headers: headerSource(headers) });
   const bytes = await readRequestBody(c, c.get('config').server.maxBodyBytes);
-  const body = parseJsonObject(bytes);
+  const body = await parseJsonObjectInTurn(bytes);
   const invalid = adapter.validate(body);
   if (invalid) throw invalid;
   // The bytes sent when nothing else changes must say what was reserved for.
