@@ -10,9 +10,10 @@ import { GatewayError } from '../../errors.js';
 import type { GatewayContext } from '../../http/app.js';
 import { parseJsonObject, readRequestBody, requireJsonContentType } from '../../http/body.js';
 import { clientHeaders } from '../../http/request.js';
-import { clientHeaderRecord, upstreamHeaderRecord } from '../../providers/headers.js';
+import { upstreamHeaderRecord } from '../../providers/headers.js';
 import type { RequestObserver } from '../../record.js';
 import type { UpstreamDispatch } from './exchange.js';
+import { passFree } from './free-pass.js';
 import { RequestState } from './request-state.js';
 import { upstreamPath } from './upstream.js';
 
@@ -67,34 +68,18 @@ export function moderationsHandler(deps: ModerationDeps) {
         provider.headers,
       );
       headers['content-length'] = String(payload.length);
-      state.upstreamStartedAt = performance.now();
-      const upstream = await deps.pools
-        .pool(provider)
-        .request({
+      return await passFree(
+        deps.pools,
+        provider,
+        {
           method: 'POST',
           path: upstreamPath(provider, '/v1/moderations', typeof body.model === 'string' ? body.model : ''),
           headers,
           body: payload,
-          signal: AbortSignal.timeout(config.server.requestTimeoutMs),
-        })
-        .catch((error: unknown) => {
-          throw new GatewayError(
-            'provider_unreachable',
-            `The provider ${provider.name} could not be reached.`,
-            {
-              cause: error,
-            },
-          );
-        });
-      const answer = await upstream.body.arrayBuffer();
-      state.record.status = upstream.statusCode;
-      const out = new Headers();
-      for (const [name, value] of Object.entries(clientHeaderRecord(upstream.headers, provider.kind))) {
-        for (const v of Array.isArray(value) ? value : [value]) out.append(name, v);
-      }
-      out.set('x-gateway-request-id', state.record.requestId);
-      out.set('x-gateway-cost-usd', '0.000000000');
-      return new Response(answer, { status: upstream.statusCode, headers: out });
+          timeoutMs: config.server.requestTimeoutMs,
+        },
+        state,
+      );
     } catch (error) {
       state.record.status = error instanceof GatewayError ? error.status : 500;
       state.record.errorCode = error instanceof GatewayError ? error.code : 'internal_error';

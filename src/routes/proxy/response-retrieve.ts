@@ -17,7 +17,7 @@ import { GatewayError } from '../../errors.js';
 import type { GatewayContext } from '../../http/app.js';
 import { knownError } from '../../http/error-boundary.js';
 import { clientHeaders } from '../../http/request.js';
-import { clientHeaderRecord, upstreamHeaderRecord } from '../../providers/headers.js';
+import { upstreamHeaderRecord } from '../../providers/headers.js';
 import {
   type ResponseTokenMemory,
   responseOwner,
@@ -25,6 +25,7 @@ import {
 } from '../../providers/response-memory.js';
 import type { RequestObserver } from '../../record.js';
 import type { UpstreamDispatch } from './exchange.js';
+import { passFree } from './free-pass.js';
 import { RequestState } from './request-state.js';
 import { upstreamPath } from './upstream.js';
 
@@ -111,33 +112,17 @@ export function retrieveResponseHandler(deps: RetrieveDeps) {
       );
       delete headers['content-length'];
       delete headers['content-type'];
-      state.upstreamStartedAt = performance.now();
-      const upstream = await deps.pools
-        .pool(provider)
-        .request({
+      return await passFree(
+        deps.pools,
+        provider,
+        {
           method: 'GET',
           path: query === '' ? path : `${path}${path.includes('?') ? '&' : '?'}${query}`,
           headers,
-          signal: AbortSignal.timeout(config.server.requestTimeoutMs),
-        })
-        .catch((error: unknown) => {
-          throw new GatewayError(
-            'provider_unreachable',
-            `The provider ${provider.name} could not be reached.`,
-            {
-              cause: error,
-            },
-          );
-        });
-      const answer = await upstream.body.arrayBuffer();
-      state.record.status = upstream.statusCode;
-      const out = new Headers();
-      for (const [name, value] of Object.entries(clientHeaderRecord(upstream.headers, provider.kind))) {
-        for (const v of Array.isArray(value) ? value : [value]) out.append(name, v);
-      }
-      out.set('x-gateway-request-id', state.record.requestId);
-      out.set('x-gateway-cost-usd', '0.000000000');
-      return new Response(answer, { status: upstream.statusCode, headers: out });
+          timeoutMs: config.server.requestTimeoutMs,
+        },
+        state,
+      );
     } catch (error) {
       const known = knownError(error);
       state.record.status = known?.status ?? 500;
