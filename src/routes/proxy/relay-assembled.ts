@@ -3,7 +3,8 @@
  * can be metered like any stream, and the client gets the plain JSON the provider would have sent
  * (the adapter's assembler builds it field for field). When the budget holds no more output the
  * answer ends as the provider ends one at its cap (finish_reason "length", stop_reason
- * "max_tokens", status "incomplete"), upstream is aborted and the hold is billed.
+ * "max_tokens", status "incomplete", Gemini finishReason "MAX_TOKENS"), upstream is aborted and the
+ * hold is billed. (Gemini's stream has its own URL: forward.ts sends it there.)
  *
  * The cost: the answer is read whole before the client sees it (as a plain answer is anyway), and
  * the SSE framing is parsed where a plain body would be parsed once.
