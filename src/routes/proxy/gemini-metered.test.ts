@@ -203,6 +203,34 @@ describe('plain Gemini generateContent, metered', () => {
     );
   });
 
+  it('a stream that ends unfinished is a provider error in Google format, not an empty answer', async () => {
+    const s = await start(1000);
+    // garbage-sse: two chunks, then malformed events and the end, no final chunk.
+    const response = await fetch(`${s.gateway.url}${MODEL_PATH}:generateContent`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-goog-api-key': TEST_KEY,
+        'x-mock-fail': 'garbage-sse',
+        'x-mock-chunks': '5',
+        'x-mock-output-tokens': '10',
+      },
+      body: JSON.stringify({ contents: CONTENTS }),
+    });
+    expect(response.status).toBe(502);
+    const body = (await response.json()) as { error: { code: number; status: string; message: string } };
+    expect(body.error).toMatchObject({ code: 502, status: 'UNAVAILABLE' });
+    expect(body.error.message).toContain('before it finished');
+    await eventually(() => expect(s.records).toHaveLength(1));
+    const record = s.records[0]!;
+    expect(record.errorCode).toBe('provider_unreachable');
+    // Output came: billed what the reservation held (the provider's count is lost), nothing left held.
+    expect(record.settlement).toBe('reserved');
+    const books = await booksOf(s);
+    expect(books.spentNano).toBe(record.costNano);
+    expect(books.reservedNano).toBe(0);
+  });
+
   it('with metering off (stream_slice_tokens: 0) goes upstream plain, as before', async () => {
     const s = await start(1000, 0);
     const response = await genai(s, { 'x-mock-output-tokens': '12' }).models.generateContent({
