@@ -3,9 +3,9 @@
  * with the candidates' new parts and a `usageMetadata` whose counts are the totals so far; the last
  * one counts. There is no terminator event and nothing the gateway asks for, so nothing to strip.
  *
- * Besides the tap, what the metered-stream work (issue 17) plugs in: endAtCap / endWithError (end a
- * stream as Google ends one), generatedUtf8Bytes, and an assembler that turns a stream into the
- * plain generateContent answer (a plain request the gateway streams upstream to meter it).
+ * Besides the tap, what metering (issue 17) uses: endAtCap / endWithError (end a stream as Google
+ * ends one), generatedUtf8Bytes, and an assembler that turns a stream into the plain
+ * generateContent answer (a plain request the gateway streams upstream to meter it, relay-assembled.ts).
  */
 
 import { countTokens, encodingForModel } from '../tokens/encoding.js';
@@ -215,9 +215,19 @@ export class GeminiAssembler {
     return undefined;
   }
 
-  /** The generateContent JSON the provider would have answered. */
-  result(): Record<string, unknown> {
-    return this.build(undefined);
+  /**
+   * The generateContent JSON the provider would have answered; undefined until the stream finished
+   * (every candidate has its finishReason, or the prompt was blocked): the running usageMetadata of
+   * an unfinished stream must not pass for a whole answer (relay-assembled.ts cuts it at the cap).
+   */
+  result(): Record<string, unknown> | undefined {
+    return this.finished() ? this.build(undefined) : undefined;
+  }
+
+  private finished(): boolean {
+    if (this.candidates.size === 0) return member(this.promptFeedback, 'blockReason') !== undefined;
+    for (const candidate of this.candidates.values()) if (candidate.finishReason === undefined) return false;
+    return true;
   }
 
   /** The answer as Google gives one cut at maxOutputTokens, billed at `usage`. */
@@ -230,13 +240,14 @@ export class GeminiAssembler {
     if (list.length === 0 && atCap !== undefined) list.push({ index: 0, parts: [], extra: {} });
     const out: Record<string, unknown> = {
       candidates: list.map((c) => {
+        // Google's order: content, finishReason, the rest, index (so the bytes match too).
         const candidate: Record<string, unknown> = {
           content: { parts: c.parts.length > 0 ? c.parts : [{ text: '' }], role: 'model' },
-          ...c.extra,
-          index: c.index,
         };
         const finish = atCap !== undefined ? 'MAX_TOKENS' : c.finishReason;
         if (finish !== undefined) candidate.finishReason = finish;
+        Object.assign(candidate, c.extra);
+        candidate.index = c.index;
         return candidate;
       }),
     };

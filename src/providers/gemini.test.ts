@@ -144,9 +144,12 @@ describe('the Gemini output cap', () => {
     expect(geminiStreamAdapter.upstreamPathFor?.('gemini-2.5-flash')).toBe(
       '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse',
     );
-    expect(geminiGenerateAdapter.geminiUpstreamStream({ contents: [] }, 'm').path).toBe(
+    // A plain request metered goes to the streaming URL, the body unchanged.
+    expect(geminiGenerateAdapter.canStreamUpstream({ contents: [] })).toBe(true);
+    expect(geminiGenerateAdapter.upstreamStreamPathFor?.('m')).toBe(
       '/v1beta/models/m:streamGenerateContent?alt=sse',
     );
+    expect(geminiGenerateAdapter.asUpstreamStream({ contents: [] })).toEqual({ contents: [] });
     // An explicit cache adds context by reference: admission reserves the model's window for it.
     expect(geminiGenerateAdapter.conversationState({ cachedContent: 'cachedContents/abc' })).toEqual({
       conversationId: 'cachedContents/abc',
@@ -251,7 +254,7 @@ describe('GeminiStreamTap', () => {
 
 describe('GeminiAssembler', () => {
   it('builds the plain generateContent answer from a stream', () => {
-    const assembler = geminiGenerateAdapter.createGeminiAssembler();
+    const assembler = geminiGenerateAdapter.createAssembler() as GeminiAssembler;
     const stream =
       geminiSseEvent({
         candidates: [{ content: { parts: [{ text: 'think ', thought: true }], role: 'model' }, index: 0 }],
@@ -319,6 +322,29 @@ describe('GeminiAssembler', () => {
       candidatesTokenCount: 1,
       thoughtsTokenCount: 2,
       totalTokenCount: 7,
+    });
+  });
+
+  it('has no result until every candidate finished (or the prompt was blocked)', () => {
+    const assembler = new GeminiAssembler();
+    assembler.push(encode(chunk('a', { promptTokenCount: 2, candidatesTokenCount: 1 }, 'STOP', 0)));
+    assembler.push(encode(chunk('b', { promptTokenCount: 2, candidatesTokenCount: 2 }, undefined, 1)));
+    // The running usage is there, the answer is not: candidate 1 has not finished.
+    expect(assembler.usage()?.outputTokens).toBe(2);
+    expect(assembler.result()).toBeUndefined();
+    assembler.push(encode(chunk('c', { promptTokenCount: 2, candidatesTokenCount: 3 }, 'MAX_TOKENS', 1)));
+    const done = assembler.result() as { candidates: Array<{ finishReason: string }> };
+    expect(done.candidates.map((c) => c.finishReason)).toEqual(['STOP', 'MAX_TOKENS']);
+    const blocked = new GeminiAssembler();
+    blocked.push(
+      encode(
+        geminiSseEvent({ promptFeedback: { blockReason: 'SAFETY' }, usageMetadata: { promptTokenCount: 3 } }),
+      ),
+    );
+    expect(blocked.result()).toEqual({
+      promptFeedback: { blockReason: 'SAFETY' },
+      candidates: [],
+      usageMetadata: { promptTokenCount: 3 },
     });
   });
 

@@ -240,29 +240,11 @@ function conversationState(body: RequestBody): ConversationState {
 /** Bodies whose snake_case fields validate() renamed (so the bytes sent upstream are rewritten). */
 const renamed = new WeakSet<RequestBody>();
 
-/**
- * What metered plain requests need (issue 17's interface, declared here until it lands on
- * EndpointAdapter): a plain generateContent can always be streamed upstream, the same body to the
- * streaming method, and the stream assembled back into the plain answer.
- */
-/**
- * Plain Gemini requests streamed upstream need the streaming URL, not only a streaming body, which
- * the generic path (forward.ts asUpstreamStream) does not carry yet: these are ready for it, and
- * canStreamUpstream answers false until then (plain Gemini requests reserve their whole cap).
- */
-export interface GeminiStreamSupport {
-  /** The same body, sent to `:streamGenerateContent?alt=sse` (the path before the provider's base path). */
-  geminiUpstreamStream(body: RequestBody, upstreamModel: string): { body: RequestBody; path: string };
-  createGeminiAssembler(): GeminiAssembler;
-}
-
-export type GeminiAdapter = EndpointAdapter & GeminiStreamSupport;
-
 function streamPath(model: string): string {
   return `/v1beta/models/${encodeURIComponent(model)}:streamGenerateContent?alt=sse`;
 }
 
-function makeAdapter(method: 'generateContent' | 'streamGenerateContent'): GeminiAdapter {
+function makeAdapter(method: 'generateContent' | 'streamGenerateContent'): EndpointAdapter {
   const stream = method === 'streamGenerateContent';
   return {
     shape: 'gemini',
@@ -296,11 +278,13 @@ function makeAdapter(method: 'generateContent' | 'streamGenerateContent'): Gemin
     modelOf: (_body, path) => parseGeminiPath(path)?.model ?? '',
     upstreamPathFor: (model) =>
       stream ? streamPath(model) : `/v1beta/models/${encodeURIComponent(model)}:generateContent`,
-    canStreamUpstream: () => false,
-    asUpstreamStream: (body) => body,
+    // A plain generateContent is metered: the same body goes to the streaming method's URL
+    // (upstreamStreamPathFor; the stream is the URL's choice, not the body's) and the events are
+    // assembled into the generateContent answer.
+    canStreamUpstream: () => true,
+    asUpstreamStream: (body) => ({ ...body }),
+    upstreamStreamPathFor: streamPath,
     createAssembler: () => new GeminiAssembler(),
-    geminiUpstreamStream: (body, model) => ({ body, path: streamPath(model) }),
-    createGeminiAssembler: () => new GeminiAssembler(),
   };
 }
 

@@ -216,6 +216,12 @@ export interface EndpointAdapter {
    * served model. Absent: the endpoint's fixed path, with the served model written into the body.
    */
   upstreamPathFor?(upstreamModel: string): string;
+  /**
+   * APIs whose streaming method has its own URL (Gemini `:streamGenerateContent?alt=sse`): where a
+   * plain request the gateway streams upstream to meter it goes (before the provider's base path),
+   * query included. Absent: the plain request's own path, the body saying it streams.
+   */
+  upstreamStreamPathFor?(upstreamModel: string): string;
   /** The virtual key may also come as `?key=` (Google's convention). */
   readonly acceptsQueryKey?: boolean;
 }

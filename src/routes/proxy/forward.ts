@@ -180,11 +180,19 @@ function watchedBody(bytes: Buffer, onWritten: () => void): Dispatcher.DispatchO
   return chunks() as unknown as Dispatcher.DispatchOptions['body'];
 }
 
-/** Where the request goes: the endpoint's path, or (model in the path, Gemini) the served model's. */
+/**
+ * Where the request goes: the endpoint's path, or (model in the path, Gemini) the served model's;
+ * a metered plain request whose API streams at another URL goes to that one (upstreamBody made
+ * the body a streaming one, relay-assembled.ts answers the plain JSON).
+ */
 function upstreamPathOf(exchange: Exchange, admission: AdmissionGranted): string {
   const { adapter } = exchange;
   const served = admission.servedModel;
-  const clientPath = adapter.upstreamPathFor?.(served.upstreamModel) ?? adapter.path;
+  const streamedPlain = !exchange.stream && admission.meter !== undefined;
+  const clientPath =
+    (streamedPlain ? adapter.upstreamStreamPathFor?.(served.upstreamModel) : undefined) ??
+    adapter.upstreamPathFor?.(served.upstreamModel) ??
+    adapter.path;
   return upstreamPath(served.provider, clientPath, served.upstreamModel);
 }
 

@@ -3,13 +3,15 @@
  * can be metered like any stream, and the client gets the plain JSON the provider would have sent
  * (the adapter's assembler builds it field for field). When the budget holds no more output the
  * answer ends as the provider ends one at its cap (finish_reason "length", stop_reason
- * "max_tokens", status "incomplete"), upstream is aborted and the hold is billed.
+ * "max_tokens", status "incomplete", Gemini finishReason "MAX_TOKENS"), upstream is aborted and the
+ * hold is billed. (Gemini's stream has its own URL: forward.ts sends it there.)
  *
  * The cost: the answer is read whole before the client sees it (as a plain answer is anyway), and
  * the SSE framing is parsed where a plain body would be parsed once.
  */
 import type { Dispatcher } from 'undici';
 import type { AdmissionGranted, MeterGrant } from '../../budget/types.js';
+import { GatewayError } from '../../errors.js';
 import type { ResponseHeaderRecord } from '../../providers/headers.js';
 import { drainArrived } from './drain.js';
 import type { Exchange } from './exchange.js';
@@ -57,6 +59,8 @@ export async function relayAssembled(
     throw upstreamError(error, admission.servedModel.provider.name, call.abort.signal);
   }
   call.detach();
+  const whole = cut ? undefined : assembler.result();
+  if (!cut && whole === undefined) return unfinished(exchange, admission, call, assembler.generatedText());
   const relayedUsage = {
     inputTokens: admission.promptTokens,
     cachedInputTokens: 0,
@@ -68,7 +72,7 @@ export async function relayAssembled(
     reasoningTokens: 0,
   };
   const usage = cut ? undefined : assembler.usage();
-  const json = cut ? assembler.resultAtCap(relayedUsage) : assembler.result();
+  const json = whole ?? assembler.resultAtCap(relayedUsage);
   state.trace?.answer(json);
   if (cut) state.record.cutAtBudget = true;
   // Cut, or a stream that ended without its usage: the hold covers what the provider generated.
@@ -96,4 +100,25 @@ export async function relayAssembled(
   state.record.status = upstream.statusCode;
   state.finish(exchange.deps.observe);
   return new Response(JSON.stringify(json), { status: upstream.statusCode, headers });
+}
+
+/**
+ * The stream ended without its final event (garbage, an error event, a provider that closed early):
+ * there is no plain answer to give, so the client gets a provider error rather than an empty 200,
+ * and what was generated is billed as for a broken stream (the hold, or the prompt when no output came).
+ */
+async function unfinished(
+  exchange: Exchange,
+  admission: AdmissionGranted & { meter: MeterGrant },
+  call: UpstreamCall,
+  generated: string,
+): Promise<never> {
+  const answered: Answered = generated.length > 0 ? USAGE_UNKNOWN : promptOnly(admission);
+  if (call.clientGone) throw new ClientGone(answered);
+  await settleAnswer(exchange.engine, admission, answered, exchange.state);
+  const provider = admission.servedModel.provider.name;
+  throw new GatewayError(
+    'provider_unreachable',
+    `The provider ${provider} ended its answer before it finished.`,
+  );
 }
