@@ -118,4 +118,24 @@ budgets:
       /budgeting\.lease_ms: 10000 is too short .* at least 2 x lease_renew_ms \+ store\.timeout_ms \(10500\)/,
     );
   });
+
+  it('marks the models that bill reasoning they do not stream, by what the provider runs', () => {
+    const config = parseConfig(
+      `${BASE.replace(
+        'models:\n',
+        `models:
+  o3: { provider: openai, input: 2, output: 8 }
+  gemini-2.5-flash: { provider: openai, input: 0.3, output: 2.5 }
+  gemini-2.5-flash-lite: { provider: openai, input: 0.1, output: 0.4 }
+  reasoner: { provider: openai, upstream_model: gpt-5, input: 1.25, output: 10 }
+  plain: { provider: openai, upstream_model: gemini-2.5-flash, input: 0.3, output: 2.5, hidden_reasoning: false }
+`,
+      )}`,
+      't',
+      {},
+    );
+    const hidden = (name: string) => config.models.get(name)?.hiddenReasoning;
+    expect(['o3', 'gemini-2.5-flash', 'reasoner'].map(hidden)).toEqual([true, true, true]);
+    expect(['gemini-2.5-flash-lite', 'gpt-4o', 'plain'].map(hidden)).toEqual([false, false, false]);
+  });
 });

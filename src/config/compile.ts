@@ -24,6 +24,13 @@ import type { ConfigFile } from './schema.js';
 import { compileStore, storeProblems } from './store.js';
 import { compileTelemetry, telemetryProblems } from './telemetry.js';
 
+/**
+ * Models that bill reasoning they do not stream, by default: OpenAI's o-series and gpt-5, and the
+ * Gemini models that think by default (2.5 Pro and Flash, not Flash-Lite; Gemini 3), whose thoughts
+ * reach the gateway only in the final usage. Their requests reserve the whole cap (not metered).
+ */
+export const HIDDEN_REASONING_NAMES = /^(o\d|gpt-5|gemini-2\.5-(pro|flash(?!-lite))|gemini-3)/;
+
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
@@ -118,7 +125,8 @@ export function compileConfig(
       maxOutputTokens: m.max_output_tokens,
       contextWindow: m.context_window,
       capField: m.output_cap_field ?? defaultCapField(name),
-      hiddenReasoning: m.hidden_reasoning ?? /^(o\d|gpt-5)/.test(name),
+      // By what the provider runs: an alias of a reasoning model reasons too.
+      hiddenReasoning: m.hidden_reasoning ?? HIDDEN_REASONING_NAMES.test(m.upstream_model ?? name),
     });
   }
   const modelProviders = new Map(Object.entries(file.models).map(([n, m]) => [n, { provider: m.provider }]));

@@ -157,8 +157,8 @@ const modelSchema = z
     /** Which request field carries the output cap on chat completions (o-series and gpt-5 use max_completion_tokens). */
     output_cap_field: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
     /**
-     * The model bills reasoning tokens it does not stream (OpenAI o-series and gpt-5: default true for
-     * those names): the gateway cannot meter what it cannot see, so such requests reserve their
+     * The model bills reasoning tokens it does not stream (default true for OpenAI o-series and gpt-5,
+     * Gemini 2.5 Pro/Flash and Gemini 3: compile.ts HIDDEN_REASONING_NAMES): the gateway cannot meter what it cannot see, so such requests reserve their
      * whole output cap instead of a slice at a time (docs/controls.md, "Metered requests").
      */
     hidden_reasoning: z.boolean().optional(),

@@ -36,7 +36,8 @@ async function start(limitUsd: number, sliceTokens = 256): Promise<Stack> {
     mock: { googleApiKey: GOOGLE_UPSTREAM_KEY },
     mockUrlPlaceholder: 'MOCK_URL',
     providersYaml: `  google: { kind: google, base_url: "MOCK_URL", api_key: "${GOOGLE_UPSTREAM_KEY}" }`,
-    modelsYaml: `  gemini-2.5-flash: { provider: google, input: 0.30, output: 2.50, cached_input: 0.03, max_output_tokens: 65536 }`,
+    // hidden_reasoning false: metered although 2.5 Flash thinks by default (its default is true).
+    modelsYaml: `  gemini-2.5-flash: { provider: google, input: 0.30, output: 2.50, cached_input: 0.03, max_output_tokens: 65536, hidden_reasoning: false }`,
     extraYaml: `
 budgets:
   - { id: small, scope: global, limit_usd: ${limitUsd}, period: none }

@@ -77,9 +77,9 @@ describe('Gemini generateContent through the gateway (@google/genai)', () => {
     expect(response.text).toMatch(/^Hello/);
     expect(response.usageMetadata?.candidatesTokenCount).toBe(12);
     const upstream = served();
-    // Metered: the plain call went upstream as a stream and was answered plain (gemini-metered.test.ts).
-    expect(upstream.path).toBe('/v1beta/models/gemini-2.5-flash:streamGenerateContent');
-    expect(upstream.query).toBe('alt=sse');
+    // Not metered: gemini-2.5-flash thinks by default and streams no thoughts (hidden_reasoning's
+    // default), so it reserves its whole cap and goes upstream plain (gemini-metered.test.ts meters).
+    expect(upstream.path).toBe('/v1beta/models/gemini-2.5-flash:generateContent');
     // The provider got the gateway's key, not the client's, and no model field in the body.
     expect(upstream.headers['x-goog-api-key']).toBe(GOOGLE_UPSTREAM_KEY);
     expect(JSON.stringify(upstream.headers)).not.toContain(TEST_KEY);
@@ -158,7 +158,7 @@ describe('Gemini generateContent through the gateway (@google/genai)', () => {
     expect(response.candidates).toHaveLength(2);
     expect(response.usageMetadata?.thoughtsTokenCount).toBe(60);
     const upstream = served();
-    expect(upstream.path).toBe('/v1beta/models/gemini-2.5-flash:streamGenerateContent');
+    expect(upstream.path).toBe('/v1beta/models/gemini-2.5-flash:generateContent');
     const record = stack.records.at(-1);
     expect(record?.requestedModel).toBe('flash-alias');
     expect(record?.outputTokens).toBe(80);
