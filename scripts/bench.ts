@@ -27,6 +27,7 @@ import { type OtlpSink, startOtlpSink } from './bench/otlp-sink.js';
 import { answers, cpuSeconds, memoryMb, type Started, startNode, urlInLog } from './bench/procs.js';
 import { formatCpuByPart, formatTopSelfTime } from './bench/profile.js';
 import { type LoadSpec, type RequestShape, siblingModule } from './bench/protocol.js';
+import { commandCalls, redisFigures } from './bench/redis-calls.js';
 import {
   type BenchReport,
   checkTargets,
@@ -34,6 +35,7 @@ import {
   formatIssueFigures,
   formatTable,
   formatTargets,
+  meteringFigures,
   type RunFigures,
   SCENARIO_LABELS,
   type ScenarioId,
@@ -44,6 +46,7 @@ import {
   gatewayConfigYaml,
   LARGE_PROMPT_CHARS,
   largeChat,
+  longStream,
   smallChat,
   streamedChat,
   type Target,
@@ -125,8 +128,28 @@ function plan(only: Set<ScenarioId> | null, quick: boolean, pghist: boolean): St
   add('users', 1, gateways);
   add('users', 64, gateways);
   add('c256', 256, quick ? gateways : ['bare', ...gateways]);
-  return withTracedTwins(steps);
+  // Metering on vs off: an answer of several slices, back to back on the metered Redis gateway and
+  // its unmetered twin (c=4 only in quick mode: two runs, about two seconds). At c=16 the gateway
+  // falls behind the paced provider and reads many chunks at once, as it does a provider sending
+  // all at once: the figures show what that does to metered answers.
+  const twins: Target[] = ['gateway-redis', 'gateway-redis-unmetered'];
+  for (const c of quick ? [4] : [1, 4, 16]) add('long-stream', c, quick ? twins : ['direct', ...twins]);
+  if (!quick) add('long-burst', 4, ['direct', ...twins]);
+  return withUnmeteredTwins(withTracedTwins(steps), quick);
 }
+
+/** Full runs: the short streams of the Redis gateway are followed by the unmetered twin's too. */
+function withUnmeteredTwins(steps: Step[], quick: boolean): Step[] {
+  if (quick) return steps;
+  return steps.flatMap((step) =>
+    step.target === 'gateway-redis' && step.scenario === 'stream'
+      ? [step, { ...step, target: 'gateway-redis-unmetered' as const }]
+      : [step],
+  );
+}
+
+/** The targets whose runs sample Redis (commands sent, redis-server CPU). */
+const REDIS_SAMPLED = new Set<Target>(['gateway-redis', 'gateway-redis-unmetered']);
 
 /** Tracing on vs off: each small and streamed run of the Redis gateway is followed by the traced one. */
 function withTracedTwins(steps: Step[]): Step[] {
@@ -135,30 +158,6 @@ function withTracedTwins(steps: Step[]): Step[] {
       ? [step, { ...step, target: 'gateway-redis-traced' as const }]
       : [step],
   );
-}
-
-/**
- * Commands the gateway's Redis client sends itself. INFO commandstats also counts the commands a
- * script runs (HINCRBY, ZADD, ...); those are no round trips, so they are reported apart.
- */
-const TOP_LEVEL_COMMANDS = new Set([
-  'evalsha',
-  'eval',
-  'evalsha_ro',
-  'eval_ro',
-  'script',
-  'ping',
-  'smembers',
-]);
-
-/** Calls per command from INFO commandstats (the INFO calls themselves left out). */
-async function commandCalls(redis: Redis): Promise<Map<string, number>> {
-  const text = await redis.info('commandstats');
-  const calls = new Map<string, number>();
-  for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-    if (match[1] !== 'info') calls.set(match[1]!, Number(match[2]));
-  }
-  return calls;
 }
 
 interface Targets {
@@ -172,6 +171,7 @@ async function startServers(
   options: Options,
   otlpSink: string,
   historyUrl: string | undefined,
+  unmetered: boolean,
 ): Promise<Targets> {
   const servers = new Map<Target, Started>();
   const mockLog = join(dir, 'mock.log');
@@ -208,13 +208,21 @@ async function startServers(
   ];
   if (historyUrl)
     stores.push(['gateway-redis-pghist', { type: 'redis', url: redis.url, prefix: 'bench-pghist' }]);
+  if (unmetered)
+    stores.push(['gateway-redis-unmetered', { type: 'redis', url: redis.url, prefix: 'bench-unmetered' }]);
   for (const [target, store] of stores) {
     const configFile = join(dir, `${target}.yaml`);
     const otlpEndpoint = target === 'gateway-redis-traced' ? otlpSink : undefined;
     const history = target === 'gateway-redis-pghist' ? historyUrl : undefined;
     writeFileSync(
       configFile,
-      gatewayConfigYaml({ mockUrl: mock.url, store, otlpEndpoint, historyUrl: history }),
+      gatewayConfigYaml({
+        mockUrl: mock.url,
+        store,
+        otlpEndpoint,
+        historyUrl: history,
+        unmetered: target === 'gateway-redis-unmetered',
+      }),
     );
     const logFile = join(dir, `${target}.log`);
     const execArgv = [
@@ -241,6 +249,8 @@ async function startServers(
 }
 
 function requestFor(scenario: ScenarioId, target: Target): RequestShape {
+  if (scenario === 'long-stream' || scenario === 'long-burst')
+    return longStream(target, scenario === 'long-stream');
   return scenario === 'stream' ? streamedChat(target) : smallChat(target);
 }
 
@@ -287,7 +297,9 @@ async function main(): Promise<void> {
       historyUrl = await postgres.createDatabase('bench');
       log(`bench: postgres on port ${postgres.port} (history for gateway-redis-pghist)`);
     } else log('bench: PostgreSQL not installed; skipping the Postgres history variant');
-    targets = await startServers(dir, redis, options, sink.url, historyUrl);
+    const steps = plan(options.only, options.quick, historyUrl !== undefined);
+    const unmetered = steps.some((step) => step.target === 'gateway-redis-unmetered');
+    targets = await startServers(dir, redis, options, sink.url, historyUrl, unmetered);
     for (const [target, server] of targets.servers)
       log(`bench: ${target} at ${server.url} (pid ${server.pid})`);
     load = new LoadGenerator();
@@ -297,7 +309,14 @@ async function main(): Promise<void> {
     // JIT compilation and cold pools (steady state is what the figures are about).
     const warmMs = options.quick ? 300 : 1_000;
     for (const [target, origin] of targets.origins) {
-      for (const request of [smallChat(target), streamedChat(target)]) {
+      // The unmetered twin runs only streams (long ones alone in quick mode, which keeps it short).
+      const warming =
+        target !== 'gateway-redis-unmetered'
+          ? [smallChat(target), streamedChat(target)]
+          : options.quick
+            ? [longStream(target, true)]
+            : [streamedChat(target), longStream(target, true)];
+      for (const request of warming) {
         const warm = await load.run(
           { origin, request, concurrency: 16, warmupMs: 0, durationMs: warmMs },
           () => {},
@@ -309,7 +328,6 @@ async function main(): Promise<void> {
 
     const largeText = benchText(LARGE_PROMPT_CHARS);
     const largePromptTokens = countTokens(largeText, 'o200k_base');
-    const steps = plan(options.only, options.quick, postgres !== undefined);
     const runs: RunFigures[] = [];
     for (const [i, step] of steps.entries()) {
       const server = targets.servers.get(step.target)!;
@@ -326,7 +344,7 @@ async function main(): Promise<void> {
           : {}),
       };
       const redisPid = redis.pid();
-      const sampling = step.target === 'gateway-redis' && redisPid !== undefined;
+      const sampling = REDIS_SAMPLED.has(step.target) && redisPid !== undefined;
       let cpuStart = 0;
       let redisCpuStart = 0;
       let callsStart: Promise<Map<string, number>> | undefined;
@@ -364,26 +382,8 @@ async function main(): Promise<void> {
         rssPeakMb: rssPeak,
         rssHighWaterMb: memory.peak,
       };
-      if (sampling && callsStart && callsEnd) {
-        const [before, after] = [await callsStart, await callsEnd];
-        const byCommand: Record<string, number> = {};
-        let total = 0;
-        let inside = 0;
-        for (const [name, calls] of after) {
-          const delta = calls - (before.get(name) ?? 0);
-          if (delta <= 0) continue;
-          if (TOP_LEVEL_COMMANDS.has(name)) {
-            byCommand[name] = delta / requests;
-            total += delta;
-          } else inside += delta;
-        }
-        figures.redis = {
-          commandsPerRequest: total / requests,
-          insideScriptsPerRequest: inside / requests,
-          byCommand,
-          cpuMsPerRequest: ((redisCpuEnd - redisCpuStart) * 1000) / requests,
-        };
-      }
+      if (sampling && callsStart && callsEnd)
+        figures.redis = redisFigures(await callsStart, await callsEnd, requests, redisCpuEnd - redisCpuStart);
       runs.push(figures);
       const ttft = result.ttfb ? ` ttft p50 ${result.ttfb.p50.toFixed(2)} ms` : '';
       const errors = result.errors ? `  ${result.errors} errors: ${result.errorSamples[0] ?? ''}` : '';
@@ -404,6 +404,7 @@ async function main(): Promise<void> {
       targets: checkTargets(runs),
       tokenizer,
       stores,
+      metering: meteringFigures(runs),
       wallSeconds: 0,
     };
 
