@@ -22,11 +22,12 @@ import { countTokens } from '../src/tokens/encoding.js';
 import { postgresBinDir, type StartedPostgres, startPostgres } from '../test/helpers/postgres.js';
 import { type StartedRedis, startRedis } from '../test/helpers/redis.js';
 import { LoadGenerator } from './bench/load-client.js';
+import { meterCost } from './bench/metering-cost.js';
 import { storeLatencies, tokenizerThroughput } from './bench/micro.js';
 import { type OtlpSink, startOtlpSink } from './bench/otlp-sink.js';
-import { answers, cpuSeconds, memoryMb, type Started, startNode, urlInLog } from './bench/procs.js';
+import { cpuSeconds, memoryMb } from './bench/procs.js';
 import { formatCpuByPart, formatTopSelfTime } from './bench/profile.js';
-import { type LoadSpec, type RequestShape, siblingModule } from './bench/protocol.js';
+import type { LoadSpec, RequestShape } from './bench/protocol.js';
 import { commandCalls, redisFigures } from './bench/redis-calls.js';
 import {
   type BenchReport,
@@ -40,10 +41,10 @@ import {
   SCENARIO_LABELS,
   type ScenarioId,
 } from './bench/report.js';
+import { startServers, type Targets } from './bench/servers.js';
 import { tracingCost } from './bench/tracing-cost.js';
 import {
   benchText,
-  gatewayConfigYaml,
   LARGE_PROMPT_CHARS,
   largeChat,
   longStream,
@@ -160,94 +161,6 @@ function withTracedTwins(steps: Step[]): Step[] {
   );
 }
 
-interface Targets {
-  servers: Map<Target, Started>;
-  origins: Map<Target, string>;
-}
-
-async function startServers(
-  dir: string,
-  redis: StartedRedis,
-  options: Options,
-  otlpSink: string,
-  historyUrl: string | undefined,
-  unmetered: boolean,
-): Promise<Targets> {
-  const servers = new Map<Target, Started>();
-  const mockLog = join(dir, 'mock.log');
-  const mock = await startNode({
-    name: 'mock provider',
-    args: [MAIN_JS, 'mock-provider', '--port', '0', '--no-record'],
-    logFile: mockLog,
-    ready: async () => urlInLog(mockLog, 'listening on'),
-  });
-  servers.set('direct', mock);
-
-  const bare = siblingModule('bare-proxy');
-  const bareLog = join(dir, 'bare.log');
-  servers.set(
-    'bare',
-    await startNode({
-      name: 'bare proxy',
-      args: [bare.path, '--port', '0', '--upstream', mock.url],
-      execArgv: bare.execArgv,
-      logFile: bareLog,
-      ready: async () => urlInLog(bareLog, 'listening on'),
-    }),
-  );
-
-  const env = { ...process.env };
-  delete env.PORT;
-  delete env.HOST;
-  const profileDir = join(dir, 'profiles');
-  type BenchStore = { type: 'sqlite'; path: string } | { type: 'redis'; url: string; prefix: string };
-  const stores: Array<[Target, BenchStore]> = [
-    ['gateway-sqlite', { type: 'sqlite', path: join(dir, 'gateway.db') }],
-    ['gateway-redis', { type: 'redis', url: redis.url, prefix: 'bench' }],
-    ['gateway-redis-traced', { type: 'redis', url: redis.url, prefix: 'bench-traced' }],
-  ];
-  if (historyUrl)
-    stores.push(['gateway-redis-pghist', { type: 'redis', url: redis.url, prefix: 'bench-pghist' }]);
-  if (unmetered)
-    stores.push(['gateway-redis-unmetered', { type: 'redis', url: redis.url, prefix: 'bench-unmetered' }]);
-  for (const [target, store] of stores) {
-    const configFile = join(dir, `${target}.yaml`);
-    const otlpEndpoint = target === 'gateway-redis-traced' ? otlpSink : undefined;
-    const history = target === 'gateway-redis-pghist' ? historyUrl : undefined;
-    writeFileSync(
-      configFile,
-      gatewayConfigYaml({
-        mockUrl: mock.url,
-        store,
-        otlpEndpoint,
-        historyUrl: history,
-        unmetered: target === 'gateway-redis-unmetered',
-      }),
-    );
-    const logFile = join(dir, `${target}.log`);
-    const execArgv = [
-      ...options.gatewayFlags,
-      ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, target)}`] : []),
-    ];
-    servers.set(
-      target,
-      await startNode({
-        name: target,
-        args: [MAIN_JS, 'serve', '--config', configFile],
-        execArgv,
-        env,
-        logFile,
-        ready: async () => {
-          const url = urlInLog(logFile, 'listening on');
-          return url && (await answers(`${url}/healthz`)) ? url : undefined;
-        },
-      }),
-    );
-  }
-  const origins = new Map([...servers].map(([target, server]) => [target, server.url]));
-  return { servers, origins };
-}
-
 function requestFor(scenario: ScenarioId, target: Target): RequestShape {
   if (scenario === 'long-stream' || scenario === 'long-burst')
     return longStream(target, scenario === 'long-stream');
@@ -290,6 +203,10 @@ async function main(): Promise<void> {
     log(
       `bench: tracing in process: +${tracing.addedCpuUs.toFixed(1)} µs CPU per request (${tracing.onCpuUs.toFixed(1)} on vs ${tracing.offCpuUs.toFixed(1)} off, export included; ${tracing.droppedSpans} spans dropped)`,
     );
+    const meter = await meterCost(options.quick ? 50 : 400);
+    log(
+      `bench: output meter in process: +${meter.addedCpuUs.toFixed(0)} µs CPU per 4k-token answer (${meter.extensionsPerAnswer} extensions each, store answering at once)`,
+    );
     // Postgres history variant only where PostgreSQL is installed (CI installs it; a laptop may not).
     let historyUrl: string | undefined;
     if (postgresBinDir()) {
@@ -299,7 +216,7 @@ async function main(): Promise<void> {
     } else log('bench: PostgreSQL not installed; skipping the Postgres history variant');
     const steps = plan(options.only, options.quick, historyUrl !== undefined);
     const unmetered = steps.some((step) => step.target === 'gateway-redis-unmetered');
-    targets = await startServers(dir, redis, options, sink.url, historyUrl, unmetered);
+    targets = await startServers(MAIN_JS, dir, redis, options, sink.url, historyUrl, unmetered);
     for (const [target, server] of targets.servers)
       log(`bench: ${target} at ${server.url} (pid ${server.pid})`);
     load = new LoadGenerator();
@@ -309,12 +226,13 @@ async function main(): Promise<void> {
     // JIT compilation and cold pools (steady state is what the figures are about).
     const warmMs = options.quick ? 300 : 1_000;
     for (const [target, origin] of targets.origins) {
-      // The unmetered twin runs only streams (long ones alone in quick mode, which keeps it short).
+      // The unmetered twin runs only streams; in quick mode only long ones, whose own warm-up of
+      // 250 ms suffices (a couple of seconds at most for the metering figures in CI).
       const warming =
         target !== 'gateway-redis-unmetered'
           ? [smallChat(target), streamedChat(target)]
           : options.quick
-            ? [longStream(target, true)]
+            ? []
             : [streamedChat(target), longStream(target, true)];
       for (const request of warming) {
         const warm = await load.run(
@@ -405,6 +323,7 @@ async function main(): Promise<void> {
       tokenizer,
       stores,
       metering: meteringFigures(runs),
+      meterCost: meter,
       wallSeconds: 0,
     };
 

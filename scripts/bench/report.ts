@@ -4,6 +4,7 @@
  * not), and the table printed at the end.
  */
 
+import type { MeterCostFigure } from './metering-cost.js';
 import type { StoreFigure, TokenizerFigure } from './micro.js';
 import type { LoadResult } from './protocol.js';
 import type { Target } from './workload.js';
@@ -69,6 +70,8 @@ export interface BenchReport {
   stores?: StoreFigure[];
   /** Metering on vs off for streams on the Redis gateway (issue 17), from the runs. */
   metering?: MeteringFigure[];
+  /** The output meter's own CPU per 4k-token answer, in process (no store round trips). */
+  meterCost?: MeterCostFigure;
   wallSeconds: number;
 }
 
@@ -315,7 +318,7 @@ export function formatIssueFigures(report: BenchReport): string {
     }
   }
   out.push(...tracingFigures(run));
-  out.push(...formatMetering(report.metering ?? []));
+  out.push(...formatMetering(report.metering ?? [], report.meterCost));
   const pg = (['small', 'stream'] as const).flatMap((s) =>
     [1, 64].map((c) => [s, c, run(s, c, 'gateway-redis'), run(s, c, 'gateway-redis-pghist')] as const),
   );
@@ -351,9 +354,13 @@ function tracingFigures(run: (s: ScenarioId, c: number, t: Target) => RunFigures
 }
 
 /** Issue 17: what metering costs a stream, metered (default slice) vs `stream_slice_tokens: 0`. */
-function formatMetering(figures: MeteringFigure[]): string[] {
-  if (figures.length === 0) return [];
+function formatMetering(figures: MeteringFigure[], cost: MeterCostFigure | undefined): string[] {
+  if (figures.length === 0 && !cost) return [];
   const out = ['Issue 17 (metered streams, metered vs unmetered; gateway on Redis):'];
+  if (cost)
+    out.push(
+      `  output meter in process: +${cost.addedCpuUs.toFixed(0)} µs CPU per 4k-token answer in 100 chunks (${cost.extensionsPerAnswer} extensions, the store answering at once; ${cost.answers} answers)`,
+    );
   const both = (v: OnOff, digits: number, unit: string) =>
     `${ms(v.metered, digits)} vs ${ms(v.unmetered, digits)}${unit}`;
   for (const f of figures) {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadGenerator } from '../../scripts/bench/load-client.js';
+import { meterCost } from '../../scripts/bench/metering-cost.js';
 import { type Started, startNode, stopChild, urlInLog } from '../../scripts/bench/procs.js';
 import { cpuByPart, topSelfTime } from '../../scripts/bench/profile.js';
 import type { LoadResult, LoadSpec } from '../../scripts/bench/protocol.js';
@@ -303,6 +304,16 @@ describe('figures', () => {
     expect(text).toContain('Issue 17');
     expect(text).toContain('Redis commands 6.50 vs 2.00 per request');
     expect(text).toContain('ttft p50 9.00 vs 8.00 ms');
+  });
+});
+
+describe('output meter cost', () => {
+  it('relays each 4k-token answer whole through the meter: three extensions after the first slice', async () => {
+    const figure = await meterCost(3);
+    expect(figure.answers).toBe(3);
+    // 1,024 held, asked half a slice ahead: at 512, 1,536 and 2,560 relayed tokens.
+    expect(figure.extensionsPerAnswer).toBe(3);
+    expect(Number.isFinite(figure.addedCpuUs)).toBe(true);
   });
 });
 
