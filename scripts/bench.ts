@@ -22,11 +22,13 @@ import { countTokens } from '../src/tokens/encoding.js';
 import { postgresBinDir, type StartedPostgres, startPostgres } from '../test/helpers/postgres.js';
 import { type StartedRedis, startRedis } from '../test/helpers/redis.js';
 import { LoadGenerator } from './bench/load-client.js';
+import { meterCost } from './bench/metering-cost.js';
 import { storeLatencies, tokenizerThroughput } from './bench/micro.js';
 import { type OtlpSink, startOtlpSink } from './bench/otlp-sink.js';
-import { answers, cpuSeconds, memoryMb, type Started, startNode, urlInLog } from './bench/procs.js';
+import { cpuSeconds, memoryMb } from './bench/procs.js';
 import { formatCpuByPart, formatTopSelfTime } from './bench/profile.js';
-import { type LoadSpec, type RequestShape, siblingModule } from './bench/protocol.js';
+import type { LoadSpec, RequestShape } from './bench/protocol.js';
+import { commandCalls, redisFigures } from './bench/redis-calls.js';
 import {
   type BenchReport,
   checkTargets,
@@ -34,16 +36,18 @@ import {
   formatIssueFigures,
   formatTable,
   formatTargets,
+  meteringFigures,
   type RunFigures,
   SCENARIO_LABELS,
   type ScenarioId,
 } from './bench/report.js';
+import { startServers, type Targets } from './bench/servers.js';
 import { tracingCost } from './bench/tracing-cost.js';
 import {
   benchText,
-  gatewayConfigYaml,
   LARGE_PROMPT_CHARS,
   largeChat,
+  longStream,
   smallChat,
   streamedChat,
   type Target,
@@ -125,8 +129,28 @@ function plan(only: Set<ScenarioId> | null, quick: boolean, pghist: boolean): St
   add('users', 1, gateways);
   add('users', 64, gateways);
   add('c256', 256, quick ? gateways : ['bare', ...gateways]);
-  return withTracedTwins(steps);
+  // Metering on vs off: an answer of several slices, back to back on the metered Redis gateway and
+  // its unmetered twin (c=4 only in quick mode: two runs, about two seconds). At c=16 the gateway
+  // falls behind the paced provider and reads many chunks at once, as it does a provider sending
+  // all at once: the figures show what that does to metered answers.
+  const twins: Target[] = ['gateway-redis', 'gateway-redis-unmetered'];
+  for (const c of quick ? [4] : [1, 4, 16]) add('long-stream', c, quick ? twins : ['direct', ...twins]);
+  if (!quick) add('long-burst', 4, ['direct', ...twins]);
+  return withUnmeteredTwins(withTracedTwins(steps), quick);
 }
+
+/** Full runs: the short streams of the Redis gateway are followed by the unmetered twin's too. */
+function withUnmeteredTwins(steps: Step[], quick: boolean): Step[] {
+  if (quick) return steps;
+  return steps.flatMap((step) =>
+    step.target === 'gateway-redis' && step.scenario === 'stream'
+      ? [step, { ...step, target: 'gateway-redis-unmetered' as const }]
+      : [step],
+  );
+}
+
+/** The targets whose runs sample Redis (commands sent, redis-server CPU). */
+const REDIS_SAMPLED = new Set<Target>(['gateway-redis', 'gateway-redis-unmetered']);
 
 /** Tracing on vs off: each small and streamed run of the Redis gateway is followed by the traced one. */
 function withTracedTwins(steps: Step[]): Step[] {
@@ -137,110 +161,9 @@ function withTracedTwins(steps: Step[]): Step[] {
   );
 }
 
-/**
- * Commands the gateway's Redis client sends itself. INFO commandstats also counts the commands a
- * script runs (HINCRBY, ZADD, ...); those are no round trips, so they are reported apart.
- */
-const TOP_LEVEL_COMMANDS = new Set([
-  'evalsha',
-  'eval',
-  'evalsha_ro',
-  'eval_ro',
-  'script',
-  'ping',
-  'smembers',
-]);
-
-/** Calls per command from INFO commandstats (the INFO calls themselves left out). */
-async function commandCalls(redis: Redis): Promise<Map<string, number>> {
-  const text = await redis.info('commandstats');
-  const calls = new Map<string, number>();
-  for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-    if (match[1] !== 'info') calls.set(match[1]!, Number(match[2]));
-  }
-  return calls;
-}
-
-interface Targets {
-  servers: Map<Target, Started>;
-  origins: Map<Target, string>;
-}
-
-async function startServers(
-  dir: string,
-  redis: StartedRedis,
-  options: Options,
-  otlpSink: string,
-  historyUrl: string | undefined,
-): Promise<Targets> {
-  const servers = new Map<Target, Started>();
-  const mockLog = join(dir, 'mock.log');
-  const mock = await startNode({
-    name: 'mock provider',
-    args: [MAIN_JS, 'mock-provider', '--port', '0', '--no-record'],
-    logFile: mockLog,
-    ready: async () => urlInLog(mockLog, 'listening on'),
-  });
-  servers.set('direct', mock);
-
-  const bare = siblingModule('bare-proxy');
-  const bareLog = join(dir, 'bare.log');
-  servers.set(
-    'bare',
-    await startNode({
-      name: 'bare proxy',
-      args: [bare.path, '--port', '0', '--upstream', mock.url],
-      execArgv: bare.execArgv,
-      logFile: bareLog,
-      ready: async () => urlInLog(bareLog, 'listening on'),
-    }),
-  );
-
-  const env = { ...process.env };
-  delete env.PORT;
-  delete env.HOST;
-  const profileDir = join(dir, 'profiles');
-  type BenchStore = { type: 'sqlite'; path: string } | { type: 'redis'; url: string; prefix: string };
-  const stores: Array<[Target, BenchStore]> = [
-    ['gateway-sqlite', { type: 'sqlite', path: join(dir, 'gateway.db') }],
-    ['gateway-redis', { type: 'redis', url: redis.url, prefix: 'bench' }],
-    ['gateway-redis-traced', { type: 'redis', url: redis.url, prefix: 'bench-traced' }],
-  ];
-  if (historyUrl)
-    stores.push(['gateway-redis-pghist', { type: 'redis', url: redis.url, prefix: 'bench-pghist' }]);
-  for (const [target, store] of stores) {
-    const configFile = join(dir, `${target}.yaml`);
-    const otlpEndpoint = target === 'gateway-redis-traced' ? otlpSink : undefined;
-    const history = target === 'gateway-redis-pghist' ? historyUrl : undefined;
-    writeFileSync(
-      configFile,
-      gatewayConfigYaml({ mockUrl: mock.url, store, otlpEndpoint, historyUrl: history }),
-    );
-    const logFile = join(dir, `${target}.log`);
-    const execArgv = [
-      ...options.gatewayFlags,
-      ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, target)}`] : []),
-    ];
-    servers.set(
-      target,
-      await startNode({
-        name: target,
-        args: [MAIN_JS, 'serve', '--config', configFile],
-        execArgv,
-        env,
-        logFile,
-        ready: async () => {
-          const url = urlInLog(logFile, 'listening on');
-          return url && (await answers(`${url}/healthz`)) ? url : undefined;
-        },
-      }),
-    );
-  }
-  const origins = new Map([...servers].map(([target, server]) => [target, server.url]));
-  return { servers, origins };
-}
-
 function requestFor(scenario: ScenarioId, target: Target): RequestShape {
+  if (scenario === 'long-stream' || scenario === 'long-burst')
+    return longStream(target, scenario === 'long-stream');
   return scenario === 'stream' ? streamedChat(target) : smallChat(target);
 }
 
@@ -280,6 +203,10 @@ async function main(): Promise<void> {
     log(
       `bench: tracing in process: +${tracing.addedCpuUs.toFixed(1)} µs CPU per request (${tracing.onCpuUs.toFixed(1)} on vs ${tracing.offCpuUs.toFixed(1)} off, export included; ${tracing.droppedSpans} spans dropped)`,
     );
+    const meter = await meterCost(options.quick ? 50 : 400);
+    log(
+      `bench: output meter in process: +${meter.addedCpuUs.toFixed(0)} µs CPU per 4k-token answer (${meter.extensionsPerAnswer} extensions each, store answering at once)`,
+    );
     // Postgres history variant only where PostgreSQL is installed (CI installs it; a laptop may not).
     let historyUrl: string | undefined;
     if (postgresBinDir()) {
@@ -287,7 +214,9 @@ async function main(): Promise<void> {
       historyUrl = await postgres.createDatabase('bench');
       log(`bench: postgres on port ${postgres.port} (history for gateway-redis-pghist)`);
     } else log('bench: PostgreSQL not installed; skipping the Postgres history variant');
-    targets = await startServers(dir, redis, options, sink.url, historyUrl);
+    const steps = plan(options.only, options.quick, historyUrl !== undefined);
+    const unmetered = steps.some((step) => step.target === 'gateway-redis-unmetered');
+    targets = await startServers(MAIN_JS, dir, redis, options, sink.url, historyUrl, unmetered);
     for (const [target, server] of targets.servers)
       log(`bench: ${target} at ${server.url} (pid ${server.pid})`);
     load = new LoadGenerator();
@@ -297,7 +226,15 @@ async function main(): Promise<void> {
     // JIT compilation and cold pools (steady state is what the figures are about).
     const warmMs = options.quick ? 300 : 1_000;
     for (const [target, origin] of targets.origins) {
-      for (const request of [smallChat(target), streamedChat(target)]) {
+      // The unmetered twin runs only streams; in quick mode only long ones, whose own warm-up of
+      // 250 ms suffices (a couple of seconds at most for the metering figures in CI).
+      const warming =
+        target !== 'gateway-redis-unmetered'
+          ? [smallChat(target), streamedChat(target)]
+          : options.quick
+            ? []
+            : [streamedChat(target), longStream(target, true)];
+      for (const request of warming) {
         const warm = await load.run(
           { origin, request, concurrency: 16, warmupMs: 0, durationMs: warmMs },
           () => {},
@@ -309,7 +246,6 @@ async function main(): Promise<void> {
 
     const largeText = benchText(LARGE_PROMPT_CHARS);
     const largePromptTokens = countTokens(largeText, 'o200k_base');
-    const steps = plan(options.only, options.quick, postgres !== undefined);
     const runs: RunFigures[] = [];
     for (const [i, step] of steps.entries()) {
       const server = targets.servers.get(step.target)!;
@@ -326,7 +262,7 @@ async function main(): Promise<void> {
           : {}),
       };
       const redisPid = redis.pid();
-      const sampling = step.target === 'gateway-redis' && redisPid !== undefined;
+      const sampling = REDIS_SAMPLED.has(step.target) && redisPid !== undefined;
       let cpuStart = 0;
       let redisCpuStart = 0;
       let callsStart: Promise<Map<string, number>> | undefined;
@@ -364,26 +300,8 @@ async function main(): Promise<void> {
         rssPeakMb: rssPeak,
         rssHighWaterMb: memory.peak,
       };
-      if (sampling && callsStart && callsEnd) {
-        const [before, after] = [await callsStart, await callsEnd];
-        const byCommand: Record<string, number> = {};
-        let total = 0;
-        let inside = 0;
-        for (const [name, calls] of after) {
-          const delta = calls - (before.get(name) ?? 0);
-          if (delta <= 0) continue;
-          if (TOP_LEVEL_COMMANDS.has(name)) {
-            byCommand[name] = delta / requests;
-            total += delta;
-          } else inside += delta;
-        }
-        figures.redis = {
-          commandsPerRequest: total / requests,
-          insideScriptsPerRequest: inside / requests,
-          byCommand,
-          cpuMsPerRequest: ((redisCpuEnd - redisCpuStart) * 1000) / requests,
-        };
-      }
+      if (sampling && callsStart && callsEnd)
+        figures.redis = redisFigures(await callsStart, await callsEnd, requests, redisCpuEnd - redisCpuStart);
       runs.push(figures);
       const ttft = result.ttfb ? ` ttft p50 ${result.ttfb.p50.toFixed(2)} ms` : '';
       const errors = result.errors ? `  ${result.errors} errors: ${result.errorSamples[0] ?? ''}` : '';
@@ -404,6 +322,8 @@ async function main(): Promise<void> {
       targets: checkTargets(runs),
       tokenizer,
       stores,
+      metering: meteringFigures(runs),
+      meterCost: meter,
       wallSeconds: 0,
     };
 

@@ -22,8 +22,13 @@ function send(message: ChildMessage): void {
 interface Outcome {
   ok: boolean;
   firstChunkMs: number;
+  /** A stream that ended at the output cap (finish_reason "length"): cut short, not finished. */
+  cut: boolean;
   error?: string;
 }
+
+/** The end of a stream holds its final chunk: enough to read its finish_reason. */
+const TAIL_BYTES = 512;
 
 const SEQ = '{{seq}}';
 let seq = 0;
@@ -36,15 +41,26 @@ function bodyOf(shape: RequestShape): string {
 }
 
 async function once(pool: Pool, shape: RequestShape, headers: Record<string, string>, started: number) {
-  const outcome: Outcome = { ok: false, firstChunkMs: 0 };
+  const outcome: Outcome = { ok: false, firstChunkMs: 0, cut: false };
   try {
     const body = bodyOf(shape);
     const response = await pool.request({ method: 'POST', path: shape.path, headers, body });
     let first = 0;
     let text = '';
+    // The last two reads, decoded only at the end (decoding every read would load the client).
+    let previous: Buffer | undefined;
+    let last: Buffer | undefined;
     for await (const chunk of response.body) {
       if (first === 0) first = nowMs();
       if (response.statusCode !== 200 && text.length < 300) text += String(chunk);
+      previous = last;
+      last = chunk as Buffer;
+    }
+    if (shape.stream && last) {
+      const tail = Buffer.concat(previous ? [previous, last] : [last]);
+      outcome.cut = String(tail.subarray(Math.max(0, tail.length - TAIL_BYTES))).includes(
+        '"finish_reason":"length"',
+      );
     }
     outcome.firstChunkMs = first === 0 ? nowMs() - started : first - started;
     outcome.ok = response.statusCode === 200;
@@ -81,6 +97,7 @@ export async function runLoad(
   const latency = new Samples();
   const ttfb = new Samples();
   let completed = 0;
+  let cut = 0;
   let errors = 0;
   const errorSamples: string[] = [];
   let userSeq = 0;
@@ -103,6 +120,7 @@ export async function runLoad(
       else if (started >= windowStart) {
         latency.add(ended - started);
         if (shape.stream) ttfb.add(outcome.firstChunkMs);
+        if (outcome.cut) cut += 1;
       }
       if (outcome.ok && ended >= windowStart && ended < windowEnd) completed += 1;
     }
@@ -141,7 +159,7 @@ export async function runLoad(
     errors,
     errorSamples,
     latency: latency.summary(),
-    ...(spec.request.stream ? { ttfb: ttfb.summary() } : {}),
+    ...(spec.request.stream ? { ttfb: ttfb.summary(), cut } : {}),
     ...(bg
       ? { background: { requests: bgLatency.length, errors: bgErrors, latency: bgLatency.summary() } }
       : {}),

@@ -41,6 +41,8 @@ export interface LoadResult {
   latency: Summary;
   /** Request start to first body chunk, ms (streams only). */
   ttfb?: Summary;
+  /** Streams only: measured answers that ended at the output cap (finish_reason "length"). */
+  cut?: number;
   background?: { requests: number; errors: number; latency: Summary };
 }
 

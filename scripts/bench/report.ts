@@ -4,16 +4,19 @@
  * not), and the table printed at the end.
  */
 
+import type { MeterCostFigure } from './metering-cost.js';
 import type { StoreFigure, TokenizerFigure } from './micro.js';
 import type { LoadResult } from './protocol.js';
 import type { Target } from './workload.js';
 
-export type ScenarioId = 'small' | 'large-mix' | 'stream' | 'users' | 'c256';
+export type ScenarioId = 'small' | 'large-mix' | 'stream' | 'long-stream' | 'long-burst' | 'users' | 'c256';
 
 export const SCENARIO_LABELS: Record<ScenarioId, string> = {
   small: 'small chat',
   'large-mix': 'small + 50k prompt',
   stream: 'streamed (50 chunks)',
+  'long-stream': 'streamed 4k, paced',
+  'long-burst': 'streamed 4k, at once',
   users: '10k distinct users',
   c256: 'small chat (RSS)',
 };
@@ -65,7 +68,59 @@ export interface BenchReport {
   targets: TargetCheck[];
   tokenizer?: TokenizerFigure;
   stores?: StoreFigure[];
+  /** Metering on vs off for streams on the Redis gateway (issue 17), from the runs. */
+  metering?: MeteringFigure[];
+  /** The output meter's own CPU per 4k-token answer, in process (no store round trips). */
+  meterCost?: MeterCostFigure;
   wallSeconds: number;
+}
+
+/** One figure with metering on (`stream_slice_tokens` 1024, the default) and off (0). */
+export interface OnOff {
+  metered: number;
+  unmetered: number;
+}
+
+export interface MeteringFigure {
+  scenario: ScenarioId;
+  concurrency: number;
+  /** Commands the gateway sent to Redis per streamed request (reserve, extensions, settle). */
+  redisCommandsPerRequest: OnOff;
+  evalshaPerRequest: OnOff;
+  redisCpuUsPerRequest: OnOff;
+  gatewayCpuUsPerRequest: OnOff;
+  p50Ms: OnOff;
+  ttftP50Ms: OnOff;
+  rps: OnOff;
+  /** Share of measured answers cut at the output cap (finish_reason "length"). */
+  cutShare: OnOff;
+}
+
+/** The metered Redis gateway's runs beside its unmetered twin's, where both ran. */
+export function meteringFigures(runs: RunFigures[]): MeteringFigure[] {
+  const figures: MeteringFigure[] = [];
+  for (const on of runs) {
+    if (on.target !== 'gateway-redis') continue;
+    const off = find(runs, on.scenario, on.concurrency, 'gateway-redis-unmetered');
+    if (!off) continue;
+    const pair = (value: (r: RunFigures) => number | undefined): OnOff => ({
+      metered: value(on) ?? Number.NaN,
+      unmetered: value(off) ?? Number.NaN,
+    });
+    figures.push({
+      scenario: on.scenario,
+      concurrency: on.concurrency,
+      redisCommandsPerRequest: pair((r) => r.redis?.commandsPerRequest),
+      evalshaPerRequest: pair((r) => r.redis && (r.redis.byCommand.evalsha ?? 0)),
+      redisCpuUsPerRequest: pair((r) => r.redis && r.redis.cpuMsPerRequest * 1000),
+      gatewayCpuUsPerRequest: pair((r) => r.cpuMsPerRequest * 1000),
+      p50Ms: pair((r) => r.load.latency.p50),
+      ttftP50Ms: pair((r) => r.load.ttfb?.p50),
+      rps: pair((r) => r.load.rps),
+      cutShare: pair((r) => (r.load.cut ?? 0) / Math.max(1, r.load.latency.count)),
+    });
+  }
+  return figures;
 }
 
 function find(runs: RunFigures[], scenario: ScenarioId, concurrency: number, target: Target) {
@@ -194,6 +249,7 @@ export function formatTable(runs: RunFigures[]): string {
       notes.push(
         `50k: ${run.load.background.requests} done, p50 ${ms(run.load.background.latency.p50, 0)} ms`,
       );
+    if (run.load.cut) notes.push(`${run.load.cut} cut short`);
     if (run.load.errors > 0) notes.push(`${run.load.errors} ERRORS`);
     const cells = [
       pad(first ? SCENARIO_LABELS[run.scenario] : '', 22),
@@ -262,6 +318,7 @@ export function formatIssueFigures(report: BenchReport): string {
     }
   }
   out.push(...tracingFigures(run));
+  out.push(...formatMetering(report.metering ?? [], report.meterCost));
   const pg = (['small', 'stream'] as const).flatMap((s) =>
     [1, 64].map((c) => [s, c, run(s, c, 'gateway-redis'), run(s, c, 'gateway-redis-pghist')] as const),
   );
@@ -294,4 +351,25 @@ function tracingFigures(run: (s: ScenarioId, c: number, t: Target) => RunFigures
     );
   }
   return out.length > 0 ? ['Issue 18 (telemetry, gateway on Redis):', ...out] : [];
+}
+
+/** Issue 17: what metering costs a stream, metered (default slice) vs `stream_slice_tokens: 0`. */
+function formatMetering(figures: MeteringFigure[], cost: MeterCostFigure | undefined): string[] {
+  if (figures.length === 0 && !cost) return [];
+  const out = ['Issue 17 (metered streams, metered vs unmetered; gateway on Redis):'];
+  if (cost)
+    out.push(
+      `  output meter in process: +${cost.addedCpuUs.toFixed(0)} µs CPU per 4k-token answer in 100 chunks (${cost.extensionsPerAnswer} extensions, the store answering at once; ${cost.answers} answers)`,
+    );
+  const both = (v: OnOff, digits: number, unit: string) =>
+    `${ms(v.metered, digits)} vs ${ms(v.unmetered, digits)}${unit}`;
+  for (const f of figures) {
+    out.push(
+      `  ${SCENARIO_LABELS[f.scenario]} c=${f.concurrency}: Redis commands ${both(f.redisCommandsPerRequest, 2, '')} per request (EVALSHA ${both(f.evalshaPerRequest, 2, '')}), ` +
+        `gateway CPU ${both(f.gatewayCpuUsPerRequest, 0, ' µs')}, redis-server CPU ${both(f.redisCpuUsPerRequest, 0, ' µs')}, ` +
+        `p50 ${both(f.p50Ms, 2, ' ms')}, ttft p50 ${both(f.ttftP50Ms, 2, ' ms')}, ${both(f.rps, 0, ' req/s')}, ` +
+        `cut short ${(f.cutShare.metered * 100).toFixed(0)}% vs ${(f.cutShare.unmetered * 100).toFixed(0)}%`,
+    );
+  }
+  return out;
 }

@@ -44,6 +44,7 @@ export type Target =
   | 'gateway-sqlite'
   | 'gateway-redis'
   | 'gateway-redis-traced'
+  | 'gateway-redis-unmetered'
   | 'gateway-redis-pghist';
 
 function headersFor(target: Target, extra: Record<string, string> = {}): Record<string, string> {
@@ -93,6 +94,29 @@ export function streamedChat(target: Target): RequestShape {
   };
 }
 
+/** The long stream's answer: several metering slices (1024 tokens by default) long. */
+export const LONG_STREAM_OUTPUT_TOKENS = 4000;
+
+/**
+ * A streamed chat completion of 4,000 output tokens under `max_tokens: 16000`, as an agent asks for
+ * a long answer: metered, it reserves one slice and extends a few times as the answer is relayed;
+ * unmetered, it reserves the whole 16,000-token cap up front. Paced, the mock sends 100 chunks of
+ * 40 tokens 1 ms apart (a very fast provider: ~30,000 tokens/s, still one chunk per read for a
+ * gateway that keeps up); at once, 400 chunks with no pause, so the answer arrives in a few large
+ * reads, faster than an extension's store round trip.
+ */
+export function longStream(target: Target, paced: boolean): RequestShape {
+  return {
+    path: '/v1/chat/completions',
+    headers: headersFor(target, {
+      'x-mock-output-tokens': String(LONG_STREAM_OUTPUT_TOKENS),
+      ...(paced ? { 'x-mock-chunks': '100', 'x-mock-chunk-delay-ms': '1' } : { 'x-mock-chunks': '400' }),
+    }),
+    body: JSON.stringify({ model: MODEL, messages: SMALL_MESSAGES, max_tokens: 16000, stream: true }),
+    stream: true,
+  };
+}
+
 /**
  * The large prompt: ~50k tokens of text. The mock holds it for 200 ms, as a provider would take
  * at least that long on such a prompt, so one is in flight at any time with one worker. The text
@@ -122,6 +146,8 @@ export interface GatewayConfigOptions {
   otlpEndpoint?: string;
   /** History in this Postgres (history.store: postgres) instead of beside the budget store. */
   historyUrl?: string;
+  /** Metering off (`stream_slice_tokens: 0`): every request reserves its whole output cap. */
+  unmetered?: boolean;
 }
 
 /** The gateway's config: key, team, per-user template and global budgets on every request. */
@@ -149,5 +175,5 @@ budgets:
   - { id: bench-team, scope: { team: bench }, limit_usd: 1000000, period: monthly }
   - { id: per-user, scope: { user: "*" }, limit_usd: 1000, period: daily }
   - { id: everything, scope: global, limit_usd: 1000000, period: monthly }
-${options.otlpEndpoint ? `telemetry:\n  otlp: { endpoint: ${JSON.stringify(options.otlpEndpoint)}, protocol: http/protobuf }\n` : ''}${options.historyUrl ? `history: { store: postgres, url: ${JSON.stringify(options.historyUrl)} }\n` : ''}`;
+${options.unmetered ? 'budgeting: { stream_slice_tokens: 0 }\n' : ''}${options.otlpEndpoint ? `telemetry:\n  otlp: { endpoint: ${JSON.stringify(options.otlpEndpoint)}, protocol: http/protobuf }\n` : ''}${options.historyUrl ? `history: { store: postgres, url: ${JSON.stringify(options.historyUrl)} }\n` : ''}`;
 }

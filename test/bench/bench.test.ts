@@ -10,13 +10,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadGenerator } from '../../scripts/bench/load-client.js';
+import { meterCost } from '../../scripts/bench/metering-cost.js';
 import { type Started, startNode, stopChild, urlInLog } from '../../scripts/bench/procs.js';
 import { cpuByPart, topSelfTime } from '../../scripts/bench/profile.js';
 import type { LoadResult, LoadSpec } from '../../scripts/bench/protocol.js';
 import { siblingModule } from '../../scripts/bench/protocol.js';
-import { derive, type RunFigures } from '../../scripts/bench/report.js';
+import { derive, formatIssueFigures, meteringFigures, type RunFigures } from '../../scripts/bench/report.js';
 import { summarize } from '../../scripts/bench/stats.js';
-import { BENCH_KEY, gatewayConfigYaml, smallChat, streamedChat } from '../../scripts/bench/workload.js';
+import {
+  BENCH_KEY,
+  gatewayConfigYaml,
+  longStream,
+  smallChat,
+  streamedChat,
+} from '../../scripts/bench/workload.js';
 import { parseConfig } from '../../src/config/load.js';
 import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
 
@@ -170,6 +177,53 @@ describe('gateway config of the bench', () => {
       url: 'postgres://postgres@127.0.0.1:1/bench',
     });
     expect(pghist.budgets.map((b) => b.id).sort()).toEqual(scopes);
+    // The unmetered twin (gateway-redis-unmetered): metering off, everything else the same.
+    expect(redis.budgeting.sliceTokens).toBe(1024);
+    const unmetered = parseConfig(
+      gatewayConfigYaml({
+        mockUrl: mock.url,
+        store: { type: 'redis', url: 'redis://127.0.0.1:1', prefix: 'b' },
+        unmetered: true,
+      }),
+      'bench',
+    );
+    expect(unmetered.budgeting.sliceTokens).toBe(0);
+    expect(unmetered.budgets.map((b) => b.id).sort()).toEqual(scopes);
+  });
+});
+
+describe('long streams', () => {
+  it('ask the mock for 4,000 tokens under a 16,000 cap, paced or at once, and count cut answers', async () => {
+    for (const paced of [true, false]) {
+      mock.reset();
+      const request = longStream('bare', paced);
+      expect(JSON.parse(request.body)).toMatchObject({ max_tokens: 16000, stream: true });
+      const { result } = await run({
+        origin: bare.url,
+        request,
+        concurrency: 1,
+        warmupMs: 0,
+        durationMs: 300,
+      });
+      expect(result.errors).toBe(0);
+      expect(result.cut).toBe(0);
+      expect(mock.served.length).toBeGreaterThan(0);
+      expect(mock.served.every((r) => r.outputTokensSent === 4000)).toBe(true);
+    }
+    // An answer that ends at its cap is counted as cut short: the mock ends it so at max_tokens 100.
+    mock.reset();
+    const long = longStream('bare', false);
+    const capped = { ...long, body: long.body.replace('"max_tokens":16000', '"max_tokens":100') };
+    const { result } = await run({
+      origin: bare.url,
+      request: capped,
+      concurrency: 1,
+      warmupMs: 0,
+      durationMs: 200,
+    });
+    expect(result.errors).toBe(0);
+    expect(result.latency.count).toBeGreaterThan(0);
+    expect(result.cut).toBe(result.latency.count);
   });
 });
 
@@ -206,6 +260,60 @@ describe('figures', () => {
     expect(gateway!.ofBare).toBeCloseTo(0.75, 9);
     expect(mixed!.p99RaiseMs).toBeCloseTo(3, 9);
     expect(stream!.addedTtftP50Ms).toBeCloseTo(0.5, 9);
+  });
+
+  it('puts the metered Redis gateway beside its unmetered twin, run by run', () => {
+    const redis = (commands: number) => ({
+      commandsPerRequest: commands,
+      insideScriptsPerRequest: 10,
+      byCommand: { evalsha: commands },
+      cpuMsPerRequest: 0.1,
+    });
+    const on = {
+      ...figure('long-stream', 'gateway-redis', { ...result(130, 140, 30, 9), cut: 0 }),
+      cpuMsPerRequest: 2,
+      redis: redis(6.5),
+    };
+    const off = {
+      ...figure('long-stream', 'gateway-redis-unmetered', { ...result(128, 139, 31, 8), cut: 1 }),
+      cpuMsPerRequest: 1.5,
+      redis: redis(2),
+    };
+    const lone = figure('stream', 'gateway-redis', result(1, 2, 700, 0.9));
+    const figures = meteringFigures([lone, on, off]);
+    expect(figures).toHaveLength(1);
+    expect(figures[0]).toMatchObject({
+      scenario: 'long-stream',
+      redisCommandsPerRequest: { metered: 6.5, unmetered: 2 },
+      evalshaPerRequest: { metered: 6.5, unmetered: 2 },
+      gatewayCpuUsPerRequest: { metered: 2000, unmetered: 1500 },
+      p50Ms: { metered: 130, unmetered: 128 },
+      ttftP50Ms: { metered: 9, unmetered: 8 },
+      cutShare: { metered: 0, unmetered: 1 },
+    });
+    const text = formatIssueFigures({
+      startedAt: '',
+      quick: true,
+      machine: { cpus: 2, node: 'v20', loadAverage: [] },
+      settings: { warmupMs: 0, durationMs: 0, largePromptTokens: 0, gatewayFlags: [] },
+      runs: [lone, on, off],
+      targets: [],
+      metering: figures,
+      wallSeconds: 0,
+    });
+    expect(text).toContain('Issue 17');
+    expect(text).toContain('Redis commands 6.50 vs 2.00 per request');
+    expect(text).toContain('ttft p50 9.00 vs 8.00 ms');
+  });
+});
+
+describe('output meter cost', () => {
+  it('relays each 4k-token answer whole through the meter: three extensions after the first slice', async () => {
+    const figure = await meterCost(3);
+    expect(figure.answers).toBe(3);
+    // 1,024 held, asked half a slice ahead: at 512, 1,536 and 2,560 relayed tokens.
+    expect(figure.extensionsPerAnswer).toBe(3);
+    expect(Number.isFinite(figure.addedCpuUs)).toBe(true);
   });
 });
 
