@@ -156,9 +156,12 @@ budgets:
     );
     expect(one(after, 'llm_gateway_budget_spent_usd', { budget: 'data-monthly' })).toBeCloseTo(spent, 12);
     expect(one(after, 'llm_gateway_budget_limit_usd', { budget: 'data-monthly' })).toBe(50);
-    expect(after.filter((s) => s.labels.budget === 'per-user-daily' && !s.name.includes('template'))).toEqual(
-      [],
+    // Besides the template series, only the drift counter names the budget: one per configured
+    // budget (fleet-metrics.ts), never one per user.
+    const perBudget = after.filter(
+      (s) => s.labels.budget === 'per-user-daily' && !s.name.includes('template'),
     );
+    expect(perBudget.map((s) => s.name)).toEqual(['llm_gateway_budget_limit_drift_total']);
   });
 
   it('observe overhead, upstream time and estimate error for every forwarded request', async () => {
