@@ -31,6 +31,7 @@ async function relay(chunks: string[], metered: boolean, record: { extensions: n
       meter.heldCap += addCap;
       return { status: 'extended' as const, grantedAddCap: addCap };
     },
+    farFromEnd: () => true,
   };
   const outputMeter = metered
     ? new OutputMeter(engine, admission, source, { model: MODEL, onUnavailable: 'reject', record })

@@ -107,6 +107,10 @@ class Engine implements ManagedBudgetEngine {
     return this.metering.extend(admission, addCap, minAddCap);
   }
 
+  farFromEnd(admission: AdmissionGranted, tokens: number): boolean {
+    return this.metering.farFromEnd(admission, tokens);
+  }
+
   /** Every line the caller could touch with a model it may use; StoreUnavailableError passes through. */
   async budgetsFor(identity: Identity, nowMs: number): Promise<BudgetView[]> {
     const cfg = this.options.config();

@@ -63,4 +63,22 @@ export class Metering {
     admission.reservedOutputTokens = result.cap * meter.outputMultiplier;
     return { status: 'extended', grantedAddCap: result.grantedAddCap };
   }
+
+  /**
+   * Whether the admission's lines, as this instance last saw them (the store's answers to reserves
+   * and extensions), could pay `tokens` more output beyond what is reserved on them AND are each
+   * less than half used: far from their end, where an extension in flight is all but certain.
+   * True when nothing is counted. A hint for the meter, not a promise: others may take the money.
+   */
+  farFromEnd(admission: AdmissionGranted, tokens: number): boolean {
+    const lines = admission.reservation?.lines ?? [];
+    const needNano = Math.ceil((tokens * admission.servedModel.price.output) / 1000);
+    for (const line of lines) {
+      const balance = this.deps.cache.of(line);
+      if (!balance) return false;
+      const free = balance.limitNano - balance.spentNano - balance.reservedNano;
+      if (free < needNano || free * 2 < balance.limitNano) return false;
+    }
+    return true;
+  }
 }

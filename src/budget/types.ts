@@ -169,6 +169,8 @@ export interface BudgetEngine {
    * `reservedOutputTokens` and the reservation's amount in place when granted. Never throws.
    */
   extend(admission: AdmissionGranted, addCap: number, minAddCap: number): Promise<ExtendOutcome>;
+  /** The admission's lines could pay `tokens` more output and are under half used, as last seen. */
+  farFromEnd(admission: AdmissionGranted, tokens: number): boolean;
   /** The caller's budgets with balances (GET /v1/budget); throws StoreUnavailableError on an outage. */
   budgetsFor(identity: Identity, nowMs: number): Promise<BudgetView[]>;
   close(): Promise<void>;

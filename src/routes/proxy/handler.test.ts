@@ -86,6 +86,10 @@ class FakeEngine implements BudgetEngine {
     return { status: 'rejected' };
   }
 
+  farFromEnd(): boolean {
+    return false;
+  }
+
   async release(reservation: Reservation | null): Promise<void> {
     this.released.push(reservation);
   }

@@ -53,7 +53,7 @@ export class OutputMeter {
   private unmetered = false;
 
   constructor(
-    private readonly engine: Pick<BudgetEngine, 'extend'>,
+    private readonly engine: Pick<BudgetEngine, 'extend' | 'farFromEnd'>,
     private readonly admission: AdmissionGranted & { meter: MeterGrant },
     private readonly source: MeteredSource,
     private readonly options: {
@@ -149,12 +149,23 @@ export class OutputMeter {
     // Reading and relaying on while an extension is in flight, or a busy one is asked again as
     // more output arrives: the cover is measured against what the provider sent.
     if (relayed < held - this.lagMargin()) return 'go';
-    // on_unavailable allow chose serving over exactness when the store cannot answer: an extension
-    // still in flight (the store may be down) is waited for. Otherwise the answer is cut: waiting
-    // reads nothing more while the provider generates on, and a store slow under contention (over
-    // a second on SQLite with hundreds of waiters) let answers run hundreds of tokens past the hold.
-    if (this.pending && this.options.onUnavailable === 'allow') return 'wait';
+    if (this.pending && this.mayOutwait()) return 'wait';
     return 'cut';
+  }
+
+  /**
+   * Past the lag margin with an extension still in flight (a provider faster than the store's
+   * answers: a burst, a loaded gateway), waiting for it reads nothing more while the provider
+   * generates on, past the hold if the extension is then refused. Taken only far from every line's
+   * end (Metering.farFromEnd: the rest of the cap fits what is free as last seen, and each line is
+   * under half used), where cutting would truncate an answer the money is there for; near an end
+   * the answer is cut (waiting there once let answers run hundreds of tokens past a $0.004 budget
+   * under contention). on_unavailable allow chose serving over exactness: it always waits.
+   */
+  private mayOutwait(): boolean {
+    if (this.options.onUnavailable === 'allow') return true;
+    const rest = (this.meter.fullCap - this.meter.heldCap) * this.meter.outputMultiplier;
+    return this.engine.farFromEnd(this.admission, rest);
   }
 
   private maybeExtend(relayed: number): void {
