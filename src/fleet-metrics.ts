@@ -126,8 +126,10 @@ export function reportStoreEvents(
       fleet.clockSkew.set(event.skewMs / 1000);
       const off = Math.abs(event.skewMs) > SKEW_WARN_MS;
       if (off && !skewWarned) {
-        logger.warn({
-          msg: `this machine's clock is ${Math.round(event.skewMs)} ms behind the store's (negative: ahead); the gateway uses the store's clock for periods, leases and reaping. Fix NTP on this host or the store's`,
+        (event.followed ? logger.warn.bind(logger) : logger.error.bind(logger))({
+          msg: event.followed
+            ? `this machine's clock is ${Math.round(event.skewMs)} ms behind the store's (negative: ahead); the gateway uses the store's clock for periods, leases and reaping. Fix NTP on this host or the store's`
+            : `this machine's clock is ${Math.round(event.skewMs)} ms behind the store's (negative: ahead): too far to be drift, so it is NOT followed (one of the clocks is set wrong); periods, leases and reaping use this machine's clock. Fix the clock`,
           skewMs: Math.round(event.skewMs),
         });
       }

@@ -245,7 +245,7 @@ export type StoreEvent =
    */
   | { type: 'limit_drift'; budgetId: string; sentNano: Nano }
   /** The store's clock minus this machine's, as last measured. */
-  | { type: 'clock_skew'; skewMs: number };
+  | { type: 'clock_skew'; skewMs: number; followed: boolean };
 
 /** Thrown by a store when it cannot answer within its timeout or is down. */
 export class StoreUnavailableError extends Error {

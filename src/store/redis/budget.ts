@@ -86,7 +86,7 @@ export class RedisStore implements BudgetStore {
     this.epoch = options.epoch ?? new RedisEpoch(this.tag);
     this.skew = new ClockSkew(
       () => this.redis.call((c) => c.time()),
-      (skewMs) => this.epoch.emit({ type: 'clock_skew', skewMs }),
+      (skewMs, followed) => this.epoch.emit({ type: 'clock_skew', skewMs, followed }),
     );
     this.settles = new LostSettles(this.epoch);
     this.none = `${this.tag}:none`;

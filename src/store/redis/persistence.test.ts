@@ -44,4 +44,22 @@ describe('ClockSkew', () => {
     await slow.skew.measure();
     expect(slow.skew.offsetMs()).toBe(0);
   });
+
+  it('does not follow a store days off (a clock set wrong, not drift), and still reports it', async () => {
+    const followed: boolean[] = [];
+    let local = 1_800_000_000_000;
+    const storeMs = local - 30 * 86_400_000;
+    const skew = new ClockSkew(
+      async () => {
+        local += 2;
+        return [String(Math.floor(storeMs / 1000)), String((storeMs % 1000) * 1000)];
+      },
+      (_ms, follows) => followed.push(follows),
+      () => local,
+    );
+    const measured = await skew.measure();
+    expect(measured).toBeLessThan(-29 * 86_400_000);
+    expect(skew.offsetMs()).toBe(0);
+    expect(followed).toEqual([false]);
+  });
 });

@@ -29,6 +29,12 @@ export async function persistenceWarnings(redis: RedisClient): Promise<string[]>
 
 /** Below this the measured skew is noise (round trip, scheduling): no correction. */
 export const SKEW_CORRECT_MS = 100;
+/**
+ * Past this the skew is not drift but a clock set wrong (a zone, a date, a test harness shifting
+ * the process's Date): the gateway does not follow it, it reports it (metric, error log). Following
+ * a store days off would move every period; NTP drift is seconds at worst.
+ */
+export const SKEW_FOLLOW_MAX_MS = 10 * 60_000;
 const SKEW_EVERY_MS = 30_000;
 
 /**
@@ -41,7 +47,7 @@ export class ClockSkew {
 
   constructor(
     private readonly time: () => Promise<ReadonlyArray<string | number>>,
-    private readonly onMeasured: (skewMs: number) => void,
+    private readonly onMeasured: (skewMs: number, followed: boolean) => void,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -55,8 +61,9 @@ export class ClockSkew {
     const after = this.now();
     const skew = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - (before + after) / 2;
     const noise = Math.max(SKEW_CORRECT_MS, (after - before) / 2);
-    this.offset = Math.abs(skew) > noise ? Math.round(skew) : 0;
-    this.onMeasured(skew);
+    const followed = Math.abs(skew) > noise && Math.abs(skew) <= SKEW_FOLLOW_MAX_MS;
+    this.offset = followed ? Math.round(skew) : 0;
+    this.onMeasured(skew, followed);
     return skew;
   }
 
