@@ -133,7 +133,8 @@ history: { store: postgres, url: "${historyUrl}", flush_interval_ms: 200, flush_
       await postgres.stop();
       const before = await spent();
       await load(150);
-      expect(await spent()).toBe(totalServedCost(mock.served));
+      // A stream's settle lands just after its last byte reached the client: wait for it, not a time.
+      await eventually(async () => expect(await spent()).toBe(totalServedCost(mock.served)), 5_000);
       expect(await spent()).toBeGreaterThan(before);
 
       // Back: the buffered history lands, each request once.
