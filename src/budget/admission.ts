@@ -95,6 +95,10 @@ export class BudgetAdmission {
           nowMs,
           leaseExpiresAtMs: nowMs + cfg.budgeting.leaseMs,
           ...(waitUntilMs !== undefined ? { waitUntilMs } : {}),
+          // Room kept for a metered answer's next slice (ReserveRequest.holdCap).
+          ...(plan.metered && plan.cap > plan.reserveCap
+            ? { holdCap: Math.min(plan.sliceCap, plan.cap - plan.reserveCap) }
+            : {}),
           // A metered request counts its prompt and first slice; each extension adds its slice
           // (metering.ts), and its settle corrects them to the actual.
           ...(limits.length > 0

@@ -13,6 +13,13 @@ import type { BalanceCache } from './balance-cache.js';
 import type { LeaseKeeper } from './leases.js';
 import type { AdmissionGranted, ExtendOutcome } from './types.js';
 
+/**
+ * How long a busy extension holds its least addition at the head of its lines' wait queues: past
+ * the meter's next asks (a sixteenth of a slice later), so a hold lapses only when its stream is
+ * gone without a settle (a crash); its lease then gives the money back too.
+ */
+export const EXTENSION_HOLD_MS = 2000;
+
 export interface MeteringDeps {
   store: BudgetStore;
   config: () => RuntimeConfig;
@@ -34,6 +41,11 @@ export class Metering {
     if (this.deps.leases.isLost(reservation.id)) return { status: 'gone' };
     const nowMs = this.deps.clock();
     const leaseExpiresAtMs = nowMs + this.deps.config().budgeting.leaseMs;
+    // After `add` more, the slice the answer would ask for next (none past its full cap).
+    const nextSliceCap = (add: number) =>
+      Math.max(0, Math.min(meter.sliceCap, meter.fullCap - meter.heldCap - add));
+    // Each ask holds its least addition when busy, or once extended the next slice
+    // (ExtendRequest.holdUntilMs): answers being relayed go before new requests.
     const ask = (add: number) =>
       this.deps.store.extend({
         reservationId: reservation.id,
@@ -41,6 +53,8 @@ export class Metering {
         minAddCap: Math.min(minAddCap, add),
         nowMs,
         leaseExpiresAtMs,
+        holdUntilMs: nowMs + EXTENSION_HOLD_MS,
+        nextHoldCap: nextSliceCap(add),
         // Its tokens_per_minute limits count the output as it is held, not only at the settle.
         ...(reservation.limits?.length ? { tokensPerCap: meter.outputMultiplier } : {}),
       });

@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDecisionContract } from './contract-decisions.test-helpers.js';
 import { flat, line, prng, reservedAmount, type StoreFixture, T0 } from './contract-fixtures.test-helpers.js';
+import { runHoldsContract } from './contract-holds.test-helpers.js';
 import { runUtilizationContract } from './contract-utilization.test-helpers.js';
 import type { BudgetStore, LineSpec } from './types.js';
 
@@ -177,6 +178,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
 
     runDecisionContract(() => store);
     runUtilizationContract(() => fixture);
+    runHoldsContract(() => fixture);
 
     describe('settle and release', () => {
       it('replaces the reservation by the actual cost, under or over it', async () => {

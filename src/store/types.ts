@@ -68,6 +68,13 @@ export interface ReserveRequest {
   limits?: LimitSpec[];
   /** The request's tokens for tokens-per-minute limits; absent: prompt 0, one token per cap unit. */
   limitAsk?: LimitAsk;
+  /**
+   * A metered request's next slice, in cap units: once reserved, it is queued at the head of its
+   * lines' wait queues until its lease expiry, owed that slice's amount, so requests admitted after
+   * it leave room for the answer being relayed (ExtendRequest.holdUntilMs renews or ends the hold).
+   * Absent or 0: nothing held.
+   */
+  holdCap?: number;
 }
 
 export type ReserveResult =
@@ -119,6 +126,18 @@ export interface ExtendRequest {
    * limit (the answer is already being relayed); absent or 0: the limits' tokens are left alone.
    */
   tokensPerCap?: number;
+  /**
+   * When busy, hold the least addition until then (ms): the reservation is queued at the head of
+   * each of its lines' wait queues, owed that amount, so money coming back goes to the answer being
+   * relayed before a new request takes it. Any other answer, and the settle, end the hold.
+   * Absent or 0: no hold (a busy answer also ends one).
+   */
+  holdUntilMs?: number;
+  /**
+   * With holdUntilMs, once extended: the next slice (cap units) held the same way, owed its amount
+   * (ReserveRequest.holdCap); absent or 0: an extension ends the hold.
+   */
+  nextHoldCap?: number;
 }
 
 export type ExtendResult =

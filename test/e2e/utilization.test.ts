@@ -141,9 +141,9 @@ describe.each<Backend>(['redis', 'sqlite'])('budgets used to the last per cent (
       console.log(
         `[utilization ${backend}] cut short before the budget's last 5% was spent: ${needless} of ${served}`,
       );
-      // Issue #17 asks for <= 5%; measured 4-12% (4-7 of 57-86 served) with this file run alone
-      // (vitest.config.ts): the bound keeps what is reached from getting worse.
-      expect(needless / served, 'answers cut short outside a budget last 5%').toBeLessThanOrEqual(0.15);
+      // Issue #17's figure. Measured 0-2 of 53-85 served per run (20 runs a store) since answers
+      // being relayed are owed their next slice (docs/stores-waiting.md "Holds"); 4-11 before.
+      expect(needless / served, 'answers cut short outside a budget last 5%').toBeLessThanOrEqual(0.05);
     } finally {
       await c.stop();
     }

@@ -209,7 +209,7 @@ export class RedisStore implements BudgetStore {
         limit.concurrentRequests,
       );
     }
-    argv.push(limits.length);
+    argv.push(req.holdCap ?? 0, limits.length);
     const reply = await this.redis.script('reserve', keys, argv);
     const result = decodeReserve(reply, req.lines.length, limits.length);
     const drifted = req.lines[driftedLine(reply)];
@@ -228,6 +228,9 @@ export class RedisStore implements BudgetStore {
       req.nowMs,
       req.leaseExpiresAtMs,
       req.tokensPerCap ?? 0,
+      req.holdUntilMs ?? 0,
+      this.freedChannel,
+      req.nextHoldCap ?? 0,
     ];
     return decodeExtend(await this.redis.script('extend', keys, argv));
   }

@@ -323,6 +323,12 @@ export class SqliteStore implements BudgetStore {
       JSON.stringify(stored),
     );
     const limitUses = this.limits.apply(req, grantedCap);
+    if (req.holdCap && req.holdCap > 0) {
+      // The next slice, owed at the head of every line's queue (redis/lua/reserve.lua hold_cap).
+      const need = amountFor(req.fixedPico, req.outputPico, grantedCap + req.holdCap) - amount;
+      for (const spec of req.lines)
+        this.waits.enqueue(spec, req.reservationId, 0, need, req.leaseExpiresAtMs);
+    }
     return {
       status: 'reserved',
       grantedCap,
@@ -360,7 +366,24 @@ export class SqliteStore implements BudgetStore {
     });
     if (req.addCap <= 0) return extended(0, row.amount);
     const decision = decideExtend(balances(), held, req.addCap, req.minAddCap);
-    if (decision.status !== 'extended') return { ...decision, balances: balances() };
+    // Held at the head of every line's queue, owed an amount (redis/lua/extend.lua hold), or not.
+    const hold = (needNano: Nano, untilMs: number) => {
+      for (const [instance, period] of lines)
+        this.waits.enqueue({ instance, period }, row.id, 0, needNano, untilMs);
+    };
+    const unhold = () => {
+      for (const key of this.waits.removeEverywhere(row.id)) this.freed.add(key);
+    };
+    const holding = (req.holdUntilMs ?? 0) > req.nowMs;
+    if (decision.status !== 'extended') {
+      if (decision.status === 'busy' && holding)
+        hold(
+          amountFor(row.fixed_pico, row.output_pico, row.granted_cap + req.minAddCap) - row.amount,
+          req.holdUntilMs ?? 0,
+        );
+      else unhold();
+      return { ...decision, balances: balances() };
+    }
     const cap = row.granted_cap + decision.grantedAddCap;
     // max: a row from before the price columns (price 0) never shrinks.
     const amount = Math.max(row.amount, amountFor(row.fixed_pico, row.output_pico, cap));
@@ -372,6 +395,12 @@ export class SqliteStore implements BudgetStore {
       c.reserved += delta;
     });
     this.stmt.grow.run(amount, cap, row.id);
+    if (holding && (req.nextHoldCap ?? 0) > 0)
+      hold(
+        amountFor(row.fixed_pico, row.output_pico, cap + (req.nextHoldCap ?? 0)) - amount,
+        req.leaseExpiresAtMs,
+      );
+    else unhold();
     if (req.tokensPerCap && req.tokensPerCap > 0)
       this.limits.grow(row.id, decision.grantedAddCap * req.tokensPerCap);
     return extended(decision.grantedAddCap, amount);
@@ -394,6 +423,7 @@ export class SqliteStore implements BudgetStore {
     tokens: number | null = null,
   ): SettleResult & { status: 'settled' } {
     this.limits.settle(row.id, tokens);
+    this.waits.removeEverywhere(row.id); // an extension's hold ends with its reservation
     const lines = JSON.parse(row.lines) as ReservationLine[];
     const spent = actual ?? row.amount;
     const balances: LineBalance[] = [];

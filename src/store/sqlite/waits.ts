@@ -97,7 +97,13 @@ export class SqliteWaits {
   }
 
   /** Queues (or, for a retry, keeps the place and refreshes need and expiry of) `id` on a line. */
-  enqueue(spec: LineSpec, id: string, pos: number, needNano: Nano, untilMs: number): void {
+  enqueue(
+    spec: Pick<LineSpec, 'instance' | 'period'>,
+    id: string,
+    pos: number,
+    needNano: Nano,
+    untilMs: number,
+  ): void {
     this.stmt.upsert.run(spec.instance, spec.period, id, pos, needNano, untilMs);
   }
 

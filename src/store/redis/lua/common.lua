@@ -102,6 +102,19 @@ local function enqueue(wait_key, need_key, id, pos, need, until_ms, ttl)
   end
 end
 
+-- The needs hash of a wait queue: {p}:wait:<line> -> {p}:waitn:<line> (a hash tag holds no '}').
+local function waitn_key(wait_key)
+  local at = string.find(wait_key, '}:wait:', 1, true)
+  return string.sub(wait_key, 1, at) .. ':waitn:' .. string.sub(wait_key, at + 7)
+end
+
+-- A line's remaining TTL in seconds (0: none), for keys made beside it.
+local function line_ttl(line_key)
+  local ttl = redis.call('TTL', line_key)
+  if ttl > 0 then return ttl end
+  return 0
+end
+
 -- Takes id out of a line's queue; true when others still wait there.
 local function unqueue(wait_key, need_key, id)
   if redis.call('ZREM', wait_key, id) == 1 then redis.call('HDEL', need_key, id) end
@@ -208,6 +221,8 @@ local function settle_reservation(res_key, leases_key, id, spent, freed, tokens)
       redis.call('HINCRBY', key, 'spent', int(spent))
       table.insert(out, limit + c[3] + c[4]); table.insert(out, c[1] + spent)
       table.insert(out, c[2] - amount); table.insert(out, c[1])
+      -- an extension's hold ends with its reservation
+      if line[3] and redis.call('ZSCORE', line[3], id) then unqueue(line[3], waitn_key(line[3]), id) end
       if line[3] and redis.call('ZCARD', line[3]) > 0 then add_freed(freed, line[4]) end
     else
       -- the line expired under the reservation (its TTL passed): nothing left to correct

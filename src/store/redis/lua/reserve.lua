@@ -38,6 +38,9 @@
 -- ARGV[13+6n+3j] requests per minute (0: none)
 -- ARGV[14+6n+3j] tokens per minute (0: none)
 -- ARGV[15+6n+3j] concurrent requests (0: none)
+-- ARGV[#ARGV-1] next slice to hold, cap units (0: none): a metered request reserved here is queued
+--               at the head of its lines' wait queues until its lease expiry, owed that slice, so
+--               later requests leave room for it (extend.lua takes and renews the hold)
 -- ARGV[#ARGV]   L (last, so the script finds the section before it knows n)
 --
 -- Returns {status, capOrLineIndex, amount, expiredSettled, drifted, limit1, spent1, reserved1, ...}
@@ -50,7 +53,8 @@
 local n_limits = tonumber(ARGV[#ARGV])
 assert(#KEYS >= 2 + n_limits and (#KEYS - 2 - n_limits) % 5 == 0, 'reserve: 2 KEYS, 5 per line, 1 per limit')
 local n = (#KEYS - 2 - n_limits) / 5
-assert(#ARGV == 10 + 6 * n + 3 + 3 * n_limits, 'reserve: 10 ARGV, 6 per line, 3 + 3 per limit')
+assert(#ARGV == 10 + 6 * n + 4 + 3 * n_limits, 'reserve: 10 ARGV, 6 per line, 4 + 3 per limit')
+local hold_cap = tonumber(ARGV[#ARGV - 1])
 
 local res_key, leases_key = KEYS[1], KEYS[2]
 local id = ARGV[1]
@@ -172,4 +176,8 @@ redis.call('HSET', res_key, 'amount', int(amount), 'cap', int(granted), 'fixed',
   'output', exact(output), 'exp', int(lease_exp), 'lines', cjson.encode(lines))
 redis.call('ZADD', leases_key, int(lease_exp), id)
 lim_apply(limits, n_limits, res_key, granted, now, lease_exp)
+if hold_cap > 0 then
+  local need = amount_for(fixed, output, granted + hold_cap) - amount
+  for i = 1, n do enqueue(specs[i].wait, specs[i].waitn, id, 0, need, lease_exp, specs[i].ttl) end
+end
 return reply('reserved', granted, amount, true)
