@@ -326,8 +326,7 @@ export class SqliteStore implements BudgetStore {
     if (req.holdCap && req.holdCap > 0) {
       // The next slice, owed at the head of every line's queue (redis/lua/reserve.lua hold_cap).
       const need = amountFor(req.fixedPico, req.outputPico, grantedCap + req.holdCap) - amount;
-      for (const spec of req.lines)
-        this.waits.enqueue(spec, req.reservationId, 0, need, req.leaseExpiresAtMs);
+      this.waits.hold(stored, req.reservationId, need, req.leaseExpiresAtMs);
     }
     return {
       status: 'reserved',
@@ -367,10 +366,7 @@ export class SqliteStore implements BudgetStore {
     if (req.addCap <= 0) return extended(0, row.amount);
     const decision = decideExtend(balances(), held, req.addCap, req.minAddCap);
     // Held at the head of every line's queue, owed an amount (redis/lua/extend.lua hold), or not.
-    const hold = (needNano: Nano, untilMs: number) => {
-      for (const [instance, period] of lines)
-        this.waits.enqueue({ instance, period }, row.id, 0, needNano, untilMs);
-    };
+    const hold = (needNano: Nano, untilMs: number) => this.waits.hold(lines, row.id, needNano, untilMs);
     const unhold = () => {
       for (const key of this.waits.removeEverywhere(row.id)) this.freed.add(key);
     };

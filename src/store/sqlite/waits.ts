@@ -107,6 +107,19 @@ export class SqliteWaits {
     this.stmt.upsert.run(spec.instance, spec.period, id, pos, needNano, untilMs);
   }
 
+  /**
+   * Queues `id` at place 0 (ahead of every waiter) on each of `lines` ([instance, period, ...]),
+   * owed `needNano` until `untilMs`: the hold of an answer being relayed (docs/stores-waiting.md).
+   */
+  hold(
+    lines: ReadonlyArray<readonly [string, string, ...unknown[]]>,
+    id: string,
+    needNano: Nano,
+    untilMs: number,
+  ): void {
+    for (const [instance, period] of lines) this.stmt.upsert.run(instance, period, id, 0, needNano, untilMs);
+  }
+
   /** Takes `id` out of every queue; returns the keys of lines where others still wait. */
   removeEverywhere(id: string): string[] {
     const lines = this.stmt.linesOf.all(id);
