@@ -38,11 +38,9 @@ export class OutputMeter {
   private bytesAtExact = 0;
   private countedLength = 0;
   private bytesSeen = 0;
-  /** Bytes seen at the chunk before the last: the last read is bytesSeen - this. */
-  private bytesSeenBefore = 0;
   /** Largest growth of the text between two chunks, in UTF-8 bytes (a bound on its tokens). */
   private largestReadBytes = 0;
-  /** Largest read in tokens near a slice's edge (counted exactly there, or bounded by tailTokens). */
+  /** Largest growth in tokens between two chunks both counted exactly (near a slice's edge). */
   private largestReadTokens = -1;
   /** Exact count at the previous chunk, when that chunk was counted; else -1. */
   private tokensAtLastChunk = -1;
@@ -112,21 +110,6 @@ export class OutputMeter {
   }
 
   /**
-   * Tokens of a read of `readBytes` UTF-8 bytes whose chunk before was not counted: the text's last
-   * `readBytes` UTF-16 units hold all of it (a unit is at least one byte), so their count, plus one
-   * for a merge across the cut, bounds it. The bytes alone are ~4x over for English: a first read
-   * of four choices at once sized the margin past what a fit-to-budget slice held.
-   */
-  private tailTokens(readBytes: number): number {
-    if (readBytes <= 0) return 0;
-    const text = this.source.generatedText();
-    let from = Math.max(0, text.length - readBytes);
-    const first = text.charCodeAt(from);
-    if (from > 0 && first >= 0xdc00 && first <= 0xdfff) from--;
-    return countTokens(text.slice(from), encodingForModel(this.options.model)) + 1;
-  }
-
-  /**
    * After each relayed chunk: 'go' on, or 'cut' (end the answer at the cap now). Starts an
    * extension when the relayed output comes within half a slice of what is held, and relays on
    * while it is in flight; at the lag margin it cuts.
@@ -145,7 +128,6 @@ export class OutputMeter {
   private verdict(): MeterVerdict | 'wait' {
     const bytes = this.source.generatedUtf8Bytes();
     this.largestReadBytes = Math.max(this.largestReadBytes, bytes - this.bytesSeen);
-    this.bytesSeenBefore = this.bytesSeen;
     this.bytesSeen = bytes;
     const previous = this.tokensAtLastChunk;
     this.tokensAtLastChunk = -1;
@@ -157,10 +139,7 @@ export class OutputMeter {
     const relayed = this.relayedTokens();
     // Chunks near the edge are each counted: their growth in tokens sizes the lag margin better
     // than bytes do (a token is ~4 bytes of English).
-    this.largestReadTokens = Math.max(
-      this.largestReadTokens,
-      previous >= 0 ? relayed - previous : this.tailTokens(bytes - this.bytesSeenBefore),
-    );
+    if (previous >= 0) this.largestReadTokens = Math.max(this.largestReadTokens, relayed - previous);
     this.tokensAtLastChunk = relayed;
     if (relayed < held - ahead) return 'go';
     this.maybeExtend(relayed);
