@@ -128,6 +128,37 @@ export class BudgetAdmission {
   }
 
   /**
+   * The pre-check alone, for a large body probed off the main thread before it is parsed
+   * (routes/proxy/early-refusal.ts): its refusal, or undefined (admit as usual).
+   */
+  async precheckOnly(request: AdmissionRequest): Promise<AdmissionDenied | undefined> {
+    const cfg = this.deps.config();
+    if (forbiddenModel(cfg, request.identity, request.model)) return undefined;
+    const limitsOf = (model: RuntimeModel) => limitsForRequest(cfg, request, model);
+    const early = await precheck(this.planContext(cfg, request), this.deps.store, limitsOf);
+    if (early?.kind === 'rejected')
+      return this.rejected(request, early.plan, early.lineIndex, early.balances);
+    if (early) return this.limited(request, early.plan, early.limits, early.refusal, early.uses, [], 0);
+    return undefined;
+  }
+
+  private planContext(
+    cfg: RuntimeConfig,
+    request: AdmissionRequest,
+    forced = new Map<string, number>(),
+  ): PlanContext {
+    return {
+      cfg,
+      request,
+      budgets: budgetsOf(cfg, request.identity.anonymous),
+      allowed: allowedModelsOf(cfg, request.identity),
+      cache: this.deps.cache,
+      forced,
+      promptTokens: new Map(),
+    };
+  }
+
+  /**
    * Plans, then attempts (reserve, or a simulation for preview); a 'downgrade' answer updates the
    * cached balances (the store's fresher view wins) and plans again with the cheaper model. A
    * 'busy' answer (the money is held by requests in flight) waits for it to come back, up to
@@ -141,15 +172,7 @@ export class BudgetAdmission {
     limitsOf: (model: RuntimeModel) => LimitSpec[] = () => [],
   ): Promise<Admission> {
     const forced = new Map<string, number>();
-    const ctx: PlanContext = {
-      cfg,
-      request,
-      budgets: budgetsOf(cfg, request.identity.anonymous),
-      allowed: allowedModelsOf(cfg, request.identity),
-      cache: this.deps.cache,
-      forced,
-      promptTokens: new Map(),
-    };
+    const ctx = this.planContext(cfg, request, forced);
     // A large prompt that cannot fit even at a lower bound of its tokens is refused uncounted.
     const early = reservationId === null ? undefined : await precheck(ctx, this.deps.store, limitsOf);
     if (early?.kind === 'rejected')

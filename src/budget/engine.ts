@@ -19,6 +19,7 @@ import { linesForIdentity } from './scopes.js';
 import { Settlement } from './settlement.js';
 import type {
   Admission,
+  AdmissionDenied,
   AdmissionGranted,
   AdmissionRequest,
   BudgetView,
@@ -89,6 +90,10 @@ class Engine implements ManagedBudgetEngine {
 
   admit(request: AdmissionRequest): Promise<Admission> {
     return this.admission.admit(request);
+  }
+
+  precheck(request: AdmissionRequest): Promise<AdmissionDenied | undefined> {
+    return this.admission.precheckOnly(request);
   }
 
   preview(request: AdmissionRequest): Promise<Admission & { budgets: BudgetView[] }> {

@@ -158,6 +158,11 @@ export interface SettleOutcome {
 export interface BudgetEngine {
   /** Decides model and cap, reserves on every line or none. */
   admit(request: AdmissionRequest): Promise<Admission>;
+  /**
+   * The admission's pre-check of a large prompt alone (its lower bound cannot fit a budget or a
+   * limit): the refusal admit would answer without counting, or undefined. Reserves nothing.
+   */
+  precheck(request: AdmissionRequest): Promise<AdmissionDenied | undefined>;
   /** What admit would do, without reserving (POST /v1/cost/estimate). */
   preview(request: AdmissionRequest): Promise<Admission & { budgets: BudgetView[] }>;
   /** Replaces the reservation by the cost of `usage` at `model`'s price. Never throws; retries on store outage. */

@@ -95,6 +95,12 @@ export function parseJsonObject(bytes: Buffer): RequestBody {
 export const BIG_BODY_BYTES = 256 * 1024;
 
 let bigBodiesTail: Promise<void> = Promise.resolve();
+let bigBodiesParsed = 0;
+
+/** For tests: big bodies parsed on this thread so far (routes/proxy/early-refusal.ts spares some). */
+export function bigBodiesParsedHere(): number {
+  return bigBodiesParsed;
+}
 
 /**
  * parseJsonObject, but a big body waits for the big bodies ahead of it and then for a turn of the
@@ -113,6 +119,7 @@ export async function parseJsonObjectInTurn(bytes: Buffer): Promise<RequestBody>
   try {
     await ahead;
     await new Promise<void>((resolve) => setImmediate(resolve));
+    bigBodiesParsed++;
     return parseJsonObject(bytes);
   } finally {
     done();

@@ -5,8 +5,12 @@
  * before the budget could refuse it. Now a prompt past 64k characters is first priced at a lower
  * bound of its tokens (UTF-8 bytes / 128): a trial that cannot pay even that is refused uncounted.
  *
+ * Large bodies are probed off the main thread first (src/http/body-probe.ts): a refused one is
+ * never parsed there either.
+ *
  * In process, what is asserted: the refused prompts are never counted (the token workers' queue
- * counter), a big prompt that fits is still admitted at its exact count. In gateway processes (the
+ * counter) nor parsed on the main thread (its counter), what the probe cannot judge takes the
+ * ordinary path, a big prompt that fits is still admitted at its exact count. In gateway processes (the
  * client's own work off the gateway's event loop), what is printed: the paying key's latency
  * alone, behind the flood when the trial can pay the lower bound but not the count (counted, then
  * refused: the bounded, fair queue alone) and when it cannot (refused by the pre-check). No timed
@@ -17,6 +21,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bigBodiesParsedHere } from '../../src/http/body.js';
+import { bodiesProbed } from '../../src/http/body-probe.js';
 import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
 import { MAX_BYTES_PER_TOKEN } from '../../src/tokens/lower-bound.js';
 import { tokenCountsQueued } from '../../src/tokens/worker-pool.js';
@@ -88,18 +94,36 @@ describe('oversized prompts from refused callers (in process)', () => {
     await stack?.close();
   });
 
-  it('are refused without being counted', async () => {
-    const before = tokenCountsQueued();
+  it('are refused without being counted, or parsed on the main thread', async () => {
+    const before = { counted: tokenCountsQueued(), parsed: bigBodiesParsedHere(), probed: bodiesProbed() };
     const answers = await Promise.all(floodOf(stack.gateway.url, 'refused'));
-    expect(tokenCountsQueued() - before).toBe(0);
+    expect(tokenCountsQueued() - before.counted).toBe(0);
+    expect(bigBodiesParsedHere() - before.parsed).toBe(0);
+    expect(bodiesProbed() - before.probed).toBe(16);
     for (const a of answers) expect(a).toEqual({ status: 429, code: 'budget_exceeded' });
   }, 60_000);
 
+  it('what the slim copy cannot judge takes the ordinary path: bad JSON, a long string outside the prompt', async () => {
+    const trial = { 'x-gateway-user': 'odd-visitor' };
+    const before = bigBodiesParsedHere();
+    const broken = await send(stack.gateway.url, chatBody(FLOOD).slice(0, -2), trial);
+    expect(broken).toEqual({ status: 400, code: 'invalid_json' });
+    // A long `user` (cut to 200 characters by the ordinary path) is not what the slim copy shows.
+    const longUser = JSON.stringify({
+      model: 'gpt-4o-mini',
+      user: FLOOD.slice(0, 2_000),
+      messages: [{ role: 'user', content: FLOOD }],
+    });
+    expect(await send(stack.gateway.url, longUser, trial)).toEqual({ status: 429, code: 'budget_exceeded' });
+    expect(bigBodiesParsedHere() - before).toBe(2);
+  }, 60_000);
+
   it('a big prompt that fits is still admitted, counted exactly', async () => {
-    const before = tokenCountsQueued();
+    const before = { counted: tokenCountsQueued(), parsed: bigBodiesParsedHere() };
     const answer = await send(stack.gateway.url, chatBody(prose(400_000, 'fits')), paying);
     expect(answer.status).toBe(200);
-    expect(tokenCountsQueued() - before).toBe(1);
+    expect(tokenCountsQueued() - before.counted).toBe(1);
+    expect(bigBodiesParsedHere() - before.parsed).toBe(1);
     // Reserved at the exact count (~5 characters per token of this prose, $0.15/M), not at the
     // lower bound (400k / 128 = 3,125 tokens: 469 nano-USD).
     expect(stack.records.at(-1)!.estimateNano).toBeGreaterThan(((400_000 / 6) * 150) / 1000);
@@ -130,7 +154,9 @@ describe("oversized prompts and a paying key's latency (gateway processes)", () 
         expect(answer.status).toBe(200);
         return performance.now() - start;
       };
-      await payingMs('warm'); // the token worker's cold start is not what is measured
+      // The token worker's and the body probe's cold starts are not what is measured.
+      await payingMs('warm');
+      expect((await send(gateway.url, chatBody(prose(300_000, 'warm')), paying)).status).toBe(200);
       const alone = await payingMs('alone');
       const flood = floodOf(gateway.url, `trial-${trialUsd}`);
       // Sent once the flood's bodies are on their way, so it lands among them.

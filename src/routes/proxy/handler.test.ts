@@ -74,6 +74,9 @@ class FakeEngine implements BudgetEngine {
     this.admitted.push(request);
     return this.answer(request);
   }
+  async precheck(): Promise<undefined> {
+    return undefined;
+  }
   async preview(): Promise<never> {
     throw new Error('not used by the proxy');
   }

@@ -13,10 +13,10 @@ import type { GatewayContext } from '../../http/app.js';
 import { parseJsonObjectInTurn, readRequestBody, requireJsonContentType } from '../../http/body.js';
 import { internalError, knownError } from '../../http/error-boundary.js';
 import { clientHeaders, headerSource } from '../../http/request.js';
-import type { HeaderRecord } from '../../providers/headers.js';
 import { longContextBetaProblem } from '../../providers/pricing.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
 import { type AdmissionBuilder, admissionBuilder, refusal, resolveModel } from './admission.js';
+import { refuseUnparsed } from './early-refusal.js';
 import type { Exchange, ProxyDeps } from './exchange.js';
 import { forward } from './forward.js';
 import { identifyCaller } from './identify.js';
@@ -36,7 +36,21 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
     let admission: AdmissionGranted | undefined;
     try {
       const caller = identifyCaller(c, state, deps.lookupKey, adapter.acceptsQueryKey === true);
-      const { body, bytes } = await readProxyBody(c, adapter, caller.headers);
+      requireJsonContentType({ headers: headerSource(caller.headers) });
+      const config = c.get('config');
+      const raw = await readRequestBody(c, config.server.maxBodyBytes);
+      // A large body its caller cannot pay for even at a lower bound is refused before it is parsed.
+      await refuseUnparsed({
+        c,
+        adapter,
+        deps,
+        engine,
+        config,
+        state,
+        identity: caller.identity,
+        bytes: raw,
+      });
+      const { body, bytes } = await parseProxyBody(adapter, raw);
       const stream = adapter.isStream(body);
       state.record.stream = stream;
       const builder = admissionBuilder({
@@ -49,7 +63,6 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
         stream,
       });
       state.record.user = builder.identity.user ?? null;
-      const config = c.get('config');
       // The model is the body's, or the path's for APIs that put it there (Gemini).
       const model = resolveModel(
         config,
@@ -110,13 +123,10 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
 }
 
 /** The body, if it is a JSON object this endpoint accepts; the client's mistakes are 4xx. */
-async function readProxyBody(
-  c: GatewayContext,
+async function parseProxyBody(
   adapter: EndpointAdapter,
-  headers: HeaderRecord,
+  bytes: Buffer,
 ): Promise<{ body: RequestBody; bytes: Buffer }> {
-  requireJsonContentType({ headers: headerSource(headers) });
-  const bytes = await readRequestBody(c, c.get('config').server.maxBodyBytes);
   const body = await parseJsonObjectInTurn(bytes);
   const invalid = adapter.validate(body);
   if (invalid) throw invalid;

@@ -1,0 +1,64 @@
+/** The body probe's worker answers what the pre-check needs, from the full body, and forgets it when told. */
+import { afterAll, describe, expect, it } from 'vitest';
+import { promptTokenBounds } from '../tokens/lower-bound.js';
+import { bodiesProbed, closeBodyProbe, PROBE_MIN_BYTES, probeBody } from './body-probe.js';
+import { SLIM_STRING_CHARS } from './body-probe.worker.js';
+
+const PROSE = 'Budgets keep spend inside limits while the gateway counts every token. ';
+const prompt = PROSE.repeat(Math.ceil(PROBE_MIN_BYTES / PROSE.length));
+
+afterAll(async () => {
+  await closeBodyProbe();
+});
+
+describe('body probe', () => {
+  it('answers a slim copy (long strings emptied, the rest as sent) and the bounds of the full prompt', async () => {
+    const body = {
+      model: 'gpt-4o-mini',
+      max_tokens: 7,
+      n: 2,
+      user: 'u'.repeat(SLIM_STRING_CHARS),
+      metadata: { team: 'web' },
+      messages: [
+        { role: 'system', content: 'short' },
+        { role: 'user', content: prompt },
+      ],
+    };
+    const before = bodiesProbed();
+    const probe = await probeBody(Buffer.from(JSON.stringify(body)), 'chat');
+    expect(bodiesProbed() - before).toBe(1);
+    expect(probe?.slim).toEqual({
+      ...body,
+      messages: [
+        { role: 'system', content: 'short' },
+        { role: 'user', content: '' },
+      ],
+    });
+    expect(probe?.emptied).toEqual(['messages']);
+    expect(await probe!.bounds('gpt-4o-mini')).toEqual(promptTokenBounds('chat', body, 'gpt-4o-mini'));
+    expect(await probe!.bounds('claude-sonnet-4-5')).toEqual(
+      promptTokenBounds('chat', body, 'claude-sonnet-4-5'),
+    );
+    probe!.drop();
+    expect(await probe!.bounds('gpt-4o-mini')).toBeUndefined();
+  }, 30_000);
+
+  it('names every top-level key where it emptied a string', async () => {
+    const body = { model: 'm', user: prompt, messages: [{ role: 'user', content: prompt }] };
+    const probe = await probeBody(Buffer.from(JSON.stringify(body)), 'chat');
+    expect(probe?.emptied).toEqual(['user', 'messages']);
+    probe?.drop();
+  }, 30_000);
+
+  it('answers undefined for what the ordinary parse must judge: not JSON, not an object, too deep, a key twice', async () => {
+    const notJson = Buffer.from(`{"model": "m", "messages": [${JSON.stringify(prompt)}`);
+    const array = Buffer.from(JSON.stringify([prompt]));
+    const deep = Buffer.from(`{"a":${'['.repeat(100)}${JSON.stringify(prompt)}${']'.repeat(100)}}`);
+    const twice = Buffer.from(`{"model": "m", "model": "n", "prompt": ${JSON.stringify(prompt)}}`);
+    for (const bytes of [notJson, array, deep, twice]) expect(await probeBody(bytes, 'chat')).toBeUndefined();
+    // The worker is still there for the next body.
+    const probe = await probeBody(Buffer.from(JSON.stringify({ model: 'm', prompt })), 'completions');
+    expect(probe?.emptied).toEqual(['prompt']);
+    probe?.drop();
+  }, 30_000);
+});

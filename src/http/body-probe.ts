@@ -1,0 +1,145 @@
+/**
+ * Large request bodies probed off the main thread (issue #13: sixteen refused 3.9 MB prompts
+ * parsed on the main thread held a paying key's small request ~150 ms, because each of its turns of
+ * the event loop waited behind a 7-10 ms parse). The worker (body-probe.worker.ts) parses the body
+ * and keeps it; the main thread gets a slim copy (long strings emptied) and the prompt's token
+ * bounds for the model it resolves, enough for the admission's pre-check. A body the pre-check
+ * refuses is never parsed here; one it lets through is parsed as before (parseJsonObjectInTurn).
+ *
+ * One worker, started on the first large body and ended after IDLE_MS without one; it must never
+ * keep the process alive. Any failure (the worker cannot start, dies, answers oddly) makes the
+ * probe answer undefined and the request takes the ordinary path. Under tsx (tests, `npm run dev`)
+ * the worker's TypeScript entry is loaded through tsx's API; built, the .js sibling is loaded.
+ */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ApiShape, RequestBody } from '../providers/types.js';
+import type { PromptBounds } from '../tokens/lower-bound.js';
+import type { ProbeAnswer, ProbeMessage } from './body-probe.worker.js';
+
+/** Bodies from this size are probed (below it parsing costs a few ms at most). */
+export const PROBE_MIN_BYTES = 256 * 1024;
+const IDLE_MS = 30_000;
+const MAX_STARTUP_FAILURES = 3;
+
+export interface BodyProbe {
+  /** The body with every string past SLIM_STRING_CHARS emptied: its small fields, as sent. */
+  slim: RequestBody;
+  /** The body's top-level keys under which a string was emptied (the slim copy differs there). */
+  emptied: readonly string[];
+  /** promptTokenBounds of the full body for `model` (an upstream model name); undefined if small. */
+  bounds(model: string): Promise<PromptBounds | undefined>;
+  /** Frees the worker's copy; call once decided. */
+  drop(): void;
+}
+
+interface Pending {
+  resolve(answer: ProbeAnswer | undefined): void;
+}
+
+let worker: Worker | undefined;
+const pending = new Map<number, Pending>();
+let nextId = 1;
+let idleTimer: NodeJS.Timeout | undefined;
+let startupFailures = 0;
+let answeredOnce = false;
+let probed = 0;
+
+/** For tests: bodies sent to the worker so far. */
+export function bodiesProbed(): number {
+  return probed;
+}
+
+function entrySource(): { source: string | URL; eval: boolean } {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return { source: new URL('./body-probe.worker.js', here), eval: false };
+  const api = createRequire(here)
+    .resolve('tsx/esm/api')
+    .replace(/\.cjs$/, '.mjs');
+  const entry = new URL('./body-probe.worker.ts', here).href;
+  const load = `import(${JSON.stringify(pathToFileURL(api).href)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
+  return { source: load, eval: true };
+}
+
+function failAll(): void {
+  for (const waiter of pending.values()) waiter.resolve(undefined);
+  pending.clear();
+}
+
+function start(): Worker | undefined {
+  if (startupFailures >= MAX_STARTUP_FAILURES) return undefined;
+  const { source, eval: isEval } = entrySource();
+  const started = new Worker(source, { eval: isEval, execArgv: [] });
+  started.unref();
+  started.on('message', (answer: ProbeAnswer) => {
+    answeredOnce = true;
+    startupFailures = 0;
+    const waiter = pending.get(answer.id);
+    if (!waiter) return;
+    pending.delete(answer.id);
+    if (pending.size === 0) started.unref();
+    waiter.resolve(answer);
+  });
+  const gone = () => {
+    if (worker !== started) return;
+    worker = undefined;
+    if (!answeredOnce) startupFailures++;
+    failAll();
+  };
+  started.on('error', gone);
+  started.on('exit', gone);
+  return started;
+}
+
+function ask(message: ProbeMessage, transfer: ArrayBuffer[] = []): Promise<ProbeAnswer | undefined> {
+  worker ??= start();
+  const current = worker;
+  if (!current) return Promise.resolve(undefined);
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => {
+    if (pending.size === 0 && worker === current) {
+      worker = undefined;
+      void current.terminate();
+    }
+  }, IDLE_MS);
+  idleTimer.unref();
+  current.ref();
+  return new Promise((resolve) => {
+    pending.set(message.id, { resolve });
+    current.postMessage(message, transfer);
+  });
+}
+
+/** The probe of a body of at least PROBE_MIN_BYTES, or undefined (take the ordinary path). */
+export async function probeBody(bytes: Buffer, shape: ApiShape): Promise<BodyProbe | undefined> {
+  const id = nextId++;
+  // One copy, handed over whole: the main thread keeps its bytes for the ordinary path.
+  const copy = new Uint8Array(bytes);
+  probed++;
+  const parsed = await ask({ type: 'parse', id, bytes: copy, shape }, [copy.buffer]);
+  if (!parsed || !('slim' in parsed)) return undefined;
+  let dropped = false;
+  return {
+    slim: parsed.slim,
+    emptied: parsed.emptied,
+    async bounds(model) {
+      if (dropped) return undefined;
+      const answer = await ask({ type: 'bounds', id: nextId++, body: id, model });
+      return answer && 'bounds' in answer && answer.bounds ? answer.bounds : undefined;
+    },
+    drop() {
+      if (dropped) return;
+      dropped = true;
+      worker?.postMessage({ type: 'drop', id: nextId++, body: id } satisfies ProbeMessage);
+    },
+  };
+}
+
+/** Ends the worker (tests, shutdown); the next probe starts another. */
+export async function closeBodyProbe(): Promise<void> {
+  const current = worker;
+  worker = undefined;
+  failAll();
+  if (current) await current.terminate();
+}

@@ -1,0 +1,84 @@
+/**
+ * The body probe's worker (body-probe.ts): parses a large request body off the main thread and
+ * keeps it, answering what the admission's pre-check needs without the main thread holding the
+ * parsed prompt: a slim copy of the body (every long string emptied) for its small fields, and the
+ * prompt's token bounds for a model. The main thread drops the body once it has decided.
+ */
+import { parentPort } from 'node:worker_threads';
+import { findDuplicateKey } from '../providers/json-keys.js';
+import type { ApiShape, RequestBody } from '../providers/types.js';
+import { promptTokenBounds } from '../tokens/lower-bound.js';
+import { MAX_JSON_DEPTH } from './body.js';
+
+/** Strings longer than this are emptied in the slim copy: prompts, images, files. */
+export const SLIM_STRING_CHARS = 1024;
+
+export type ProbeMessage =
+  | { type: 'parse'; id: number; bytes: Uint8Array; shape: ApiShape }
+  | { type: 'bounds'; id: number; body: number; model: string }
+  | { type: 'drop'; id: number; body: number };
+
+export type ProbeAnswer =
+  /** `emptied`: the body's top-level keys under which a string was emptied. */
+  | { id: number; slim: RequestBody; emptied: string[] }
+  | { id: number; bounds: { lower: number; upper: number } | null }
+  | { id: number; refused: true };
+
+const kept = new Map<number, { body: RequestBody; shape: ApiShape }>();
+
+/** The value with its long strings emptied (`emptied.hit` set when one was); throws past MAX_JSON_DEPTH. */
+function slimOf(value: unknown, depth: number, emptied: { hit: boolean }): unknown {
+  if (typeof value === 'string') {
+    if (value.length <= SLIM_STRING_CHARS) return value;
+    emptied.hit = true;
+    return '';
+  }
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_JSON_DEPTH) throw new RangeError('too deep');
+  if (Array.isArray(value)) return value.map((item) => slimOf(item, depth + 1, emptied));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) out[key] = slimOf(item, depth + 1, emptied);
+  return out;
+}
+
+function answer(message: ProbeMessage): ProbeAnswer {
+  switch (message.type) {
+    case 'parse': {
+      const bytes = Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
+      const body: unknown = JSON.parse(bytes.toString('utf8'));
+      if (body === null || typeof body !== 'object' || Array.isArray(body))
+        return { id: message.id, refused: true };
+      // A key twice is the ordinary parse's 400 (http/body.ts parseJsonObject).
+      if (findDuplicateKey(bytes) !== null) return { id: message.id, refused: true };
+      const slim: RequestBody = {};
+      const emptied: string[] = [];
+      for (const [key, item] of Object.entries(body)) {
+        const hit = { hit: false };
+        slim[key] = slimOf(item, 1, hit);
+        if (hit.hit) emptied.push(key);
+      }
+      kept.set(message.id, { body: body as RequestBody, shape: message.shape });
+      return { id: message.id, slim, emptied };
+    }
+    case 'bounds': {
+      const entry = kept.get(message.body);
+      if (!entry) return { id: message.id, bounds: null };
+      return { id: message.id, bounds: promptTokenBounds(entry.shape, entry.body, message.model) ?? null };
+    }
+    case 'drop':
+      kept.delete(message.body);
+      return { id: message.id, bounds: null };
+  }
+}
+
+parentPort?.on('message', (message: ProbeMessage) => {
+  let reply: ProbeAnswer;
+  try {
+    reply = answer(message);
+  } catch {
+    // Not JSON, too deep, an odd shape: the main thread's own parse answers the client.
+    if (message.type === 'parse') kept.delete(message.id);
+    reply = { id: message.id, refused: true };
+  }
+  if (message.type !== 'drop') parentPort?.postMessage(reply);
+});
