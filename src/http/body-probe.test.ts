@@ -1,7 +1,7 @@
 /** The body probe's worker answers what the pre-check needs, from the full body, and forgets it when told. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { promptTokenBounds } from '../tokens/lower-bound.js';
-import { bodiesProbed, closeBodyProbe, PROBE_MIN_BYTES, probeBody } from './body-probe.js';
+import { bodiesProbed, closeBodyProbe, PROBE_MIN_BYTES, probeBody, startProbe } from './body-probe.js';
 import { SLIM_STRING_CHARS } from './body-probe.worker.js';
 
 const PROSE = 'Budgets keep spend inside limits while the gateway counts every token. ';
@@ -41,6 +41,27 @@ describe('body probe', () => {
     );
     probe!.drop();
     expect(await probe!.bounds('gpt-4o-mini')).toBeUndefined();
+  }, 30_000);
+
+  it('takes a body streamed in chunks as it arrives, and forgets an abandoned one', async () => {
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }] };
+    const bytes = Buffer.from(JSON.stringify(body));
+    const writer = startProbe('chat')!;
+    // Cut anywhere (inside a key, inside the prompt): the worker joins the bytes before parsing.
+    for (const at of [
+      [0, 7],
+      [7, 70_000],
+      [70_000, bytes.length],
+    ] as const)
+      writer.write(bytes.subarray(...at));
+    const probe = await writer.end();
+    expect(probe?.slim).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: '' }] });
+    expect(await probe!.bounds('gpt-4o-mini')).toEqual(promptTokenBounds('chat', body, 'gpt-4o-mini'));
+    probe!.drop();
+    const abandoned = startProbe('chat')!;
+    abandoned.write(bytes.subarray(0, 100));
+    abandoned.abandon();
+    expect(await abandoned.end()).toBeUndefined();
   }, 30_000);
 
   it('names every top-level key where it emptied a string', async () => {

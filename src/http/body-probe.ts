@@ -1,8 +1,8 @@
 /**
  * Large request bodies probed off the main thread (issue #13: sixteen refused 3.9 MB prompts
  * parsed on the main thread held a paying key's small request ~150 ms, because each of its turns of
- * the event loop waited behind a 7-10 ms parse). The worker (body-probe.worker.ts) parses the body
- * and keeps it; the main thread gets a slim copy (long strings emptied) and the prompt's token
+ * the event loop waited behind a 7-10 ms parse). The body is streamed to the worker
+ * (body-probe.worker.ts) chunk by chunk as it arrives, and the worker joins, parses and keeps it; the main thread gets a slim copy (long strings emptied) and the prompt's token
  * bounds for the model it resolves, enough for the admission's pre-check. A body the pre-check
  * refuses is never parsed here; one it lets through is parsed as before (parseJsonObjectInTurn).
  *
@@ -46,7 +46,7 @@ let startupFailures = 0;
 let answeredOnce = false;
 let probed = 0;
 
-/** For tests: bodies sent to the worker so far. */
+/** For tests: bodies streamed to the worker so far. */
 export function bodiesProbed(): number {
   return probed;
 }
@@ -111,13 +111,52 @@ function ask(message: ProbeMessage, transfer: ArrayBuffer[] = []): Promise<Probe
   });
 }
 
-/** The probe of a body of at least PROBE_MIN_BYTES, or undefined (take the ordinary path). */
-export async function probeBody(bytes: Buffer, shape: ApiShape): Promise<BodyProbe | undefined> {
+/** A body streamed to the worker as it arrives, chunk by chunk; never joined here. */
+export interface ProbeWriter {
+  write(chunk: Buffer): void;
+  /** The whole body has arrived: the probe, or undefined (take the ordinary path). */
+  end(): Promise<BodyProbe | undefined>;
+  /** The body will not be probed (it failed to arrive): the worker forgets it. */
+  abandon(): void;
+}
+
+/**
+ * A writer for a body of `shape` about to arrive, or undefined when the worker cannot run. Each
+ * chunk costs the main thread one copy of itself (~20 µs for 64 KB), never a whole-body copy.
+ * (Batching the chunks into 512 KB messages measured no better.)
+ */
+export function startProbe(shape: ApiShape): ProbeWriter | undefined {
+  worker ??= start();
+  const current = worker;
+  if (!current) return undefined;
   const id = nextId++;
-  // One copy, handed over whole: the main thread keeps its bytes for the ordinary path.
-  const copy = new Uint8Array(bytes);
   probed++;
-  const parsed = await ask({ type: 'parse', id, bytes: copy, shape }, [copy.buffer]);
+  if (idleTimer) clearTimeout(idleTimer); // re-armed by end()
+  current.postMessage({ type: 'begin', id, shape } satisfies ProbeMessage);
+  return {
+    write(chunk) {
+      const copy = new Uint8Array(chunk);
+      current.postMessage({ type: 'chunk', id, bytes: copy } satisfies ProbeMessage, [copy.buffer]);
+    },
+    async end() {
+      if (worker !== current) return undefined; // it died meanwhile: its chunks are gone
+      return probeOf(id, await ask({ type: 'end', id }));
+    },
+    abandon() {
+      current.postMessage({ type: 'drop', id: nextId++, body: id } satisfies ProbeMessage);
+    },
+  };
+}
+
+/** The probe of a body already whole (one chunk). */
+export async function probeBody(bytes: Buffer, shape: ApiShape): Promise<BodyProbe | undefined> {
+  const writer = startProbe(shape);
+  if (!writer) return undefined;
+  writer.write(bytes);
+  return writer.end();
+}
+
+function probeOf(id: number, parsed: ProbeAnswer | undefined): BodyProbe | undefined {
   if (!parsed || !('slim' in parsed)) return undefined;
   let dropped = false;
   return {

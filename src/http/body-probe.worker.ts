@@ -14,6 +14,10 @@ import { MAX_JSON_DEPTH } from './body.js';
 export const SLIM_STRING_CHARS = 1024;
 
 export type ProbeMessage =
+  /** A body streamed as it arrives: begin, its chunks, then end (answered as a parse). */
+  | { type: 'begin'; id: number; shape: ApiShape }
+  | { type: 'chunk'; id: number; bytes: Uint8Array }
+  | { type: 'end'; id: number }
   | { type: 'parse'; id: number; bytes: Uint8Array; shape: ApiShape }
   | { type: 'bounds'; id: number; body: number; model: string }
   | { type: 'drop'; id: number; body: number };
@@ -25,6 +29,7 @@ export type ProbeAnswer =
   | { id: number; refused: true };
 
 const kept = new Map<number, { body: RequestBody; shape: ApiShape }>();
+const arriving = new Map<number, { shape: ApiShape; chunks: Buffer[] }>();
 
 /** The value with its long strings emptied (`emptied.hit` set when one was); throws past MAX_JSON_DEPTH. */
 function slimOf(value: unknown, depth: number, emptied: { hit: boolean }): unknown {
@@ -41,25 +46,24 @@ function slimOf(value: unknown, depth: number, emptied: { hit: boolean }): unkno
   return out;
 }
 
-function answer(message: ProbeMessage): ProbeAnswer {
+const view = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+function answer(message: ProbeMessage): ProbeAnswer | undefined {
   switch (message.type) {
-    case 'parse': {
-      const bytes = Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
-      const body: unknown = JSON.parse(bytes.toString('utf8'));
-      if (body === null || typeof body !== 'object' || Array.isArray(body))
-        return { id: message.id, refused: true };
-      // A key twice is the ordinary parse's 400 (http/body.ts parseJsonObject).
-      if (findDuplicateKey(bytes) !== null) return { id: message.id, refused: true };
-      const slim: RequestBody = {};
-      const emptied: string[] = [];
-      for (const [key, item] of Object.entries(body)) {
-        const hit = { hit: false };
-        slim[key] = slimOf(item, 1, hit);
-        if (hit.hit) emptied.push(key);
-      }
-      kept.set(message.id, { body: body as RequestBody, shape: message.shape });
-      return { id: message.id, slim, emptied };
+    case 'begin':
+      arriving.set(message.id, { shape: message.shape, chunks: [] });
+      return undefined;
+    case 'chunk':
+      arriving.get(message.id)?.chunks.push(view(message.bytes));
+      return undefined;
+    case 'end': {
+      const body = arriving.get(message.id);
+      arriving.delete(message.id);
+      if (!body) return { id: message.id, refused: true };
+      return parsed(message.id, Buffer.concat(body.chunks), body.shape);
     }
+    case 'parse':
+      return parsed(message.id, view(message.bytes), message.shape);
     case 'bounds': {
       const entry = kept.get(message.body);
       if (!entry) return { id: message.id, bounds: null };
@@ -67,18 +71,36 @@ function answer(message: ProbeMessage): ProbeAnswer {
     }
     case 'drop':
       kept.delete(message.body);
-      return { id: message.id, bounds: null };
+      arriving.delete(message.body);
+      return undefined;
   }
 }
 
+/** Parses and keeps the body; refused (the ordinary path answers) when it is not a JSON object. */
+function parsed(id: number, bytes: Buffer, shape: ApiShape): ProbeAnswer {
+  const body: unknown = JSON.parse(bytes.toString('utf8'));
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return { id, refused: true };
+  // A key twice is the ordinary parse's 400 (http/body.ts parseJsonObject).
+  if (findDuplicateKey(bytes) !== null) return { id, refused: true };
+  const slim: RequestBody = {};
+  const emptied: string[] = [];
+  for (const [key, item] of Object.entries(body)) {
+    const hit = { hit: false };
+    slim[key] = slimOf(item, 1, hit);
+    if (hit.hit) emptied.push(key);
+  }
+  kept.set(id, { body: body as RequestBody, shape });
+  return { id, slim, emptied };
+}
+
 parentPort?.on('message', (message: ProbeMessage) => {
-  let reply: ProbeAnswer;
+  let reply: ProbeAnswer | undefined;
   try {
     reply = answer(message);
   } catch {
     // Not JSON, too deep, an odd shape: the main thread's own parse answers the client.
-    if (message.type === 'parse') kept.delete(message.id);
+    kept.delete(message.id);
     reply = { id: message.id, refused: true };
   }
-  if (message.type !== 'drop') parentPort?.postMessage(reply);
+  if (reply) parentPort?.postMessage(reply);
 });

@@ -11,8 +11,24 @@ import { lingerOnClose } from './linger.js';
 import { type HeaderSource, nodeRequest } from './request.js';
 
 /** The body of the request in `c`, at most `maxBytes` (413 beyond). */
-export function readRequestBody(c: Context, maxBytes: number): Promise<Buffer> {
-  return readBodyBytes(nodeRequest(c), c.req.raw, maxBytes);
+export async function readRequestBody(c: Context, maxBytes: number): Promise<Buffer> {
+  return joinChunks(await readBodyChunks(nodeRequest(c), c.req.raw, maxBytes));
+}
+
+/**
+ * The body of the request in `c` as it arrived, in pieces, each also given to `tap` as it comes
+ * (the body probe streams a large body to its worker): joining them is left to the caller.
+ */
+export function readRequestChunks(
+  c: Context,
+  maxBytes: number,
+  tap?: (chunk: Buffer) => void,
+): Promise<Buffer[]> {
+  return readBodyChunks(nodeRequest(c), c.req.raw, maxBytes, tap);
+}
+
+export function joinChunks(chunks: readonly Buffer[]): Buffer {
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
 export async function readBodyBytes(
@@ -20,6 +36,15 @@ export async function readBodyBytes(
   request: Request,
   maxBytes: number,
 ): Promise<Buffer> {
+  return joinChunks(await readBodyChunks(incoming, request, maxBytes));
+}
+
+async function readBodyChunks(
+  incoming: IncomingMessage | undefined,
+  request: Request,
+  maxBytes: number,
+  tap?: (chunk: Buffer) => void,
+): Promise<Buffer[]> {
   // From the Node request when there is one: reading request.headers would build a Headers object.
   const length = incoming ? incoming.headers['content-length'] : request.headers.get('content-length');
   const declared = Number(length ?? Number.NaN);
@@ -30,7 +55,8 @@ export async function readBodyBytes(
   if (!incoming) {
     const buffer = Buffer.from(await request.arrayBuffer());
     if (buffer.length > maxBytes) throw tooLarge(maxBytes);
-    return buffer;
+    tap?.(buffer);
+    return [buffer];
   }
   const chunks: Buffer[] = [];
   let total = 0;
@@ -43,8 +69,9 @@ export async function readBodyBytes(
       throw tooLarge(maxBytes);
     }
     chunks.push(chunk);
+    tap?.(chunk);
   }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+  return chunks;
 }
 
 function tooLarge(maxBytes: number): GatewayError {

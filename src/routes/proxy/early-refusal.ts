@@ -16,7 +16,7 @@
  */
 import type { RuntimeConfig } from '../../config/runtime.js';
 import { GatewayError } from '../../errors.js';
-import { PROBE_MIN_BYTES, probeBody } from '../../http/body-probe.js';
+import { PROBE_MIN_BYTES, type ProbeWriter, startProbe } from '../../http/body-probe.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
 import type { PromptBounds } from '../../tokens/lower-bound.js';
 import { type AdmissionBuilder, admissionBuilder, refusal, resolveModel } from './admission.js';
@@ -45,13 +45,23 @@ export interface EarlyInput {
   config: RuntimeConfig;
   state: RequestState;
   identity: Parameters<typeof admissionBuilder>[0]['identity'];
-  bytes: Buffer;
 }
 
-/** Throws the pre-check's refusal of a large body, unparsed; returns when the ordinary path decides. */
-export async function refuseUnparsed(input: EarlyInput): Promise<void> {
-  if (input.bytes.length < PROBE_MIN_BYTES) return;
-  const probe = await probeBody(input.bytes, input.adapter.shape);
+/**
+ * The body probe's writer for this request's body, when it declares at least PROBE_MIN_BYTES
+ * (every SDK sends content-length; a chunked upload takes the ordinary path).
+ */
+export function probeWriterFor(c: Exchange['c'], adapter: EndpointAdapter): ProbeWriter | undefined {
+  const declared = Number(c.req.header('content-length') ?? Number.NaN);
+  return Number.isFinite(declared) && declared >= PROBE_MIN_BYTES ? startProbe(adapter.shape) : undefined;
+}
+
+/**
+ * With the whole body streamed to `writer`: throws the pre-check's refusal of it, unparsed;
+ * returns when the ordinary path decides.
+ */
+export async function refuseUnparsed(input: EarlyInput, writer: ProbeWriter): Promise<void> {
+  const probe = await writer.end();
   if (!probe) return;
   try {
     if (probe.emptied.some((key) => !PROMPT_KEYS.has(key))) return;

@@ -10,13 +10,18 @@
 import type { AdmissionGranted } from '../../budget/types.js';
 import type { RuntimeModel } from '../../config/runtime.js';
 import type { GatewayContext } from '../../http/app.js';
-import { parseJsonObjectInTurn, readRequestBody, requireJsonContentType } from '../../http/body.js';
+import {
+  joinChunks,
+  parseJsonObjectInTurn,
+  readRequestChunks,
+  requireJsonContentType,
+} from '../../http/body.js';
 import { internalError, knownError } from '../../http/error-boundary.js';
 import { clientHeaders, headerSource } from '../../http/request.js';
 import { longContextBetaProblem } from '../../providers/pricing.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
 import { type AdmissionBuilder, admissionBuilder, refusal, resolveModel } from './admission.js';
-import { refuseUnparsed } from './early-refusal.js';
+import { probeWriterFor, refuseUnparsed } from './early-refusal.js';
 import type { Exchange, ProxyDeps } from './exchange.js';
 import { forward } from './forward.js';
 import { identifyCaller } from './identify.js';
@@ -38,19 +43,16 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
       const caller = identifyCaller(c, state, deps.lookupKey, adapter.acceptsQueryKey === true);
       requireJsonContentType({ headers: headerSource(caller.headers) });
       const config = c.get('config');
-      const raw = await readRequestBody(c, config.server.maxBodyBytes);
-      // A large body its caller cannot pay for even at a lower bound is refused before it is parsed.
-      await refuseUnparsed({
-        c,
-        adapter,
-        deps,
-        engine,
-        config,
-        state,
-        identity: caller.identity,
-        bytes: raw,
+      // A large body its caller cannot pay for even at a lower bound is refused before it is parsed
+      // here: it is streamed to the body probe's worker as it arrives (early-refusal.ts).
+      const writer = probeWriterFor(c, adapter);
+      const chunks = await readRequestChunks(c, config.server.maxBodyBytes, writer?.write).catch((error) => {
+        writer?.abandon();
+        throw error;
       });
-      const { body, bytes } = await parseProxyBody(adapter, raw);
+      const early = { c, adapter, deps, engine, config, state, identity: caller.identity };
+      if (writer) await refuseUnparsed(early, writer);
+      const { body, bytes } = await parseProxyBody(adapter, joinChunks(chunks));
       const stream = adapter.isStream(body);
       state.record.stream = stream;
       const builder = admissionBuilder({
