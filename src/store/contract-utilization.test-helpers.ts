@@ -282,6 +282,11 @@ export function runUtilizationContract(fixture: () => StoreFixture): void {
         await store().release('q2');
         await store().reserve({ ...flat('q3', [quiet], 100), leaseExpiresAtMs: T0 + 5 });
         expect(await store().reapExpired(T0 + 5)).toBe(1);
+        // an answer being relayed holds its next slice there (contract-holds): nobody to wake
+        await store().reserve({ ...chat('q4', [quiet], 20), holdCap: 20 });
+        await store().reserve(flat('q5', [quiet], 100));
+        await store().settle('q5', 50);
+        await store().settle('q4', 150);
         // once a later release on `a` is heard, anything said about `quiet` before it was heard too
         await releaseUntilHeard();
         expect(heard.flat().filter((k) => k !== 'a|p1')).toEqual([]);

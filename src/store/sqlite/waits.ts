@@ -67,7 +67,8 @@ export class SqliteWaits {
       removeId: db.prepare<[string]>('DELETE FROM budget_waits WHERE id = ?'),
       any: db
         .prepare<[string, string], number>(
-          'SELECT 1 FROM budget_waits WHERE instance = ? AND period = ? LIMIT 1',
+          // Past place 0: place 0 holds the answers being relayed (hold), which nobody has to wake.
+          'SELECT 1 FROM budget_waits WHERE instance = ? AND period = ? AND pos > 0 LIMIT 1',
         )
         .pluck(),
       pruneExpired: db.prepare<[number]>('DELETE FROM budget_waits WHERE expires_at <= ?'),

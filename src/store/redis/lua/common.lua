@@ -115,10 +115,16 @@ local function line_ttl(line_key)
   return 0
 end
 
+-- Whether requests wait on a line: entries past place 0 (place 0 holds the answers being relayed,
+-- extend.lua / reserve.lua hold_cap, which nobody has to wake).
+local function has_waiters(wait_key)
+  return redis.call('ZCOUNT', wait_key, '(0', '+inf') > 0
+end
+
 -- Takes id out of a line's queue; true when others still wait there.
 local function unqueue(wait_key, need_key, id)
   if redis.call('ZREM', wait_key, id) == 1 then redis.call('HDEL', need_key, id) end
-  return redis.call('ZCARD', wait_key) > 0
+  return has_waiters(wait_key)
 end
 
 -- Freed lines, as a list without repeats (the payload of one PUBLISH per script).
@@ -223,7 +229,7 @@ local function settle_reservation(res_key, leases_key, id, spent, freed, tokens)
       table.insert(out, c[2] - amount); table.insert(out, c[1])
       -- an extension's hold ends with its reservation
       if line[3] and redis.call('ZSCORE', line[3], id) then unqueue(line[3], waitn_key(line[3]), id) end
-      if line[3] and redis.call('ZCARD', line[3]) > 0 then add_freed(freed, line[4]) end
+      if line[3] and has_waiters(line[3]) then add_freed(freed, line[4]) end
     else
       -- the line expired under the reservation (its TTL passed): nothing left to correct
       table.insert(out, limit); table.insert(out, 0); table.insert(out, 0); table.insert(out, 0)
