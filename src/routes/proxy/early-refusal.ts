@@ -14,6 +14,7 @@
  * cannot is a mistake inside an emptied string (a malformed image URL deep in a refused prompt):
  * that caller gets the refusal instead of the 400.
  */
+import type { Identity } from '../../budget/types.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import { GatewayError } from '../../errors.js';
 import { PROBE_MIN_BYTES, type ProbeWriter, startProbe } from '../../http/body-probe.js';
@@ -44,7 +45,7 @@ export interface EarlyInput {
   engine: Exchange['engine'];
   config: RuntimeConfig;
   state: RequestState;
-  identity: Parameters<typeof admissionBuilder>[0]['identity'];
+  identity: Identity;
 }
 
 /**
