@@ -135,10 +135,18 @@ export class BudgetAdmission {
     const cfg = this.deps.config();
     if (forbiddenModel(cfg, request.identity, request.model)) return undefined;
     const limitsOf = (model: RuntimeModel) => limitsForRequest(cfg, request, model);
-    const early = await precheck(this.planContext(cfg, request), this.deps.store, limitsOf);
+    return this.precheckDenial(this.planContext(cfg, request), limitsOf);
+  }
+
+  /** A large prompt that cannot fit even at a lower bound of its tokens is refused uncounted. */
+  private async precheckDenial(
+    ctx: PlanContext,
+    limitsOf: (model: RuntimeModel) => LimitSpec[],
+  ): Promise<AdmissionDenied | undefined> {
+    const early = await precheck(ctx, this.deps.store, limitsOf);
     if (early?.kind === 'rejected')
-      return this.rejected(request, early.plan, early.lineIndex, early.balances);
-    if (early) return this.limited(request, early.plan, early.limits, early.refusal, early.uses, [], 0);
+      return this.rejected(ctx.request, early.plan, early.lineIndex, early.balances);
+    if (early) return this.limited(ctx.request, early.plan, early.limits, early.refusal, early.uses, [], 0);
     return undefined;
   }
 
@@ -173,11 +181,8 @@ export class BudgetAdmission {
   ): Promise<Admission> {
     const forced = new Map<string, number>();
     const ctx = this.planContext(cfg, request, forced);
-    // A large prompt that cannot fit even at a lower bound of its tokens is refused uncounted.
-    const early = reservationId === null ? undefined : await precheck(ctx, this.deps.store, limitsOf);
-    if (early?.kind === 'rejected')
-      return this.rejected(request, early.plan, early.lineIndex, early.balances);
-    if (early) return this.limited(request, early.plan, early.limits, early.refusal, early.uses, [], 0);
+    const early = reservationId === null ? undefined : await this.precheckDenial(ctx, limitsOf);
+    if (early) return early;
     let plan: Plan | undefined;
     let lastDowngradeLine: PlannedLine | undefined;
     const waitStart = performance.now();

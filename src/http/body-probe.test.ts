@@ -1,11 +1,19 @@
 /** The body probe's worker answers what the pre-check needs, from the full body, and forgets it when told. */
 import { afterAll, describe, expect, it } from 'vitest';
+import type { ApiShape } from '../providers/types.js';
 import { promptTokenBounds } from '../tokens/lower-bound.js';
-import { bodiesProbed, closeBodyProbe, PROBE_MIN_BYTES, probeBody, startProbe } from './body-probe.js';
+import { bodiesProbed, closeBodyProbe, PROBE_MIN_BYTES, startProbe } from './body-probe.js';
 import { SLIM_STRING_CHARS } from './body-probe.worker.js';
 
 const PROSE = 'Budgets keep spend inside limits while the gateway counts every token. ';
 const prompt = PROSE.repeat(Math.ceil(PROBE_MIN_BYTES / PROSE.length));
+
+/** A body already whole, as one chunk. */
+function probeBody(bytes: Buffer, shape: ApiShape) {
+  const writer = startProbe(shape);
+  writer?.write(bytes);
+  return writer?.end();
+}
 
 afterAll(async () => {
   await closeBodyProbe();

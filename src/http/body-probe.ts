@@ -92,7 +92,7 @@ function start(): Worker | undefined {
   return started;
 }
 
-function ask(message: ProbeMessage, transfer: ArrayBuffer[] = []): Promise<ProbeAnswer | undefined> {
+function ask(message: ProbeMessage): Promise<ProbeAnswer | undefined> {
   worker ??= start();
   const current = worker;
   if (!current) return Promise.resolve(undefined);
@@ -107,7 +107,7 @@ function ask(message: ProbeMessage, transfer: ArrayBuffer[] = []): Promise<Probe
   current.ref();
   return new Promise((resolve) => {
     pending.set(message.id, { resolve });
-    current.postMessage(message, transfer);
+    current.postMessage(message);
   });
 }
 
@@ -146,14 +146,6 @@ export function startProbe(shape: ApiShape): ProbeWriter | undefined {
       current.postMessage({ type: 'drop', id: nextId++, body: id } satisfies ProbeMessage);
     },
   };
-}
-
-/** The probe of a body already whole (one chunk). */
-export async function probeBody(bytes: Buffer, shape: ApiShape): Promise<BodyProbe | undefined> {
-  const writer = startProbe(shape);
-  if (!writer) return undefined;
-  writer.write(bytes);
-  return writer.end();
 }
 
 function probeOf(id: number, parsed: ProbeAnswer | undefined): BodyProbe | undefined {

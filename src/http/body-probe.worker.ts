@@ -18,7 +18,6 @@ export type ProbeMessage =
   | { type: 'begin'; id: number; shape: ApiShape }
   | { type: 'chunk'; id: number; bytes: Uint8Array }
   | { type: 'end'; id: number }
-  | { type: 'parse'; id: number; bytes: Uint8Array; shape: ApiShape }
   | { type: 'bounds'; id: number; body: number; model: string }
   | { type: 'drop'; id: number; body: number };
 
@@ -62,8 +61,6 @@ function answer(message: ProbeMessage): ProbeAnswer | undefined {
       if (!body) return { id: message.id, refused: true };
       return parsed(message.id, Buffer.concat(body.chunks), body.shape);
     }
-    case 'parse':
-      return parsed(message.id, view(message.bytes), message.shape);
     case 'bounds': {
       const entry = kept.get(message.body);
       if (!entry) return { id: message.id, bounds: null };
