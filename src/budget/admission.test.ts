@@ -102,6 +102,22 @@ describe('admission', () => {
     expect((await engine.admit(request(cfg))).ok).toBe(false);
   });
 
+  it('a metered first slice lowered to what is left is capped upstream at its hold, not metered past it', async () => {
+    // gpt-4o: 1000 prompt tokens $0.0025, $0.00001 per output token; the slice is 1024 tokens.
+    const cfg = config({ budgets: [budget({ id: 'small', limitUsd: 0.01 })] });
+    const { engine } = setup(cfg);
+    const metered = { requestedCap: 4000, metered: true, stream: true };
+    const lowered = granted(await engine.admit(request(cfg, metered)));
+    // (0.01 - 0.0025) / 0.00001 = 750 tokens held, and the provider asked for no more.
+    expect(lowered).toMatchObject({ outputCap: 750, reservedOutputTokens: 750, clamped: true });
+    expect(lowered.meter).toBeUndefined();
+    // A whole first slice is metered: the provider may go past it while the meter extends.
+    const roomy = config({ budgets: [budget({ id: 'small', limitUsd: 1 })] });
+    const whole = granted(await setup(roomy).engine.admit(request(roomy, metered)));
+    expect(whole.meter).toMatchObject({ heldCap: 1024, fullCap: 4000 });
+    expect(whole).toMatchObject({ outputCap: 4000, clamped: false });
+  });
+
   it('never overspends under concurrency when every request uses its whole cap', async () => {
     const cfg = config({ budgets: [budget({ id: 'small', limitUsd: 0.2 })], minOutputTokens: 100 });
     const { engine } = setup(cfg);

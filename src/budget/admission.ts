@@ -350,9 +350,13 @@ export class BudgetAdmission {
     // it if everything else in flight settled at zero: the meter ends the answer when the money
     // runs out, and this cap bounds a provider that outruns the meter (one that generates faster
     // than the gateway reads). Lower than asked only in a budget's last stretch (then `clamped`).
-    const upstreamCap = plan.metered
-      ? meteredUpstreamCap(plan, grantedCap, amountNano, balances)
-      : grantedCap;
+    // A first slice lowered to what is left (fit-to-budget) is a budget's real end: that answer is
+    // capped upstream at what it holds and not metered. Metered past its hold, a provider faster
+    // than a loaded gateway's reads once served past a $0.05 budget with such answers in flight
+    // (each one's upstream cap counted the same free money; the first read has no lag to size a
+    // margin by).
+    const metered = plan.metered && grantedCap >= plan.reserveCap;
+    const upstreamCap = metered ? meteredUpstreamCap(plan, grantedCap, amountNano, balances) : grantedCap;
     return {
       ok: true,
       reservation,
@@ -363,10 +367,10 @@ export class BudgetAdmission {
       capChanged: !outputless && upstreamCap !== request.requestedCap,
       clamped: !outputless && upstreamCap < plan.cap,
       // The worst case: what the whole answer may cost (a metered reservation holds part of it).
-      estimateNano: plan.metered ? amountFor(plan.fixedPico, plan.outputPico, plan.cap) : amountNano,
+      estimateNano: metered ? amountFor(plan.fixedPico, plan.outputPico, plan.cap) : amountNano,
       ...(views.length > 0 ? { tightest: tightestOf(views) } : {}),
       promptTokens: plan.promptTokens,
-      ...(plan.metered
+      ...(metered
         ? {
             meter: {
               heldCap: grantedCap,

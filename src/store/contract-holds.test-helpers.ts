@@ -69,6 +69,20 @@ export function runHoldsContract(fixture: () => StoreFixture): void {
       expect(await store().balances([a])).toEqual([{ limitNano: 1000, spentNano: 150, reservedNano: 850 }]);
     });
 
+    it('a grant lowered to what is left is owed nothing more (the engine caps it upstream at its hold)', async () => {
+      const [tight, roomy] = [line('tight'), line('roomy')];
+      await store().reserve(flat('spent', [tight], 750));
+      await store().settle('spent', 750);
+      // 250 left on tight: 100 tokens asked (600), the most that fits is 30 (250); roomy has plenty
+      expect(await store().reserve({ ...stream('s', [tight, roomy], 100, 20), minCap: 20 })).toMatchObject({
+        status: 'reserved',
+        grantedCap: 30,
+        amountNano: 250,
+      });
+      // 750 free on roomy and nothing owed there (a hold would owe 100 and make this busy)
+      expect(await store().reserve(flat('B', [roomy], 750))).toMatchObject({ status: 'reserved' });
+    });
+
     it('a busy extension is owed its least addition: money coming back goes to it, not to a new request', async () => {
       const a = line('a');
       await store().reserve(stream('s', [a], 20, 0)); // 200

@@ -323,8 +323,9 @@ export class SqliteStore implements BudgetStore {
       JSON.stringify(stored),
     );
     const limitUses = this.limits.apply(req, grantedCap);
-    if (req.holdCap && req.holdCap > 0) {
-      // The next slice, owed at the head of every line's queue (redis/lua/reserve.lua hold_cap).
+    if (req.holdCap && req.holdCap > 0 && grantedCap === req.requestedCap) {
+      // The next slice, owed at the head of every line's queue (redis/lua/reserve.lua hold_cap);
+      // a lowered grant is not metered (BudgetAdmission.granted), so it is owed nothing more.
       const need = amountFor(req.fixedPico, req.outputPico, grantedCap + req.holdCap) - amount;
       this.waits.hold(stored, req.reservationId, need, req.leaseExpiresAtMs);
     }

@@ -176,7 +176,9 @@ redis.call('HSET', res_key, 'amount', int(amount), 'cap', int(granted), 'fixed',
   'output', exact(output), 'exp', int(lease_exp), 'lines', cjson.encode(lines))
 redis.call('ZADD', leases_key, int(lease_exp), id)
 lim_apply(limits, n_limits, res_key, granted, now, lease_exp)
-if hold_cap > 0 then
+-- A lowered grant is a budget's end: the engine caps that answer upstream at what it holds and does
+-- not meter it, so it is owed nothing more.
+if hold_cap > 0 and granted == requested then
   local need = amount_for(fixed, output, granted + hold_cap) - amount
   for i = 1, n do enqueue(specs[i].wait, specs[i].waitn, id, 0, need, lease_exp, specs[i].ttl) end
 end
