@@ -12,6 +12,11 @@ export default defineConfig({
   test: {
     // Says at once when redis-server, prometheus or chromium is missing (instead of timeouts).
     globalSetup: ['test/helpers/prerequisites.ts'],
+    // The default report, then one line per failed test at the very end (what a log's tail keeps).
+    reporters: ['default', './test/helpers/failure-summary.ts'],
+    // The Anthropic SDK warns on every call with a model past its end-of-life date: noise that pushes
+    // the report out of a CI log's tail (the tests' prices and fixtures are not about that model's life).
+    onConsoleLog: (log) => !log.includes('will reach end-of-life'),
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Integration tests start their own servers on free ports; two cores, so keep workers small.

@@ -10,6 +10,8 @@
  * The shift is test/helpers/shift-clock.mjs, preloaded into every Node process through NODE_OPTIONS.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -43,7 +45,11 @@ function main(argv: string[]): number {
   const preload = pathToFileURL(join(root, 'test', 'helpers', 'shift-clock.mjs')).href;
   const vitest = join(root, 'node_modules', '.bin', 'vitest');
   const failed: string[] = [];
+  // The failure-summary reporter (vitest.config.ts) writes each run's failed tests here.
+  const summaries = mkdtempSync(join(tmpdir(), 'test-calendar-'));
+  const report: string[] = [];
   for (const [name, time] of chosen) {
+    const summaryFile = join(summaries, `${name}.txt`);
     const offset = time - Date.now();
     console.log(
       `\ntest:calendar: ${name}: the clock reads ${new Date(time).toISOString()} (shift ${offset} ms)`,
@@ -54,12 +60,24 @@ function main(argv: string[]): number {
       env: {
         ...process.env,
         SHIFT_CLOCK_OFFSET_MS: String(offset),
+        FAILURE_SUMMARY_FILE: summaryFile,
         NODE_OPTIONS: `--import=${preload} ${process.env.NODE_OPTIONS ?? ''}`.trim(),
       },
     });
-    if (result.status !== 0) failed.push(name);
+    if (result.status !== 0) {
+      failed.push(name);
+      let tests = '';
+      try {
+        tests = readFileSync(summaryFile, 'utf8').trim();
+      } catch {
+        tests = '(no test failed: the run itself did; see its output above)';
+      }
+      report.push(`${name}:\n${tests}`);
+    }
   }
+  rmSync(summaries, { recursive: true, force: true });
   if (failed.length > 0) {
+    console.error(`\n${report.join('\n')}`);
     console.error(`test:calendar: failed with the clock at: ${failed.join(', ')}`);
     return 1;
   }
