@@ -280,7 +280,9 @@ describe('SIGHUP', () => {
 
 describe('reload under load', () => {
   it('changes prices and budgets with requests in flight: none fails; each is priced by the config it started under', async () => {
-    const fg = await fileGateway(budgetsYaml(100, '  - { id: load-global, scope: global, limit_usd: 1000 }'));
+    const fg = await fileGateway(
+      budgetsYaml(100, '  - { id: load-global, scope: global, limit_usd: 1000, period: none }'),
+    );
     try {
       const failures: unknown[] = [];
       const call = (client: OpenAI) =>
@@ -322,7 +324,7 @@ describe('reload under load', () => {
       fg.write(
         budgetsYaml(
           100,
-          '  - { id: load-global, scope: global, limit_usd: 2000 }\n  - { id: after-reload, scope: global, limit_usd: 1000 }',
+          '  - { id: load-global, scope: global, limit_usd: 2000, period: none }\n  - { id: after-reload, scope: global, limit_usd: 1000, period: none }',
         ),
         (yaml) => yaml.replace(MINI_PRICES, 'gpt-4o-mini: { provider: openai, input: 1.50, output: 6.00,'),
       );
