@@ -17,6 +17,7 @@ import { Worker } from 'node:worker_threads';
 import type { ApiShape, RequestBody } from '../providers/types.js';
 import type { PromptBounds } from '../tokens/lower-bound.js';
 import type { ProbeAnswer, ProbeMessage } from './body-probe.worker.js';
+import type { PrefixFacts } from './prompt-prefix.js';
 
 /** Bodies from this size are probed (below it parsing costs a few ms at most). */
 export const PROBE_MIN_BYTES = 256 * 1024;
@@ -40,15 +41,24 @@ interface Pending {
 
 let worker: Worker | undefined;
 const pending = new Map<number, Pending>();
+/** Listeners for what arriving bodies' prefixes prove, by body id. */
+const prefixListeners = new Map<number, (facts: PrefixFacts) => void>();
 let nextId = 1;
 let idleTimer: NodeJS.Timeout | undefined;
 let startupFailures = 0;
 let answeredOnce = false;
 let probed = 0;
 
+let bytesProbed = 0;
+
 /** For tests: bodies streamed to the worker so far. */
 export function bodiesProbed(): number {
   return probed;
+}
+
+/** For tests: bytes of them streamed so far (a body refused on its prefix is not sent whole). */
+export function bodyBytesProbed(): number {
+  return bytesProbed;
 }
 
 function entrySource(): { source: string | URL; eval: boolean } {
@@ -65,6 +75,7 @@ function entrySource(): { source: string | URL; eval: boolean } {
 function failAll(): void {
   for (const waiter of pending.values()) waiter.resolve(undefined);
   pending.clear();
+  prefixListeners.clear();
 }
 
 function start(): Worker | undefined {
@@ -75,6 +86,10 @@ function start(): Worker | undefined {
   started.on('message', (answer: ProbeAnswer) => {
     answeredOnce = true;
     startupFailures = 0;
+    if ('early' in answer) {
+      prefixListeners.get(answer.id)?.(answer.early);
+      return;
+    }
     const waiter = pending.get(answer.id);
     if (!waiter) return;
     pending.delete(answer.id);
@@ -111,13 +126,25 @@ function ask(message: ProbeMessage): Promise<ProbeAnswer | undefined> {
   });
 }
 
+/**
+ * The reader waits for the worker once per this many bytes: what the worker scanned (and any
+ * refusal its prefix proves) keeps up with what was read, so a refused body stops being read.
+ */
+const SYNC_BYTES = 512 * 1024;
+
 /** A body streamed to the worker as it arrives, chunk by chunk; never joined here. */
 export interface ProbeWriter {
-  write(chunk: Buffer): void;
+  /** Sends the chunk; a promise when the reader should wait for the worker to catch up first. */
+  write(chunk: Buffer): Promise<void> | undefined;
   /** The whole body has arrived: the probe, or undefined (take the ordinary path). */
   end(): Promise<BodyProbe | undefined>;
   /** The body will not be probed (it failed to arrive): the worker forgets it. */
   abandon(): void;
+  /**
+   * Called, while the body arrives, each time its prefix proves a larger prompt (chat and
+   * Anthropic messages bodies: http/prompt-prefix.ts); never after end() or abandon().
+   */
+  onPrefix(listener: (facts: PrefixFacts) => void): void;
 }
 
 /**
@@ -133,17 +160,28 @@ export function startProbe(shape: ApiShape): ProbeWriter | undefined {
   probed++;
   if (idleTimer) clearTimeout(idleTimer); // re-armed by end()
   current.postMessage({ type: 'begin', id, shape } satisfies ProbeMessage);
+  let unsynced = 0;
   return {
     write(chunk) {
+      bytesProbed += chunk.length;
       const copy = new Uint8Array(chunk);
       current.postMessage({ type: 'chunk', id, bytes: copy } satisfies ProbeMessage, [copy.buffer]);
+      unsynced += chunk.length;
+      if (unsynced < SYNC_BYTES || worker !== current) return undefined;
+      unsynced = 0;
+      return ask({ type: 'sync', id: nextId++ }).then(() => undefined);
     },
     async end() {
+      prefixListeners.delete(id);
       if (worker !== current) return undefined; // it died meanwhile: its chunks are gone
       return probeOf(id, await ask({ type: 'end', id }));
     },
     abandon() {
+      prefixListeners.delete(id);
       current.postMessage({ type: 'drop', id: nextId++, body: id } satisfies ProbeMessage);
+    },
+    onPrefix(listener) {
+      prefixListeners.set(id, listener);
     },
   };
 }

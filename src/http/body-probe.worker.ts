@@ -9,6 +9,10 @@ import { findDuplicateKey } from '../providers/json-keys.js';
 import type { ApiShape, RequestBody } from '../providers/types.js';
 import { promptTokenBounds } from '../tokens/lower-bound.js';
 import { MAX_JSON_DEPTH } from './body.js';
+import { type PrefixFacts, PromptPrefixScan } from './prompt-prefix.js';
+
+/** A prefix's facts are told when its prompt bytes first reach this, then at each doubling. */
+export const EARLY_FIRST_BYTES = 128 * 1024;
 
 /** Strings longer than this are emptied in the slim copy: prompts, images, files. */
 export const SLIM_STRING_CHARS = 1024;
@@ -19,16 +23,43 @@ export type ProbeMessage =
   | { type: 'chunk'; id: number; bytes: Uint8Array }
   | { type: 'end'; id: number }
   | { type: 'bounds'; id: number; body: number; model: string }
+  /** Answered once every message before it was handled (the reader's flow control). */
+  | { type: 'sync'; id: number }
   | { type: 'drop'; id: number; body: number };
 
 export type ProbeAnswer =
   /** `emptied`: the body's top-level keys under which a string was emptied. */
   | { id: number; slim: RequestBody; emptied: string[] }
   | { id: number; bounds: { lower: number; upper: number } | null }
-  | { id: number; refused: true };
+  | { id: number; refused: true }
+  | { id: number; synced: true }
+  /** Unasked, while a body arrives: what its prefix proves (prompt-prefix.ts). */
+  | { id: number; early: PrefixFacts };
 
 const kept = new Map<number, { body: RequestBody; shape: ApiShape }>();
-const arriving = new Map<number, { shape: ApiShape; chunks: Buffer[] }>();
+interface Arriving {
+  shape: ApiShape;
+  chunks: Buffer[];
+  /** The prefix scan, for shapes whose prompt is `messages`; dropped once it fails. */
+  scan?: PromptPrefixScan;
+  nextEarlyBytes: number;
+}
+const arriving = new Map<number, Arriving>();
+
+/** Scans the chunk; the prefix's facts when its prompt bytes passed the next mark. */
+function scanned(id: number, body: Arriving, bytes: Buffer): ProbeAnswer | undefined {
+  const scan = body.scan;
+  if (!scan) return undefined;
+  scan.write(bytes);
+  if (scan.failed) {
+    body.scan = undefined;
+    return undefined;
+  }
+  const facts = scan.facts();
+  if (facts.model === undefined || facts.promptBytes < body.nextEarlyBytes) return undefined;
+  while (body.nextEarlyBytes <= facts.promptBytes) body.nextEarlyBytes *= 2;
+  return { id, early: facts };
+}
 
 /** The value with its long strings emptied (`emptied.hit` set when one was); throws past MAX_JSON_DEPTH. */
 function slimOf(value: unknown, depth: number, emptied: { hit: boolean }): unknown {
@@ -49,12 +80,24 @@ const view = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, 
 
 function answer(message: ProbeMessage): ProbeAnswer | undefined {
   switch (message.type) {
-    case 'begin':
-      arriving.set(message.id, { shape: message.shape, chunks: [] });
+    case 'begin': {
+      const scan =
+        message.shape === 'chat' || message.shape === 'messages' ? new PromptPrefixScan() : undefined;
+      arriving.set(message.id, {
+        shape: message.shape,
+        chunks: [],
+        nextEarlyBytes: EARLY_FIRST_BYTES,
+        ...(scan ? { scan } : {}),
+      });
       return undefined;
-    case 'chunk':
-      arriving.get(message.id)?.chunks.push(view(message.bytes));
-      return undefined;
+    }
+    case 'chunk': {
+      const body = arriving.get(message.id);
+      if (!body) return undefined;
+      const bytes = view(message.bytes);
+      body.chunks.push(bytes);
+      return scanned(message.id, body, bytes);
+    }
     case 'end': {
       const body = arriving.get(message.id);
       arriving.delete(message.id);
@@ -70,6 +113,8 @@ function answer(message: ProbeMessage): ProbeAnswer | undefined {
       kept.delete(message.body);
       arriving.delete(message.body);
       return undefined;
+    case 'sync':
+      return { id: message.id, synced: true };
   }
 }
 

@@ -22,9 +22,10 @@ export async function readRequestBody(c: Context, maxBytes: number): Promise<Buf
 export function readRequestChunks(
   c: Context,
   maxBytes: number,
-  tap?: (chunk: Buffer) => void,
+  tap?: (chunk: Buffer) => Promise<void> | undefined,
+  stop?: AbortSignal,
 ): Promise<Buffer[]> {
-  return readBodyChunks(nodeRequest(c), c.req.raw, maxBytes, tap);
+  return readBodyChunks(nodeRequest(c), c.req.raw, maxBytes, tap, stop);
 }
 
 export function joinChunks(chunks: readonly Buffer[]): Buffer {
@@ -43,7 +44,10 @@ async function readBodyChunks(
   incoming: IncomingMessage | undefined,
   request: Request,
   maxBytes: number,
-  tap?: (chunk: Buffer) => void,
+  /** Given each chunk as it comes; a promise it returns is waited for before reading on. */
+  tap?: (chunk: Buffer) => Promise<void> | undefined,
+  /** Aborted (its reason is thrown): the rest is discarded unread, and the answer closes the connection. */
+  stop?: AbortSignal,
 ): Promise<Buffer[]> {
   // From the Node request when there is one: reading request.headers would build a Headers object.
   const length = incoming ? incoming.headers['content-length'] : request.headers.get('content-length');
@@ -55,7 +59,7 @@ async function readBodyChunks(
   if (!incoming) {
     const buffer = Buffer.from(await request.arrayBuffer());
     if (buffer.length > maxBytes) throw tooLarge(maxBytes);
-    tap?.(buffer);
+    await tap?.(buffer);
     return [buffer];
   }
   const chunks: Buffer[] = [];
@@ -69,7 +73,12 @@ async function readBodyChunks(
       throw tooLarge(maxBytes);
     }
     chunks.push(chunk);
-    tap?.(chunk);
+    const wait = tap?.(chunk);
+    if (wait) await wait;
+    if (stop?.aborted) {
+      lingerOnClose(incoming);
+      throw stop.reason;
+    }
   }
   return chunks;
 }

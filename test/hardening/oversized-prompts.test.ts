@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bigBodiesParsedHere } from '../../src/http/body.js';
-import { bodiesProbed } from '../../src/http/body-probe.js';
+import { bodiesProbed, bodyBytesProbed } from '../../src/http/body-probe.js';
 import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
 import { MAX_BYTES_PER_TOKEN } from '../../src/tokens/lower-bound.js';
 import { tokenCountsQueued } from '../../src/tokens/worker-pool.js';
@@ -95,24 +95,42 @@ describe('oversized prompts from refused callers (in process)', () => {
   });
 
   it('are refused without being counted, or parsed on the main thread', async () => {
-    const before = { counted: tokenCountsQueued(), parsed: bigBodiesParsedHere(), probed: bodiesProbed() };
+    const before = {
+      counted: tokenCountsQueued(),
+      parsed: bigBodiesParsedHere(),
+      probed: bodiesProbed(),
+      bytes: bodyBytesProbed(),
+    };
     const answers = await Promise.all(floodOf(stack.gateway.url, 'refused'));
     expect(tokenCountsQueued() - before.counted).toBe(0);
     expect(bigBodiesParsedHere() - before.parsed).toBe(0);
     expect(bodiesProbed() - before.probed).toBe(16);
+    // Refused on a prefix (1 MB of prompt: 8,192 tokens at least, $0.0012 > the $0.001 trial), the
+    // rest discarded unread: not even half of each body reached the worker.
+    const perBody = (bodyBytesProbed() - before.bytes) / 16;
+    console.log(
+      `[oversized prompts] bytes read into the probe per refused 3.9 MB body: ${Math.round(perBody)}`,
+    );
+    expect(perBody).toBeLessThan(FLOOD.length / 2);
     for (const a of answers) expect(a).toEqual({ status: 429, code: 'budget_exceeded' });
   }, 60_000);
 
   it('what the slim copy cannot judge takes the ordinary path: bad JSON, a long string outside the prompt', async () => {
     const trial = { 'x-gateway-user': 'odd-visitor' };
     const before = bigBodiesParsedHere();
-    const broken = await send(stack.gateway.url, chatBody(FLOOD).slice(0, -2), trial);
+    // Broken before its prompt: the prefix proves nothing, the ordinary parse answers.
+    const broken = await send(stack.gateway.url, chatBody(FLOOD).replace('{"model"', '{,"model"'), trial);
     expect(broken).toEqual({ status: 400, code: 'invalid_json' });
+    // Broken after a prompt it cannot pay for: refused on its first megabyte (prompt-prefix.ts),
+    // like a mistake inside an emptied string.
+    const late = await send(stack.gateway.url, chatBody(FLOOD).slice(0, -2), trial);
+    expect(late).toEqual({ status: 429, code: 'budget_exceeded' });
     // A long `user` (cut to 200 characters by the ordinary path) is not what the slim copy shows.
+    // The model after the prompt: its prefix proves nothing before the body is in.
     const longUser = JSON.stringify({
-      model: 'gpt-4o-mini',
       user: FLOOD.slice(0, 2_000),
       messages: [{ role: 'user', content: FLOOD }],
+      model: 'gpt-4o-mini',
     });
     expect(await send(stack.gateway.url, longUser, trial)).toEqual({ status: 429, code: 'budget_exceeded' });
     expect(bigBodiesParsedHere() - before).toBe(2);

@@ -18,8 +18,9 @@ import type { Identity } from '../../budget/types.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import { GatewayError } from '../../errors.js';
 import { PROBE_MIN_BYTES, type ProbeWriter, startProbe } from '../../http/body-probe.js';
+import type { PrefixFacts } from '../../http/prompt-prefix.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
-import type { PromptBounds } from '../../tokens/lower-bound.js';
+import { MAX_BYTES_PER_TOKEN, type PromptBounds } from '../../tokens/lower-bound.js';
 import { type AdmissionBuilder, admissionBuilder, refusal, resolveModel } from './admission.js';
 import type { Exchange, ProxyDeps } from './exchange.js';
 import type { RequestState } from './request-state.js';
@@ -52,9 +53,14 @@ export interface EarlyInput {
  * The body probe's writer for this request's body, when it declares at least PROBE_MIN_BYTES
  * (every SDK sends content-length; a chunked upload takes the ordinary path).
  */
-export function probeWriterFor(c: Exchange['c'], adapter: EndpointAdapter): ProbeWriter | undefined {
+export function probeWriterFor(
+  c: Exchange['c'],
+  adapter: EndpointAdapter,
+): { writer: ProbeWriter; declaredBytes: number } | undefined {
   const declared = Number(c.req.header('content-length') ?? Number.NaN);
-  return Number.isFinite(declared) && declared >= PROBE_MIN_BYTES ? startProbe(adapter.shape) : undefined;
+  if (!Number.isFinite(declared) || declared < PROBE_MIN_BYTES) return undefined;
+  const writer = startProbe(adapter.shape);
+  return writer ? { writer, declaredBytes: declared } : undefined;
 }
 
 /**
@@ -73,10 +79,85 @@ export async function refuseUnparsed(input: EarlyInput, writer: ProbeWriter): Pr
   }
 }
 
+/**
+ * While a large body arrives: an abort signal that fires, with the refusal as its reason, once
+ * what its prefix already proves (the model, a lower bound of the prompt's bytes) cannot be paid.
+ * The reader then stops reading (http/body.ts), and the answer closes the connection, discarding
+ * the rest unread: a refused caller's 4 MB prompt costs the gateway its first megabyte or so, not
+ * all of it copied to the worker and parsed there. The request priced is the least the full body
+ * could be: that model, the prefix's prompt at MAX_BYTES_PER_TOKEN, one output token, one choice.
+ */
+export function refuseOnPrefix(
+  input: EarlyInput,
+  writer: ProbeWriter,
+  declaredBytes: number,
+): { signal: AbortSignal; write(chunk: Buffer): Promise<void> | undefined; arrived(): void } {
+  const controller = new AbortController();
+  let latest: PrefixFacts | undefined;
+  let checking: Promise<void> | undefined;
+  let arrived = false;
+  const stillMine = () => !arrived;
+  const run = async () => {
+    while (latest && !controller.signal.aborted && !arrived) {
+      const facts = latest;
+      latest = undefined;
+      const denied = await precheckPrefix(input, facts, declaredBytes, stillMine).catch(() => undefined);
+      if (denied) {
+        // The rest of the body is not read: the connection cannot carry another request.
+        denied.headers.connection = 'close';
+        controller.abort(denied);
+      }
+    }
+  };
+  writer.onPrefix((facts) => {
+    latest = facts;
+    checking ??= run().finally(() => {
+      checking = undefined;
+    });
+  });
+  return {
+    signal: controller.signal,
+    /**
+     * Sends a chunk on to the probe; a promise while the reader should wait: for the worker to
+     * catch up, then for a prefix's verdict in flight (a paying body waits for a cached balance).
+     */
+    write(chunk) {
+      const synced = writer.write(chunk);
+      if (!synced && !checking) return undefined;
+      return (async () => {
+        await synced;
+        await checking;
+      })();
+    },
+    /** The whole body is in: the ordinary path (refuseUnparsed, then the parse) decides from here. */
+    arrived() {
+      arrived = true;
+    },
+  };
+}
+
+function precheckPrefix(
+  input: EarlyInput,
+  facts: PrefixFacts,
+  declaredBytes: number,
+  stillMine: () => boolean,
+) {
+  // The least body the full one can be (max_tokens 1: a minimum output no real cap goes below).
+  const least: RequestBody = { model: facts.model, messages: [], max_tokens: 1 };
+  const lower = Math.floor(facts.promptBytes / MAX_BYTES_PER_TOKEN);
+  // Only the pre-check's overflow guard reads the upper bound: far above any count of this body
+  // (a token is at least a byte; the estimate's overheads and Claude's margin add less than 4x).
+  return precheckSlim(input, least, async () => ({ lower, upper: 4 * declaredBytes }), {
+    validated: true,
+    stillMine,
+  });
+}
+
 async function precheckSlim(
   input: EarlyInput,
   slim: RequestBody,
   boundsOf: (upstreamModel: string) => Promise<PromptBounds | undefined>,
+  options: { validated?: boolean; stillMine?: () => boolean } = {},
 ): Promise<GatewayError | undefined> {
   const { adapter, config, state } = input;
   const name = adapter.modelOf?.(slim, input.c.req.path) ?? slim.model;
@@ -84,7 +165,7 @@ async function precheckSlim(
   let builder: AdmissionBuilder;
   let model: ReturnType<typeof resolveModel>;
   try {
-    if (adapter.validate(slim)) return undefined;
+    if (!options.validated && adapter.validate(slim)) return undefined;
     model = resolveModel(config, adapter, name);
     builder = admissionBuilder({
       requestId: state.record.requestId,
@@ -103,7 +184,8 @@ async function precheckSlim(
   if (!bounds) return undefined;
   const request = { ...builder.request(model), promptBoundsFor: () => bounds };
   const denied = await input.engine.precheck(request);
-  if (!denied) return undefined;
+  // A prefix's verdict that comes after the whole body arrived is not the request's any more.
+  if (!denied || options.stillMine?.() === false) return undefined;
   state.record.stream = adapter.isStream(slim);
   state.record.user = builder.identity.user ?? null;
   state.record.requestedModel = model.name;

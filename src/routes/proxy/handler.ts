@@ -21,7 +21,7 @@ import { clientHeaders, headerSource } from '../../http/request.js';
 import { longContextBetaProblem } from '../../providers/pricing.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
 import { type AdmissionBuilder, admissionBuilder, refusal, resolveModel } from './admission.js';
-import { probeWriterFor, refuseUnparsed } from './early-refusal.js';
+import { probeWriterFor, refuseOnPrefix, refuseUnparsed } from './early-refusal.js';
 import type { Exchange, ProxyDeps } from './exchange.js';
 import { forward } from './forward.js';
 import { identifyCaller } from './identify.js';
@@ -45,13 +45,17 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
       const config = c.get('config');
       // A large body its caller cannot pay for even at a lower bound is refused before it is parsed
       // here: it is streamed to the body probe's worker as it arrives (early-refusal.ts).
-      const writer = probeWriterFor(c, adapter);
-      const chunks = await readRequestChunks(c, config.server.maxBodyBytes, writer?.write).catch((error) => {
-        writer?.abandon();
-        throw error;
-      });
+      const probe = probeWriterFor(c, adapter);
       const early = { c, adapter, deps, engine, config, state, identity: caller.identity };
-      if (writer) await refuseUnparsed(early, writer);
+      // What the body's first megabytes already prove may refuse it before the rest is read.
+      const stop = probe ? refuseOnPrefix(early, probe.writer, probe.declaredBytes) : undefined;
+      const chunks = await readRequestChunks(c, config.server.maxBodyBytes, stop?.write, stop?.signal)
+        .catch((error) => {
+          probe?.writer.abandon();
+          throw error;
+        })
+        .finally(() => stop?.arrived());
+      if (probe) await refuseUnparsed(early, probe.writer);
       const { body, bytes } = await parseProxyBody(adapter, joinChunks(chunks));
       const stream = adapter.isStream(body);
       state.record.stream = stream;

@@ -1,0 +1,238 @@
+/**
+ * What the first bytes of a large chat body already prove about its prompt (issue #13): scanned
+ * incrementally as the body arrives, with no parse and nothing kept, so a caller who cannot pay
+ * even a prefix's lower bound is refused before the rest is read (routes/proxy/early-refusal.ts).
+ *
+ * For the shapes whose prompt is `messages` (OpenAI chat, Anthropic messages) it tracks the
+ * top-level `model` and a lower bound of the UTF-8 bytes of the texts the token estimate counts
+ * (tokens/shapes/chat.ts, messages.ts): a message's `content` string, counted as it streams, and
+ * the `text` of a content part once the part has closed and said `type: "text"` (other parts, an
+ * image with a stray `text`, are not counted). An escape sequence counts one byte (it decodes to at
+ * least one). Every byte counted is one the full body's estimate counts, so the bound holds
+ * whatever follows, except for a body the ordinary path would refuse as invalid (bad JSON, a key
+ * twice): that caller gets the budget's refusal instead of the 400.
+ */
+
+import { MAX_JSON_DEPTH } from './body.js';
+
+/** Keys longer than this are not any key the scan looks for. */
+const MAX_KEY_BYTES = 32;
+/** `model` and part `type` values are kept up to this many bytes (a longer one is no known name). */
+const MAX_NAME_BYTES = 256;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+interface Frame {
+  array: boolean;
+  /** The object's current key ('' before one, or when it is one the scan ignores). */
+  key: string;
+  /** A content part's `type`, once seen. */
+  type?: string;
+  /** Bytes of a content part's `text`, counted once the part closes as a text part. */
+  pendingText: number;
+}
+
+type State = 'value' | 'key-or-end' | 'colon' | 'comma-or-end' | 'string' | 'literal' | 'done' | 'failed';
+
+/** What a string being read is: where its bytes go. */
+type StringRole = 'key' | 'model' | 'type' | 'content' | 'part-text' | 'other';
+
+export interface PrefixFacts {
+  /** The top-level `model`, once its string closed. */
+  model: string | undefined;
+  /** At most the UTF-8 bytes of the texts the prompt estimate counts. */
+  promptBytes: number;
+}
+
+export class PromptPrefixScan {
+  private readonly stack: Frame[] = [];
+  private state: State = 'value';
+  private role: StringRole = 'other';
+  private escape = 0; // 0: none; 1: after a backslash; 2-5: hex digits of \uXXXX left + 1
+  private name: number[] = [];
+  private model: string | undefined;
+  private promptBytes = 0;
+
+  /** The scan gives up on what it cannot follow (a body that is not a JSON object, too deep). */
+  get failed(): boolean {
+    return this.state === 'failed';
+  }
+
+  facts(): PrefixFacts {
+    return { model: this.model, promptBytes: this.promptBytes };
+  }
+
+  write(bytes: Uint8Array): void {
+    for (let i = 0; i < bytes.length && this.state !== 'failed'; i++) {
+      const byte = bytes[i]!;
+      if (this.state === 'string') {
+        i = this.inString(bytes, i);
+        continue;
+      }
+      if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) {
+        if (this.state === 'literal') this.state = 'comma-or-end';
+        continue;
+      }
+      this.structural(byte);
+    }
+  }
+
+  /** Reads string bytes from `i`; returns the index of the last byte consumed. */
+  private inString(bytes: Uint8Array, start: number): number {
+    let counted = 0;
+    let i = start;
+    for (; i < bytes.length; i++) {
+      const byte = bytes[i]!;
+      if (this.escape > 0) {
+        // \" \\ \n ... end after one byte; \uXXXX after four hex digits.
+        if (this.escape === 1) this.escape = byte === 0x75 ? 5 : 0;
+        else this.escape--;
+        if (this.escape === 1) this.escape = 0;
+        continue;
+      }
+      if (byte === BACKSLASH) {
+        this.escape = 1;
+        counted++; // the escape decodes to at least one byte
+        this.keepName(undefined);
+        continue;
+      }
+      if (byte === QUOTE) break;
+      counted++;
+      this.keepName(byte);
+    }
+    this.addString(counted);
+    if (i < bytes.length) this.endString();
+    return i;
+  }
+
+  private keepName(byte: number | undefined): void {
+    if (this.role !== 'key' && this.role !== 'model' && this.role !== 'type') return;
+    // An escaped name is not one of the plain names looked for: mark it unusable.
+    if (byte === undefined || this.name.length >= MAX_NAME_BYTES) this.name.push(-1);
+    else this.name.push(byte);
+  }
+
+  private addString(bytes: number): void {
+    if (this.role === 'content') this.promptBytes += bytes;
+    else if (this.role === 'part-text') {
+      const part = this.stack.at(-1);
+      if (part) part.pendingText += bytes;
+    }
+  }
+
+  private nameText(limit: number): string | undefined {
+    if (this.name.length > limit || this.name.includes(-1)) return undefined;
+    return Buffer.from(this.name).toString('utf8');
+  }
+
+  private endString(): void {
+    const top = this.stack.at(-1);
+    switch (this.role) {
+      case 'key':
+        if (top) top.key = this.nameText(MAX_KEY_BYTES) ?? '';
+        this.state = 'colon';
+        break;
+      case 'model':
+        this.model = this.nameText(MAX_NAME_BYTES);
+        this.state = 'comma-or-end';
+        break;
+      case 'type':
+        if (top) top.type = this.nameText(MAX_NAME_BYTES) ?? '';
+        this.state = 'comma-or-end';
+        break;
+      default:
+        this.state = 'comma-or-end';
+    }
+    this.name = [];
+  }
+
+  private structural(byte: number): void {
+    switch (this.state) {
+      case 'value':
+        if (byte === 0x7b) this.open(false);
+        else if (this.stack.length === 0)
+          this.state = 'failed'; // the body is not an object
+        else if (byte === 0x5b) this.open(true);
+        else if (byte === QUOTE) this.beginString(this.valueRole());
+        else if (byte === 0x5d && this.stack.at(-1)?.array) this.close();
+        else this.state = 'literal';
+        return;
+      case 'key-or-end':
+        if (byte === QUOTE) this.beginString('key');
+        else if (byte === 0x7d) this.close();
+        else this.state = 'failed';
+        return;
+      case 'colon':
+        this.state = byte === 0x3a ? 'value' : 'failed';
+        return;
+      case 'literal':
+      case 'comma-or-end':
+        if (byte === 0x2c) this.state = this.stack.at(-1)?.array ? 'value' : 'key-or-end';
+        else if (byte === 0x7d || byte === 0x5d) this.close();
+        else if (this.state !== 'literal') this.state = 'failed';
+        return;
+      case 'done':
+        this.state = 'failed'; // bytes after the top-level object
+        return;
+      default:
+        return;
+    }
+  }
+
+  private beginString(role: StringRole): void {
+    this.role = role;
+    this.state = 'string';
+    this.name = [];
+    this.escape = 0;
+  }
+
+  private open(array: boolean): void {
+    if (this.stack.length >= MAX_JSON_DEPTH) {
+      this.state = 'failed';
+      return;
+    }
+    this.stack.push({ array, key: '', pendingText: 0 });
+    this.state = array ? 'value' : 'key-or-end';
+  }
+
+  private close(): void {
+    const frame = this.stack.pop();
+    if (!frame) {
+      this.state = 'failed';
+      return;
+    }
+    // A content part closed: its text counts if it said it is a text part.
+    if (this.isPart() && frame.type === 'text') this.promptBytes += frame.pendingText;
+    this.state = this.stack.length === 0 ? 'done' : 'comma-or-end';
+  }
+
+  /**
+   * Where the string value about to be read sits (the stack: the body, `messages`, a message, its
+   * `content` list, a part).
+   */
+  private valueRole(): StringRole {
+    const depth = this.stack.length;
+    const top = this.stack[depth - 1];
+    if (!top || top.array) return 'other';
+    if (depth === 1) return top.key === 'model' ? 'model' : 'other';
+    if (this.stack[0]?.key !== 'messages' || !this.stack[1]?.array) return 'other';
+    if (depth === 3) return top.key === 'content' ? 'content' : 'other';
+    if (depth === 5 && this.stack[2]?.key === 'content' && this.stack[3]?.array) {
+      if (top.key === 'text') return 'part-text';
+      if (top.key === 'type') return 'type';
+    }
+    return 'other';
+  }
+
+  /** The frame being closed (already popped) was a content part: messages[i].content[j]. */
+  private isPart(): boolean {
+    return (
+      this.stack.length === 4 &&
+      this.stack[0]?.key === 'messages' &&
+      this.stack[1]?.array === true &&
+      this.stack[2]?.key === 'content' &&
+      this.stack[3]?.array === true
+    );
+  }
+}
