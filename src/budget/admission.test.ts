@@ -118,6 +118,46 @@ describe('admission', () => {
     expect(whole).toMatchObject({ outputCap: 4000, clamped: false });
   });
 
+  it('a metered first slice waits for what others hold rather than be lowered to what is free', async () => {
+    // gpt-4o: 1000 prompt tokens $0.0025, $0.00001 per output token. A whole first slice (1024
+    // tokens) is $0.01274, more than the $0.012 budget: the slice can only be lowered.
+    const cfg = config({ budgets: [budget({ id: 'small', limitUsd: 0.012 })], maxWaitMs: 10_000 });
+    const answers: string[] = [];
+    let busySeen: () => void = () => {};
+    const firstBusy = new Promise<void>((resolve) => (busySeen = resolve));
+    const sqlite = new SqliteStore({ path: ':memory:' });
+    const store = new FlakyStore(sqlite);
+    store.reserve = async (req) => {
+      const r = await sqlite.reserve(req);
+      answers.push(`${r.status}${req.lowerOnlyWhenAlone ? ' alone' : ''}`);
+      if (r.status === 'busy') busySeen();
+      return r;
+    };
+    const { engine } = setup(cfg, { store });
+    // Another request holds $0.0035 (100 output tokens, unmetered).
+    const other = granted(await engine.admit(request(cfg, { requestedCap: 100 })));
+    const metered = engine.admit(request(cfg, { requestedCap: 4000, metered: true, stream: true }));
+    // Lowered at once it would get (0.012 - 0.0035 - 0.0025) / 0.00001 = 600 tokens.
+    await firstBusy;
+    await engine.settle(other.reservation, other.servedModel, usage(1000, 10));
+    // It waited for the other to settle ($0.0026), then took what is left: 690 tokens.
+    const lowered = granted(await metered);
+    expect(lowered).toMatchObject({ outputCap: 690, clamped: true });
+    expect(lowered.meter).toBeUndefined();
+    expect(answers).toEqual(['reserved', 'busy alone', 'reserved alone']);
+    await sqlite.close();
+  });
+
+  it('past its wait a metered first slice takes what is free while others hold the rest', async () => {
+    const cfg = config({ budgets: [budget({ id: 'small', limitUsd: 0.012 })], maxWaitMs: 0 });
+    const { engine } = setup(cfg);
+    granted(await engine.admit(request(cfg, { requestedCap: 100 })));
+    const lowered = granted(
+      await engine.admit(request(cfg, { requestedCap: 4000, metered: true, stream: true })),
+    );
+    expect(lowered).toMatchObject({ outputCap: 600, clamped: true });
+  });
+
   it('never overspends under concurrency when every request uses its whole cap', async () => {
     const cfg = config({ budgets: [budget({ id: 'small', limitUsd: 0.2 })], minOutputTokens: 100 });
     const { engine } = setup(cfg);

@@ -95,6 +95,10 @@ export class BudgetAdmission {
           nowMs,
           leaseExpiresAtMs: nowMs + cfg.budgeting.leaseMs,
           ...(waitUntilMs !== undefined ? { waitUntilMs } : {}),
+          // A metered answer that may still wait is not cut at a share of what is free while others
+          // hold money it may get back (their slices are held ahead of what they relayed): it waits
+          // for them; past the wait it takes what is free (ReserveRequest.lowerOnlyWhenAlone).
+          ...(plan.metered && waitUntilMs !== undefined ? { lowerOnlyWhenAlone: true } : {}),
           // Room kept for a metered answer's next slice (ReserveRequest.holdCap).
           ...(plan.metered && plan.cap > plan.reserveCap
             ? { holdCap: Math.min(plan.sliceCap, plan.cap - plan.reserveCap) }

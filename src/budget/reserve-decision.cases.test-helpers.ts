@@ -125,6 +125,36 @@ export const DECISION_CASES: DecisionCase[] = [
     expected: { status: 'reserved', grantedCap: 60, amountNano: 400 },
   },
   {
+    name: 'lower only when alone: others hold some of what is left, busy rather than lowered',
+    lines: [{ limitNano: 1000, spentNano: 500, reservedNano: 100 }],
+    price: { ...chat(1), lowerOnlyWhenAlone: true },
+    expected: { status: 'busy', lineIndex: 0 },
+  },
+  {
+    name: 'lower only when alone: a waiter ahead is owed some of what is left, busy',
+    lines: [{ limitNano: 1000, spentNano: 300, owedNano: 200 }],
+    price: { ...chat(1), lowerOnlyWhenAlone: true },
+    expected: { status: 'busy', lineIndex: 0 },
+  },
+  {
+    name: 'lower only when alone: nobody else holds any, lowered to what is left',
+    lines: [{ limitNano: 1000, spentNano: 500 }],
+    price: { ...chat(1), lowerOnlyWhenAlone: true },
+    expected: { status: 'reserved', grantedCap: 80, amountNano: 500 },
+  },
+  {
+    name: 'lower only when alone: the full cap fits, granted whatever others hold',
+    lines: [{ limitNano: 1000, reservedNano: 400 }],
+    price: { ...chat(1), lowerOnlyWhenAlone: true },
+    expected: { status: 'reserved', grantedCap: 100, amountNano: 600 },
+  },
+  {
+    name: 'lower only when alone: a budget spent past the min cap is still rejected at once',
+    lines: [{ limitNano: 1000, spentNano: 800, reservedNano: 50 }],
+    price: { ...chat(50), lowerOnlyWhenAlone: true },
+    expected: { status: 'rejected', lineIndex: 0 },
+  },
+  {
     name: 'owed to an earlier waiter: busy for a later request that would otherwise fit',
     lines: [{ limitNano: 1000, reservedNano: 300, owedNano: 200 }],
     price: flatPrice(600),

@@ -20,7 +20,10 @@ export const REJECTED = -1;
 export const BUSY = -2;
 
 /** What a reservation is priced at: the request fields the decision reads. */
-export type ReservePrice = Pick<ReserveRequest, 'fixedPico' | 'outputPico' | 'requestedCap' | 'minCap'>;
+export type ReservePrice = Pick<
+  ReserveRequest,
+  'fixedPico' | 'outputPico' | 'requestedCap' | 'minCap' | 'lowerOnlyWhenAlone'
+>;
 
 export type ReserveDecision =
   | { status: 'reserved'; grantedCap: number; amountNano: Nano }
@@ -120,7 +123,10 @@ function combine(verdicts: readonly number[], price: ReservePrice): ReserveDecis
  * - `available` = limit - spent - reserved - owed; `unspent` = limit - spent.
  * - The full cap fits now: granted. It fits once others settle and the waiters ahead are served
  *   (unspent - owed): BUSY, never lowered (a cap is lowered only in a budget's real last few per cent).
- * - The minimum fits now: the largest cap that fits (fit-to-budget).
+ * - The minimum fits now: the largest cap that fits (fit-to-budget). With `lowerOnlyWhenAlone`
+ *   only from money nobody else holds: while others' reservations or waiters ahead hold some of the
+ *   line (available < unspent), BUSY, so the request waits for what they give back rather than
+ *   being cut at a share of the rest while the budget is not yet spent.
  * - The minimum fits once everything in flight settled at zero: BUSY. Waiters ahead count here as
  *   in flight (they may be served for less, or give up), so an unspent budget is never "exhausted".
  * - Otherwise REJECTED (DESIGN §2: exhausted).
@@ -131,7 +137,8 @@ export function lineVerdict(available: Nano, unspent: Nano, owed: Nano, price: R
   const needMin = amountFor(price.fixedPico, price.outputPico, price.minCap);
   if (available >= needFull) return price.requestedCap;
   if (unspent - owed >= needFull) return BUSY;
-  if (available >= needMin) return fitCap(available, price);
+  if (available >= needMin)
+    return price.lowerOnlyWhenAlone && available < unspent ? BUSY : fitCap(available, price);
   if (unspent >= needMin) return BUSY;
   return REJECTED;
 }

@@ -54,6 +54,14 @@ export interface ReserveRequest {
   requestedCap: number;
   /** Lowest cap fit-to-budget may grant; equal to requestedCap when the cap must not be lowered. */
   minCap: number;
+  /**
+   * Lower the cap only with money nobody else holds (issue #17, "fair at the edge"): when the
+   * requested cap does not fit and other reservations or waiters ahead hold money on a line, that
+   * line answers busy (the request waits for them) instead of granting a lower cap from what is
+   * free. The admission sets it for a metered request that may still wait; its last attempt, past
+   * the wait, takes what is free.
+   */
+  lowerOnlyWhenAlone?: boolean;
   /** Current time (ms since epoch) as the gateway sees it; leases and reaping use it. */
   nowMs: number;
   /** When this reservation's lease expires; past it any instance settles it at its reserved amount. */

@@ -111,6 +111,14 @@ describe.each<Backend>(['redis', 'sqlite'])('budgets used to the last per cent (
         const cuts = mine.filter((a) => a.kind === 'cut');
         // A cut is "at the budget's end" when the budget was in its last 5% right after it.
         const needless = cuts.filter((a) => spentAfter(timeline, i, a.endedAt) < limit * 0.95);
+        for (const a of needless) {
+          const after = [60, 1000, 3000].map(
+            (ms) => `${((100 * spentAfter(timeline, i, a.endedAt, ms)) / limit).toFixed(1)}% at +${ms} ms`,
+          );
+          console.log(
+            `[utilization ${backend}] cut before the last 5%: ${user} ${a.tag}, ${a.detail}; spent ${after.join(', ')}`,
+          );
+        }
         return {
           user,
           served: mine.filter((a) => a.kind === 'served').length + cuts.length,
@@ -141,14 +149,14 @@ describe.each<Backend>(['redis', 'sqlite'])('budgets used to the last per cent (
       console.log(
         `[utilization ${backend}] cut short before the budget's last 5% was spent: ${needless} of ${served}`,
       );
-      // Issue #17 asks for <= 5%, not met. Since answers being relayed are owed their next slice
-      // (docs/stores-waiting.md "Holds"): 0-2 of 52-78 in 31 of 32 runs. Since a first slice lowered
-      // to what is left is capped upstream at its hold, not metered (the race past a $0.05 budget,
-      // docs/controls.md), such an answer ends at its lowered cap: 0-5 of 52-77 over 8 runs of one
-      // fresh-clone CI, then 2-8 of 61-76 (3-12.7%) over 6 runs of two CIs on another machine. The
-      // bound keeps a run's spread (about 4 points at 60 answers) from failing CI; it still fails
-      // the 31% (17 of 54) measured before metering.
-      expect(needless / served, 'answers cut short outside a budget last 5%').toBeLessThanOrEqual(0.25);
+      // Issue #17 asks for <= 5%. Before: a first slice lowered to what was free while others held
+      // the rest ended at that lowered cap (2-8 of 60-76 per run, up to 12.7%, in fresh-clone CIs).
+      // A metered request that may wait is lowered only with money nobody else holds
+      // (ReserveRequest.lowerOnlyWhenAlone): 0-2 of 60-78 over 6 runs of this file alone, 0-3 of
+      // 54-75 over 4 runs beside a CPU hog (once 3 of 55, 5.5%). What is left are metered answers
+      // whose next slice was busy while others' slices held the rest (logged above). The bound
+      // keeps a run's spread from failing CI and still fails the figures before.
+      expect(needless / served, 'answers cut short outside a budget last 5%').toBeLessThanOrEqual(0.1);
     } finally {
       await c.stop();
     }

@@ -191,7 +191,9 @@ export async function send(client: OpenAI, plan: Planned): Promise<Answer> {
     if (finishReasons.length === 0) return done('other', 'no finish_reason');
     // Cut short: ended at the length limit although the client's cap was not what ended it.
     const cutByGateway = finishReasons.includes('length') && (plan.cap === undefined || tokens < plan.cap);
-    return done(cutByGateway ? 'cut' : 'served');
+    return cutByGateway
+      ? done('cut', `${tokens} of ${plan.headers['x-mock-output-tokens']} tokens, cap ${plan.cap ?? 'none'}`)
+      : done('served');
   } catch (error) {
     if (error instanceof APIError && error.status === 429) {
       if (error.code === 'budget_exceeded') return done('exceeded');

@@ -209,7 +209,7 @@ export class RedisStore implements BudgetStore {
         limit.concurrentRequests,
       );
     }
-    argv.push(req.holdCap ?? 0, limits.length);
+    argv.push(req.lowerOnlyWhenAlone ? 1 : 0, req.holdCap ?? 0, limits.length);
     const reply = await this.redis.script('reserve', keys, argv);
     const result = decodeReserve(reply, req.lines.length, limits.length);
     const drifted = req.lines[driftedLine(reply)];

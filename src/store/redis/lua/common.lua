@@ -40,12 +40,14 @@ end
 local REJECTED, BUSY = -1, -2
 
 -- reserve-decision.ts lineVerdict: the cap a line grants, BUSY or REJECTED.
-local function line_verdict(available, unspent, owed, fixed, output, requested, min_cap)
+-- lower_alone: a lower cap only from money nobody else holds (available == unspent), else BUSY.
+local function line_verdict(available, unspent, owed, fixed, output, requested, min_cap, lower_alone)
   local need_full = amount_for(fixed, output, requested)
   local need_min = amount_for(fixed, output, min_cap)
   if available >= need_full then return requested end
   if unspent - owed >= need_full then return BUSY end
   if available >= need_min then
+    if lower_alone and available < unspent then return BUSY end
     -- available < the full amount here, so available * 1000 stays far below 2^53
     local room = available * 1000 - fixed
     local cap = 0

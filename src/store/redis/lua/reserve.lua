@@ -38,6 +38,8 @@
 -- ARGV[13+6n+3j] requests per minute (0: none)
 -- ARGV[14+6n+3j] tokens per minute (0: none)
 -- ARGV[15+6n+3j] concurrent requests (0: none)
+-- ARGV[#ARGV-2] 1: lower the cap only with money nobody else holds, else busy (ReserveRequest
+--               lowerOnlyWhenAlone); 0: fit-to-budget lowers to what is free
 -- ARGV[#ARGV-1] next slice to hold, cap units (0: none): a metered request reserved here is queued
 --               at the head of its lines' wait queues until its lease expiry, owed that slice, so
 --               later requests leave room for it (extend.lua takes and renews the hold)
@@ -53,8 +55,9 @@
 local n_limits = tonumber(ARGV[#ARGV])
 assert(#KEYS >= 2 + n_limits and (#KEYS - 2 - n_limits) % 5 == 0, 'reserve: 2 KEYS, 5 per line, 1 per limit')
 local n = (#KEYS - 2 - n_limits) / 5
-assert(#ARGV == 10 + 6 * n + 4 + 3 * n_limits, 'reserve: 10 ARGV, 6 per line, 4 + 3 per limit')
+assert(#ARGV == 10 + 6 * n + 5 + 3 * n_limits, 'reserve: 10 ARGV, 6 per line, 5 + 3 per limit')
 local hold_cap = tonumber(ARGV[#ARGV - 1])
+local lower_alone = ARGV[#ARGV - 2] == '1'
 
 local res_key, leases_key = KEYS[1], KEYS[2]
 local id = ARGV[1]
@@ -120,7 +123,7 @@ for i = 1, n do
   local s, c = specs[i], counters[i]
   local o = owed_ahead(s.wait, s.waitn, id, pos, now)
   local unspent = s.limit + c[3] + c[4] - c[1]
-  local v = line_verdict(unspent - c[2] - o, unspent, o, fixed, output, requested, min_cap)
+  local v = line_verdict(unspent - c[2] - o, unspent, o, fixed, output, requested, min_cap, lower_alone)
   verdicts[i] = v
   if v == REJECTED then
     if rejected_at == nil then rejected_at = i end
