@@ -10,16 +10,21 @@
  *
  * In process, what is asserted: the refused prompts are never counted (the token workers' queue
  * counter) nor parsed on the main thread (its counter), what the probe cannot judge takes the
- * ordinary path, a big prompt that fits is still admitted at its exact count. In gateway processes (the
- * client's own work off the gateway's event loop), what is printed: the paying key's latency
+ * ordinary path, a big prompt that fits is still admitted at its exact count. In a gateway process,
+ * with the flood sent from a process of its own (refused callers are other machines, and 62 MB
+ * written from the test's event loop would delay the paying client itself), what is printed: the
+ * paying key's latency
  * alone, behind the flood when the trial can pay the lower bound but not the count (counted, then
  * refused: the bounded, fair queue alone) and when it cannot (refused by the pre-check). No timed
  * assertion: the machine is shared.
  */
 
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bigBodiesParsedHere } from '../../src/http/body.js';
 import { bodiesProbed, bodyBytesProbed } from '../../src/http/body-probe.js';
@@ -71,12 +76,44 @@ async function send(url: string, body: string, headers: Record<string, string>) 
   return { status: res.status, code: answer.error?.code };
 }
 
+const FLOOD_CLIENT = fileURLToPath(new URL('../helpers/upload-flood.mjs', import.meta.url));
 const paying = { authorization: `Bearer ${TEST_KEY}` };
 const FLOOD = prose(3_900_000, 'flood');
 
 function floodOf(url: string, round: string) {
   const body = chatBody(FLOOD);
   return Array.from({ length: 16 }, (_, i) => send(url, body, { 'x-gateway-user': `${round}-${i}` }));
+}
+
+/**
+ * The same flood from another process (test/helpers/upload-flood.mjs), as refused callers are
+ * other machines: the paying client's latency is then the gateway's, not its own event loop busy
+ * writing 62 MB. `uploading` resolves once every body is on its way.
+ */
+function floodFrom(url: string, round: string) {
+  const child = spawn(process.execPath, [FLOOD_CLIENT], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin.end(
+    JSON.stringify({
+      url,
+      path: '/v1/chat/completions',
+      body: chatBody(FLOOD),
+      count: 16,
+      headers: { 'x-mock-output-tokens': '5' },
+      visitorHeader: 'x-gateway-user',
+      round,
+    }),
+  );
+  const lines = createInterface({ input: child.stdout });
+  let uploading!: () => void;
+  const started = new Promise<void>((resolve) => (uploading = resolve));
+  const answers = new Promise<Array<{ status: number; code?: string }>>((resolve, reject) => {
+    lines.on('line', (line) => {
+      if (line === 'uploading') uploading();
+      else resolve(JSON.parse(line));
+    });
+    child.once('exit', (code) => reject(new Error(`upload flood exited with ${code} before answering`)));
+  });
+  return { uploading: Promise.race([started, answers.then(() => {})]), answers };
 }
 
 function tally(answers: Array<{ status: number; code?: string }>): string {
@@ -126,10 +163,13 @@ describe('oversized prompts from refused callers (in process)', () => {
     const late = await send(stack.gateway.url, chatBody(FLOOD).slice(0, -2), trial);
     expect(late).toEqual({ status: 429, code: 'budget_exceeded' });
     // A long `user` (cut to 200 characters by the ordinary path) is not what the slim copy shows.
-    // The model after the prompt: its prefix proves nothing before the body is in.
+    // Its prompt's prefix proves nothing: 600k characters are 4,687 tokens at least ($0.0007, the
+    // $0.001 trial pays that), so only the count refuses it. (With the 3.9 MB flood, the last
+    // chunk's prefix, model included, was sometimes judged before the body was in: a CI run saw it
+    // refused unparsed, depending on where the reads split the body.)
     const longUser = JSON.stringify({
       user: FLOOD.slice(0, 2_000),
-      messages: [{ role: 'user', content: FLOOD }],
+      messages: [{ role: 'user', content: prose(600_000, 'long-user') }],
       model: 'gpt-4o-mini',
     });
     expect(await send(stack.gateway.url, longUser, trial)).toEqual({ status: 429, code: 'budget_exceeded' });
@@ -176,11 +216,11 @@ describe("oversized prompts and a paying key's latency (gateway processes)", () 
       await payingMs('warm');
       expect((await send(gateway.url, chatBody(prose(300_000, 'warm')), paying)).status).toBe(200);
       const alone = await payingMs('alone');
-      const flood = floodOf(gateway.url, `trial-${trialUsd}`);
-      // Sent once the flood's bodies are on their way, so it lands among them.
-      await new Promise((r) => setTimeout(r, 50));
+      const flood = floodFrom(gateway.url, `trial-${trialUsd}`);
+      // Sent once every flood body is on its way, so it lands among them.
+      await flood.uploading;
       const behind = await payingMs('behind');
-      const answers = await Promise.all(flood);
+      const answers = await flood.answers;
       for (const a of answers) expect(a.status).toBe(429);
       return { alone, behind, answers };
     } finally {
