@@ -64,12 +64,33 @@ describe('body probe', () => {
       writer.write(bytes.subarray(...at));
     const probe = await writer.end();
     expect(probe?.slim).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: '' }] });
+    // Slices were copied (the test's buffer is intact), and the body comes back joined, as sent.
+    expect(bytes.length).toBe(JSON.stringify(body).length);
+    expect((await writer.take())?.toString('utf8')).toBe(JSON.stringify(body));
+    expect(await writer.take()).toBeUndefined();
     expect(await probe!.bounds('gpt-4o-mini')).toEqual(promptTokenBounds('chat', body, 'gpt-4o-mini'));
     probe!.drop();
     const abandoned = startProbe('chat')!;
     abandoned.write(bytes.subarray(0, 100));
     abandoned.abandon();
     expect(await abandoned.end()).toBeUndefined();
+  }, 30_000);
+
+  it('moves a chunk that is the whole of its memory to the worker, and gives the body back', async () => {
+    const text = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }] });
+    const owned = Buffer.from(text);
+    expect(owned.buffer.byteLength).toBe(owned.length);
+    const writer = startProbe('chat')!;
+    writer.write(owned);
+    // Moved, not copied: the main thread's view of it is empty now.
+    expect(owned.length).toBe(0);
+    const probe = await writer.end();
+    expect(probe?.emptied).toEqual(['messages']);
+    const back = await writer.take();
+    expect(back?.toString('utf8')).toBe(text);
+    // The bytes came back moved too: one buffer, the whole of its memory.
+    expect(back?.buffer.byteLength).toBe(back?.length);
+    writer.abandon();
   }, 30_000);
 
   it('names every top-level key where it emptied a string', async () => {

@@ -23,6 +23,8 @@ export type ProbeMessage =
   | { type: 'chunk'; id: number; bytes: Uint8Array }
   | { type: 'end'; id: number }
   | { type: 'bounds'; id: number; body: number; model: string }
+  /** The ended body's bytes, joined, moved back to the main thread (answered with `bytes`). */
+  | { type: 'take'; id: number; body: number }
   /** Answered once every message before it was handled (the reader's flow control). */
   | { type: 'sync'; id: number }
   | { type: 'drop'; id: number; body: number };
@@ -33,10 +35,14 @@ export type ProbeAnswer =
   | { id: number; bounds: { lower: number; upper: number } | null }
   | { id: number; refused: true }
   | { id: number; synced: true }
+  | { id: number; bytes: Uint8Array }
+  | { id: number; gone: true }
   /** Unasked, while a body arrives: what its prefix proves (prompt-prefix.ts). */
   | { id: number; early: PrefixFacts };
 
 const kept = new Map<number, { body: RequestBody; shape: ApiShape }>();
+/** Ended bodies' bytes, until taken back or dropped (the main thread has no copy). */
+const joined = new Map<number, Buffer>();
 interface Arriving {
   shape: ApiShape;
   chunks: Buffer[];
@@ -102,16 +108,37 @@ function answer(message: ProbeMessage): ProbeAnswer | undefined {
       const body = arriving.get(message.id);
       arriving.delete(message.id);
       if (!body) return { id: message.id, refused: true };
-      return parsed(message.id, Buffer.concat(body.chunks), body.shape);
+      const bytes = Buffer.concat(body.chunks);
+      joined.set(message.id, bytes);
+      return parsed(message.id, bytes, body.shape);
     }
     case 'bounds': {
       const entry = kept.get(message.body);
       if (!entry) return { id: message.id, bounds: null };
       return { id: message.id, bounds: promptTokenBounds(entry.shape, entry.body, message.model) ?? null };
     }
+    case 'take': {
+      const bytes = joined.get(message.body);
+      joined.delete(message.body);
+      if (!bytes) return { id: message.id, gone: true };
+      // Moved, not copied, when the joined bytes are the whole of their memory (Buffer.concat's
+      // result is, unless small enough to come from the pool).
+      const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      const out =
+        whole && bytes.buffer instanceof ArrayBuffer ? new Uint8Array(bytes.buffer) : new Uint8Array(bytes);
+      try {
+        parentPort?.postMessage({ id: message.id, bytes: out } satisfies ProbeAnswer, [
+          out.buffer as ArrayBuffer,
+        ]);
+      } catch {
+        parentPort?.postMessage({ id: message.id, bytes: new Uint8Array(out) } satisfies ProbeAnswer);
+      }
+      return undefined;
+    }
     case 'drop':
       kept.delete(message.body);
       arriving.delete(message.body);
+      joined.delete(message.body);
       return undefined;
     case 'sync':
       return { id: message.id, synced: true };

@@ -16,8 +16,9 @@ export async function readRequestBody(c: Context, maxBytes: number): Promise<Buf
 }
 
 /**
- * The body of the request in `c` as it arrived, in pieces, each also given to `tap` as it comes
- * (the body probe streams a large body to its worker): joining them is left to the caller.
+ * The body of the request in `c` as it arrived, in pieces: joining them is left to the caller.
+ * With `tap`, each piece is handed to it as it comes and none is kept here (the body probe moves a
+ * large body's memory to its worker): the answer is then empty.
  */
 export function readRequestChunks(
   c: Context,
@@ -44,7 +45,7 @@ async function readBodyChunks(
   incoming: IncomingMessage | undefined,
   request: Request,
   maxBytes: number,
-  /** Given each chunk as it comes; a promise it returns is waited for before reading on. */
+  /** Takes each chunk as it comes (nothing is kept); a promise it returns is waited for before reading on. */
   tap?: (chunk: Buffer) => Promise<void> | undefined,
   /** Aborted (its reason is thrown): the rest is discarded unread, and the answer closes the connection. */
   stop?: AbortSignal,
@@ -59,8 +60,9 @@ async function readBodyChunks(
   if (!incoming) {
     const buffer = Buffer.from(await request.arrayBuffer());
     if (buffer.length > maxBytes) throw tooLarge(maxBytes);
-    await tap?.(buffer);
-    return [buffer];
+    if (!tap) return [buffer];
+    await tap(buffer);
+    return [];
   }
   const chunks: Buffer[] = [];
   let total = 0;
@@ -72,9 +74,11 @@ async function readBodyChunks(
       lingerOnClose(incoming);
       throw tooLarge(maxBytes);
     }
-    chunks.push(chunk);
-    const wait = tap?.(chunk);
-    if (wait) await wait;
+    if (!tap) chunks.push(chunk);
+    else {
+      const wait = tap(chunk);
+      if (wait) await wait;
+    }
     if (stop?.aborted) {
       lingerOnClose(incoming);
       throw stop.reason;

@@ -32,7 +32,7 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-const TEXT = 'Budgets keep spend inside limits. Caf\u00e9 \u{1f600} "quoted" \\ back\nslash\ttab ';
+const TEXT = 'Budgets keep spend inside limits. Caf\u00e9 \u{1f600} "quoted" \\ back\nslash\ttab \u0001 ';
 
 const bodies: Array<[string, ApiShape, Record<string, unknown>]> = [
   [

@@ -50,32 +50,39 @@ export interface EarlyInput {
 }
 
 /**
- * The body probe's writer for this request's body, when it declares at least PROBE_MIN_BYTES
- * (every SDK sends content-length; a chunked upload takes the ordinary path).
+ * The body probe's writer for this request's body, when it declares at least PROBE_MIN_BYTES and
+ * at most `maxBodyBytes` (every SDK sends content-length; a chunked upload takes the ordinary
+ * path, and a body declared too large is refused unread).
  */
 export function probeWriterFor(
   c: Exchange['c'],
   adapter: EndpointAdapter,
+  maxBodyBytes: number,
 ): { writer: ProbeWriter; declaredBytes: number } | undefined {
   const declared = Number(c.req.header('content-length') ?? Number.NaN);
-  if (!Number.isFinite(declared) || declared < PROBE_MIN_BYTES) return undefined;
+  if (!Number.isSafeInteger(declared) || declared < PROBE_MIN_BYTES || declared > maxBodyBytes)
+    return undefined;
   const writer = startProbe(adapter.shape);
   return writer ? { writer, declaredBytes: declared } : undefined;
 }
 
 /**
  * With the whole body streamed to `writer`: throws the pre-check's refusal of it, unparsed;
- * returns when the ordinary path decides.
+ * otherwise returns its bytes, back from the worker, for the ordinary path to parse and decide.
  */
-export async function refuseUnparsed(input: EarlyInput, writer: ProbeWriter): Promise<void> {
-  const probe = await writer.end();
-  if (!probe) return;
+export async function refuseUnparsed(input: EarlyInput, writer: ProbeWriter): Promise<Buffer> {
   try {
-    if (probe.emptied.some((key) => !PROMPT_KEYS.has(key))) return;
-    const denied = await precheckSlim(input, probe.slim, (model) => probe.bounds(model));
-    if (denied) throw denied;
+    const probe = await writer.end();
+    if (probe && !probe.emptied.some((key) => !PROMPT_KEYS.has(key))) {
+      const denied = await precheckSlim(input, probe.slim, (model) => probe.bounds(model));
+      if (denied) throw denied;
+    }
+    const bytes = await writer.take();
+    // The worker held the only copy: it is gone (it died), and so is the body.
+    if (!bytes) throw new GatewayError('internal_error', 'The request body was lost; send it again.');
+    return bytes;
   } finally {
-    probe.drop();
+    writer.abandon();
   }
 }
 

@@ -45,7 +45,7 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
       const config = c.get('config');
       // A large body its caller cannot pay for even at a lower bound is refused before it is parsed
       // here: it is streamed to the body probe's worker as it arrives (early-refusal.ts).
-      const probe = probeWriterFor(c, adapter);
+      const probe = probeWriterFor(c, adapter, config.server.maxBodyBytes);
       const early = { c, adapter, deps, engine, config, state, identity: caller.identity };
       // What the body's first megabytes already prove may refuse it before the rest is read.
       const stop = probe ? refuseOnPrefix(early, probe.writer, probe.declaredBytes) : undefined;
@@ -55,8 +55,9 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
           throw error;
         })
         .finally(() => stop?.arrived());
-      if (probe) await refuseUnparsed(early, probe.writer);
-      const { body, bytes } = await parseProxyBody(adapter, joinChunks(chunks));
+      // A probed body's chunks went to the worker: refuseUnparsed gives them back, joined there.
+      const raw = probe ? await refuseUnparsed(early, probe.writer) : joinChunks(chunks);
+      const { body, bytes } = await parseProxyBody(adapter, raw);
       const stream = adapter.isStream(body);
       state.record.stream = stream;
       const builder = admissionBuilder({
