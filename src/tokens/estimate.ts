@@ -13,7 +13,7 @@ import { collectGemini } from './shapes/gemini.js';
 import { collectCompletions, collectEmbeddings } from './shapes/inputs.js';
 import { collectMessages } from './shapes/messages.js';
 import { collectResponses } from './shapes/responses.js';
-import { countSegmentsInWorker, TokenQueueFull } from './worker-pool.js';
+import { countSegmentsInWorker, queueHasRoom, TokenQueueFull } from './worker-pool.js';
 
 export { closeTokenWorkers } from './worker-pool.js';
 
@@ -79,20 +79,25 @@ export async function countPromptTokens(
     }
   }
   if (unknownChars <= WORKER_THRESHOLD_CHARS) return parts.total(known + countSync(unknown, parts.encoding));
+  // A full queue refuses (429): counting on the main thread is what it protects against. Asked
+  // before the split, which a refused prompt is then spared.
+  if (!queueHasRoom(unknownChars, owner)) throw queueFull();
   const segments = unknown.flatMap(tokenizerSegments);
   try {
     return parts.total(known + (await countSegmentsInWorker(segments, parts.encoding, owner)));
   } catch (error) {
-    // A full queue refuses (429): counting on the main thread is what it protects against.
-    if (error instanceof TokenQueueFull)
-      throw new GatewayError(
-        'rate_limit_exceeded',
-        'Too many large prompts are waiting to be counted; retry shortly.',
-        {
-          headers: { 'retry-after': '1', 'x-should-retry': 'true' },
-        },
-      );
+    if (error instanceof TokenQueueFull) throw queueFull();
     // Correctness first: a failed worker must not fail the request, only make it slower.
     return parts.total(known + countSync(unknown, parts.encoding));
   }
+}
+
+function queueFull(): GatewayError {
+  return new GatewayError(
+    'rate_limit_exceeded',
+    'Too many large prompts are waiting to be counted; retry shortly.',
+    {
+      headers: { 'retry-after': '1', 'x-should-retry': 'true' },
+    },
+  );
 }

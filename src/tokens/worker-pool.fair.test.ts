@@ -7,6 +7,7 @@ import {
   closeTokenWorkers,
   countSegmentsInWorker,
   MAX_OWNER_QUEUED_CHARS,
+  queueHasRoom,
   TokenQueueFull,
 } from './worker-pool.js';
 
@@ -49,11 +50,14 @@ describe('token count queue', () => {
   it("refuses at once what passes one owner's share of the queue", async () => {
     const mb = 1024 * 1024;
     const count = Math.floor(MAX_OWNER_QUEUED_CHARS / mb) + 4;
-    const results = await Promise.allSettled(
-      Array.from({ length: count }, () =>
-        countSegmentsInWorker(segments(mb, 'greedy'), 'o200k_base', 'greedy'),
-      ),
+    const counts = Array.from({ length: count }, () =>
+      countSegmentsInWorker(segments(mb, 'greedy'), 'o200k_base', 'greedy'),
     );
+    // What is asked before a prompt is split (tokens/estimate.ts): no room for this owner, room for others.
+    expect(queueHasRoom(mb, 'greedy')).toBe(false);
+    expect(queueHasRoom(mb, 'other')).toBe(true);
+    const results = await Promise.allSettled(counts);
+    expect(queueHasRoom(mb, 'greedy')).toBe(true);
     const refused = results.filter((r) => r.status === 'rejected');
     expect(refused.length).toBeGreaterThanOrEqual(4);
     for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(TokenQueueFull);
