@@ -32,8 +32,10 @@ describe('tokenizerSegments', () => {
     );
   });
 
-  it('keeps long ordinary ASCII prose in one piece', () => {
+  it('cuts long ordinary ASCII prose only at word ends, never around a run', () => {
     const prose = 'The budget resets at midnight; 42 requests were served.\n'.repeat(5_000);
-    expect(tokenizerSegments(prose)).toEqual([prose]);
+    const segments = tokenizerSegments(prose);
+    expect(segments.join('')).toBe(prose);
+    for (const segment of segments.slice(1)) expect(segment).toMatch(/^ [a-z0-9]/);
   });
 });

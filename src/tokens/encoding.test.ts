@@ -6,6 +6,7 @@ import {
   encodingForModel,
   isClaudeModel,
   MAX_RUN_CHARS,
+  MAX_SEGMENT_CHARS,
   tokenizerSegments,
 } from './encoding.js';
 import { realisticText, tok } from './tokens.test-helpers.js';
@@ -30,7 +31,7 @@ describe('encodingForModel', () => {
 
 describe('countTokens', () => {
   it('matches tiktoken exactly on ordinary text', () => {
-    const text = realisticText(20_000);
+    const text = realisticText(200_000);
     expect(countTokens(text, 'o200k_base')).toBe(tok(text));
     expect(countTokens(text, 'cl100k_base')).toBe(tok(text, 'cl100k_base'));
     expect(countTokens('', 'o200k_base')).toBe(0);
@@ -50,9 +51,59 @@ describe('countTokens', () => {
 });
 
 describe('tokenizerSegments', () => {
-  it('leaves ordinary text whole', () => {
-    const text = realisticText(10_000);
-    expect(tokenizerSegments(text)).toEqual([text]);
+  it('leaves ordinary text whole up to MAX_SEGMENT_CHARS, and cuts longer text at word ends', () => {
+    const short = realisticText(MAX_SEGMENT_CHARS - 100).slice(0, MAX_SEGMENT_CHARS);
+    expect(tokenizerSegments(short)).toEqual([short]);
+    const text = realisticText(100_000);
+    const segments = tokenizerSegments(text);
+    expect(segments.join('')).toBe(text);
+    expect(segments.length).toBeGreaterThanOrEqual(Math.floor(text.length / MAX_SEGMENT_CHARS));
+    for (const [i, segment] of segments.entries()) {
+      expect(segment.length).toBeLessThanOrEqual(MAX_SEGMENT_CHARS);
+      // Each cut sits between a letter and the space after it.
+      if (i > 0) expect(segment[0]).toBe(' ');
+      if (i < segments.length - 1) expect(segment.at(-1)).toMatch(/[A-Za-z]/);
+    }
+  });
+  it('counts text cut at word ends exactly as tiktoken counts it whole (property, both encodings)', () => {
+    const word = fc.constantFrom(
+      'budget',
+      "it's",
+      "DON'T",
+      "we're",
+      'Caf\u00e9',
+      '\u65e5\u672c\u8a9e',
+      '42',
+      '1234567',
+      '->',
+      '...',
+      '  ',
+      '\n',
+      '\t',
+      '\r\n',
+      '\u{1f600}',
+      'x',
+      'A',
+      'e\u0301',
+      '(',
+      '"',
+      "'",
+      '\u00a0',
+    );
+    const text = fc
+      .array(fc.tuple(word, fc.constantFrom(' ', '', ' ', '\n', '  ')), {
+        minLength: 3_000,
+        maxLength: 5_000,
+      })
+      .map((pairs) => pairs.map(([w, gap]) => w + gap).join(''));
+    fc.assert(
+      fc.property(text, (t) => {
+        expect(tokenizerSegments(t).length).toBeGreaterThan(1);
+        expect(countTokens(t, 'o200k_base')).toBe(tok(t));
+        expect(countTokens(t, 'cl100k_base')).toBe(tok(t, 'cl100k_base'));
+      }),
+      { numRuns: 40 },
+    );
   });
   it('cuts long runs into short pieces and loses nothing', () => {
     const text = `start ${'x'.repeat(1000)} middle ${' '.repeat(500)}${'='.repeat(300)} end`;

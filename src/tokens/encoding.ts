@@ -68,12 +68,67 @@ const LONG_RUN = new RegExp(
 );
 
 /**
- * The pieces a text is tokenized as (see MAX_RUN_CHARS): the text itself unless it holds a
- * pathological run. Both the main thread and the token worker count these same pieces, which is
+ * The pieces a text is tokenized as: the text itself unless it holds a pathological run (see
+ * MAX_RUN_CHARS) or is longer than MAX_SEGMENT_CHARS (cut at word ends, the count unchanged). Both the main thread and the token worker count these same pieces, which is
  * what makes the off-thread count equal to the synchronous one.
  */
 export function tokenizerSegments(text: string): string[] {
-  if (text.length <= MAX_RUN_CHARS || asciiWithoutLongRun(text)) return [text];
+  if (text.length <= MAX_RUN_CHARS) return [text];
+  const segments = runSegments(text);
+  if (!segments.some((segment) => segment.length > MAX_SEGMENT_CHARS)) return segments;
+  const cut: string[] = [];
+  for (const segment of segments) cutAtWordEnds(segment, cut);
+  return cut;
+}
+
+/**
+ * Pieces longer than this are cut where a word ends before a space, so the token workers' fair
+ * queue (worker-pool.ts) can hand out a long prompt a few ms at a time instead of in one piece
+ * (a 3.9 MB prompt was one ~1 s batch, and a paying key's count waited behind it).
+ *
+ * Why the count stays exact: tiktoken splits a text into pre-tokenizer pieces before its BPE,
+ * and no token crosses a piece. In both o200k_base's and cl100k_base's pattern, a piece holding
+ * a letter holds no white space after it (letters, marks, an apostrophe suffix), and no other
+ * piece holds a letter; so between an ASCII letter and a space that follows it, one piece always
+ * ends and the next begins, and counting the two sides apart gives the same pieces and tokens
+ * (the pattern has no look-behind; its one look-ahead, after white space, never sits at the cut).
+ */
+export const MAX_SEGMENT_CHARS = 8 * 1024;
+
+const isAsciiLetter = (code: number) => (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
+
+/** Pushes `segment` onto `into` cut at word ends about every MAX_SEGMENT_CHARS (none found: whole). */
+function cutAtWordEnds(segment: string, into: string[]): void {
+  let from = 0;
+  while (segment.length - from > MAX_SEGMENT_CHARS) {
+    let cut = wordEndBefore(segment, from + MAX_SEGMENT_CHARS, from);
+    if (cut < 0) cut = wordEndAfter(segment, from + MAX_SEGMENT_CHARS);
+    if (cut < 0) break;
+    into.push(segment.slice(from, cut));
+    from = cut;
+  }
+  into.push(from === 0 ? segment : segment.slice(from));
+}
+
+/** The last index in (floor, at] of a space right after an ASCII letter, or -1. */
+function wordEndBefore(text: string, at: number, floor: number): number {
+  for (let space = text.lastIndexOf(' ', at); space > floor; space = text.lastIndexOf(' ', space - 1)) {
+    if (isAsciiLetter(text.charCodeAt(space - 1))) return space;
+  }
+  return -1;
+}
+
+/** The first index from `at` of a space right after an ASCII letter, or -1. */
+function wordEndAfter(text: string, at: number): number {
+  for (let space = text.indexOf(' ', at); space >= 0; space = text.indexOf(' ', space + 1)) {
+    if (isAsciiLetter(text.charCodeAt(space - 1))) return space;
+  }
+  return -1;
+}
+
+/** The text cut around its pathological runs (MAX_RUN_CHARS), or the text alone. */
+function runSegments(text: string): string[] {
+  if (asciiWithoutLongRun(text)) return [text];
   LONG_RUN.lastIndex = 0;
   let match = LONG_RUN.exec(text);
   if (!match) return [text];
