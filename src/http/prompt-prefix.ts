@@ -8,7 +8,9 @@
  * (tokens/shapes/chat.ts, messages.ts): a message's `content` string, counted as it streams, and
  * the `text` of a content part once the part has closed and said `type: "text"` (other parts, an
  * image with a stray `text`, are not counted). An escape sequence counts one byte (it decodes to at
- * least one). Every byte counted is one the full body's estimate counts, so the bound holds
+ * least one), and the ASCII letter-space pairs inside those texts' unescaped runs (each ends a
+ * pre-tokenizer piece: tokens/lower-bound.ts pieceFloor; 149k in a megabyte of prose, where its
+ * bytes prove 8,192 tokens). Every byte and pair counted is one the full body's estimate counts, so the bound holds
  * whatever follows, except for a body the ordinary path would refuse as invalid (bad JSON, a key
  * twice): that caller gets the budget's refusal instead of the 400.
  */
@@ -33,6 +35,8 @@ interface Frame {
   type?: string;
   /** Bytes of a content part's `text`, counted once the part closes as a text part. */
   pendingText: number;
+  /** Its letter-space pairs, likewise. */
+  pendingPieces: number;
 }
 
 type State = 'value' | 'key-or-end' | 'colon' | 'comma-or-end' | 'string' | 'literal' | 'done' | 'failed';
@@ -45,6 +49,8 @@ export interface PrefixFacts {
   model: string | undefined;
   /** At most the UTF-8 bytes of the texts the prompt estimate counts. */
   promptBytes: number;
+  /** At most the ASCII letter-space pairs in those texts: each is a token boundary. */
+  promptPieces: number;
 }
 
 export class PromptPrefixScan {
@@ -55,6 +61,9 @@ export class PromptPrefixScan {
   private name: number[] = [];
   private model: string | undefined;
   private promptBytes = 0;
+  private promptPieces = 0;
+  /** The last byte of the string's unescaped run when the previous chunk ended inside it, else 0. */
+  private runTail = 0;
 
   /** The scan gives up on what it cannot follow (a body that is not a JSON object, too deep). */
   get failed(): boolean {
@@ -62,7 +71,7 @@ export class PromptPrefixScan {
   }
 
   facts(): PrefixFacts {
-    return { model: this.model, promptBytes: this.promptBytes };
+    return { model: this.model, promptBytes: this.promptBytes, promptPieces: this.promptPieces };
   }
 
   write(chunk: Uint8Array): void {
@@ -119,6 +128,10 @@ export class PromptPrefixScan {
    */
   private inText(bytes: Buffer, start: number): number {
     let counted = 0;
+    let pieces = 0;
+    const prompt = this.role === 'content' || this.role === 'part-text';
+    // A run the chunk's end cuts: its last byte, to pair with the next chunk's first.
+    let tail = 0;
     let i = start;
     // Where the next quote and backslash are, each found once (-1: none in this chunk).
     let quote = -2;
@@ -126,11 +139,13 @@ export class PromptPrefixScan {
     while (i < bytes.length) {
       if (this.escape > 0) {
         this.escaped(bytes[i]!);
+        tail = 0;
         i++;
         continue;
       }
       // Escapes close together (source code: \n, \", \t every few bytes) are cheaper to step
       // over byte by byte than to search for.
+      const run = i;
       const near = Math.min(bytes.length, i + NEAR_BYTES);
       let byte = -1;
       while (i < near) {
@@ -148,15 +163,23 @@ export class PromptPrefixScan {
         );
         counted += stop - i;
         i = stop;
-        if (i === bytes.length) break;
+        if (prompt) pieces += letterSpacePairs(bytes, run, i, run === start ? this.runTail : 0);
+        if (i === bytes.length) {
+          tail = bytes[i - 1]!;
+          break;
+        }
         byte = bytes[i]!;
+      } else if (prompt) {
+        pieces += letterSpacePairs(bytes, run, i, run === start ? this.runTail : 0);
+        if (i === bytes.length && i > run) tail = bytes[i - 1]!;
       }
       if (i === bytes.length || byte === QUOTE) break;
       this.escape = 1;
       counted++; // the escape decodes to at least one byte
       i++;
     }
-    this.addString(counted);
+    this.addString(counted, pieces);
+    this.runTail = tail;
     if (i < bytes.length) this.endString();
     return i;
   }
@@ -175,11 +198,16 @@ export class PromptPrefixScan {
     else this.name.push(byte);
   }
 
-  private addString(bytes: number): void {
-    if (this.role === 'content') this.promptBytes += bytes;
-    else if (this.role === 'part-text') {
+  private addString(bytes: number, pieces = 0): void {
+    if (this.role === 'content') {
+      this.promptBytes += bytes;
+      this.promptPieces += pieces;
+    } else if (this.role === 'part-text') {
       const part = this.stack.at(-1);
-      if (part) part.pendingText += bytes;
+      if (part) {
+        part.pendingText += bytes;
+        part.pendingPieces += pieces;
+      }
     }
   }
 
@@ -247,6 +275,7 @@ export class PromptPrefixScan {
     this.state = 'string';
     this.name = [];
     this.escape = 0;
+    this.runTail = 0;
   }
 
   private open(array: boolean): void {
@@ -254,7 +283,7 @@ export class PromptPrefixScan {
       this.state = 'failed';
       return;
     }
-    this.stack.push({ array, key: '', pendingText: 0 });
+    this.stack.push({ array, key: '', pendingText: 0, pendingPieces: 0 });
     this.state = array ? 'value' : 'key-or-end';
   }
 
@@ -265,7 +294,10 @@ export class PromptPrefixScan {
       return;
     }
     // A content part closed: its text counts if it said it is a text part.
-    if (this.isPart() && frame.type === 'text') this.promptBytes += frame.pendingText;
+    if (this.isPart() && frame.type === 'text') {
+      this.promptBytes += frame.pendingText;
+      this.promptPieces += frame.pendingPieces;
+    }
     this.state = this.stack.length === 0 ? 'done' : 'comma-or-end';
   }
 
@@ -297,4 +329,25 @@ export class PromptPrefixScan {
       this.stack[3]?.array === true
     );
   }
+}
+
+/**
+ * Spaces in bytes[from, to) right after an ASCII letter (`before`: the byte before `from` when
+ * the same run began in the previous chunk, else 0). The range holds no quote or backslash (an
+ * unescaped run of one string), so both bytes are the decoded text's own; a pair made by an
+ * escape (\u0041 before a space) is not counted: a lower bound may miss some.
+ */
+function letterSpacePairs(bytes: Buffer, from: number, to: number, before: number): number {
+  let pairs = 0;
+  if (from < to && bytes[from] === 0x20 && isAsciiLetter(before)) pairs++;
+  for (let k = from + 1; k < to; k++) {
+    if (bytes[k] !== 0x20) continue;
+    if (isAsciiLetter(bytes[k - 1]!)) pairs++;
+  }
+  return pairs;
+}
+
+function isAsciiLetter(byte: number): boolean {
+  const lower = byte | 0x20; // ASCII upper case folded to lower
+  return lower >= 0x61 && lower <= 0x7a;
 }

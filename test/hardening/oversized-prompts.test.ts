@@ -3,7 +3,8 @@
  * queue and the pre-check: 16 concurrent 3.9 MB prompts from refused anonymous callers pushed a
  * paying key's 24k-character prompt from 8 ms to 7.5 s, because every prompt was counted whole
  * before the budget could refuse it. Now a prompt past 64k characters is first priced at a lower
- * bound of its tokens (UTF-8 bytes / 128): a trial that cannot pay even that is refused uncounted.
+ * bound of its tokens (UTF-8 bytes / 128, or one per ASCII letter-space pair: ~80% of prose's
+ * count): a trial that cannot pay even that is refused uncounted.
  *
  * Large bodies are probed off the main thread first (src/http/body-probe.ts): a refused one is
  * never parsed there either.
@@ -14,8 +15,9 @@
  * with the flood sent from a process of its own (refused callers are other machines, and 62 MB
  * written from the test's event loop would delay the paying client itself), what is printed: the
  * paying key's latency alone and behind the flood, when the trial can pay the lower bound but not
- * the count (counted, then refused: the bounded, fair queue alone) and when it cannot (refused by
- * the pre-check): medians of ROUNDS floods, after WARM_FLOODS that are not measured (the first
+ * the count (counted, then refused: the bounded, fair queue alone), when it can pay every prefix's
+ * bound but not the whole body's (read whole, refused by the pre-check in the probe's worker) and
+ * when a prefix proves enough (refused, the rest unread): medians of ROUNDS floods, after WARM_FLOODS that are not measured (the first
  * floods of a fresh process run its refusal path unoptimized: 50-100 ms behind, against 22-31 ms
  * from the seventh on, with 18-28 ms alone). No timed assertion: the machine is shared.
  */
@@ -30,7 +32,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bigBodiesParsedHere } from '../../src/http/body.js';
 import { bodiesProbed, bodyBytesProbed } from '../../src/http/body-probe.js';
 import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
-import { MAX_BYTES_PER_TOKEN } from '../../src/tokens/lower-bound.js';
+import { pieceFloor } from '../../src/tokens/lower-bound.js';
 import { tokenCountsQueued } from '../../src/tokens/worker-pool.js';
 import { type GatewayProcess, spawnGateway } from '../helpers/processes.js';
 import {
@@ -47,8 +49,11 @@ const prose = (chars: number, seed: string) =>
   `${seed} ${PROSE.repeat(Math.ceil(chars / PROSE.length))}`.slice(0, chars);
 
 /**
- * The trial budget: 3.9 MB / 128 bytes = 30,469 tokens, $0.0046 at gpt-4o-mini's $0.15/M, while
- * the count is ~830k tokens ($0.12). $0.001 cannot pay the lower bound; $0.01 can, not the count.
+ * The trial budget, against the flood's 3.9 MB prompt at gpt-4o-mini's $0.15/M: its count is 717k
+ * tokens ($0.108), its lower bound 583k tokens ($0.087: one per ASCII letter-space pair,
+ * lower-bound.ts pieceFloor); its prefixes, judged at 128 KB and each doubling to 2 MB, prove
+ * 19k-298k tokens ($0.003-$0.045). $0.001 and $0.01 are refused on a prefix, $0.06 by the
+ * pre-check on the whole body, $0.095 only once counted.
  */
 const options = (trialUsd: number) => ({
   serverYaml: ', max_body_bytes: 8mb',
@@ -150,8 +155,9 @@ describe('oversized prompts from refused callers (in process)', () => {
     expect(tokenCountsQueued() - before.counted).toBe(0);
     expect(bigBodiesParsedHere() - before.parsed).toBe(0);
     expect(bodiesProbed() - before.probed).toBe(16);
-    // Refused on a prefix (1 MB of prompt: 8,192 tokens at least, $0.0012 > the $0.001 trial), the
-    // rest discarded unread: not even half of each body reached the worker.
+    // Refused on a prefix (128 KB of prose: 19k letter-space pairs, so as many tokens at least,
+    // $0.003 > the $0.001 trial), the rest discarded unread: not even half of each body reached
+    // the worker.
     const perBody = (bodyBytesProbed() - before.bytes) / 16;
     console.log(
       `[oversized prompts] bytes read into the probe per refused 3.9 MB body: ${Math.round(perBody)}`,
@@ -171,10 +177,10 @@ describe('oversized prompts from refused callers (in process)', () => {
     const late = await send(stack.gateway.url, chatBody(FLOOD).slice(0, -2), trial);
     expect(late).toEqual({ status: 429, code: 'budget_exceeded' });
     // A long `user` (cut to 200 characters by the ordinary path) is not what the slim copy shows.
-    // Its prompt's prefix proves nothing: 600k characters are 4,687 tokens at least ($0.0007, the
-    // $0.001 trial pays that), so only the count refuses it. (With the 3.9 MB flood, the last
-    // chunk's prefix, model included, was sometimes judged before the body was in: a CI run saw it
-    // refused unparsed, depending on where the reads split the body.)
+    // Its prompt's prefix proves nothing (the model comes after it), so the ordinary path parses
+    // it and its pre-check refuses it. (With the 3.9 MB flood, the last chunk's prefix, model
+    // included, was sometimes judged before the body was in: a CI run saw it refused unparsed,
+    // depending on where the reads split the body.)
     const longUser = JSON.stringify({
       user: FLOOD.slice(0, 2_000),
       messages: [{ role: 'user', content: prose(600_000, 'long-user') }],
@@ -193,6 +199,26 @@ describe('oversized prompts from refused callers (in process)', () => {
     // Reserved at the exact count (~5 characters per token of this prose, $0.15/M), not at the
     // lower bound (400k / 128 = 3,125 tokens: 469 nano-USD).
     expect(stack.records.at(-1)!.estimateNano).toBeGreaterThan(((400_000 / 6) * 150) / 1000);
+  }, 60_000);
+});
+
+describe('oversized prompts a trial can pay any prefix of, not the whole lower bound (in process)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(options(0.06));
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('are read whole by the probe, then refused by the pre-check: never counted, nor parsed on the main thread', async () => {
+    const before = { counted: tokenCountsQueued(), parsed: bigBodiesParsedHere(), bytes: bodyBytesProbed() };
+    const answers = await Promise.all(floodOf(stack.gateway.url, 'floor'));
+    for (const a of answers) expect(a).toEqual({ status: 429, code: 'budget_exceeded' });
+    expect(tokenCountsQueued() - before.counted).toBe(0);
+    expect(bigBodiesParsedHere() - before.parsed).toBe(0);
+    // No prefix proved it (2 MB of prompt: $0.045): each body reached the worker whole.
+    expect((bodyBytesProbed() - before.bytes) / 16).toBeGreaterThanOrEqual(FLOOD.length);
   }, 60_000);
 });
 
@@ -253,14 +279,18 @@ describe("oversized prompts and a paying key's latency (gateway processes)", () 
   }
 
   it('prints the figures before and after the pre-check', async () => {
-    const counted = await measure(0.01);
-    const checked = await measure(0.001);
+    const counted = await measure(0.095);
+    const whole = await measure(0.06);
+    const prefix = await measure(0.01);
+    const figures = (name: string, m: typeof counted) =>
+      `${name}: ${m.alone.toFixed(1)} ms alone, ${m.behind.toFixed(1)} ms behind, ${(m.behind - m.alone).toFixed(1)} ms added (${tally(m.answers)}; alone/behind ${m.each})`;
     console.log(
-      `[oversized prompts] paying 24k-char prompt behind 16 x 3.9 MB trial prompts (lower bound ${Math.ceil(3_900_000 / MAX_BYTES_PER_TOKEN)} tokens), medians of ${ROUNDS} floods after ${WARM_FLOODS}: ` +
-        `counted then refused (trial $0.01): ${counted.alone.toFixed(1)} ms alone, ${counted.behind.toFixed(1)} ms behind (${tally(counted.answers)}; alone/behind ${counted.each}); ` +
-        `refused by the pre-check (trial $0.001): ${checked.alone.toFixed(1)} ms alone, ${checked.behind.toFixed(1)} ms behind, ${(checked.behind - checked.alone).toFixed(1)} ms added (${tally(checked.answers)}; alone/behind ${checked.each}); ` +
+      `[oversized prompts] paying 24k-char prompt behind 16 x 3.9 MB trial prompts (lower bound ${pieceFloor(FLOOD)} tokens), medians of ${ROUNDS} floods after ${WARM_FLOODS}: ` +
+        `${figures('counted then refused (trial $0.095)', counted)}; ` +
+        `${figures('refused by the pre-check on the whole body (trial $0.06)', whole)}; ` +
+        `${figures('refused on a prefix (trial $0.01)', prefix)}; ` +
         'on main before the fair queue and the pre-check: 8 ms -> 7.5 s',
     );
-    for (const a of checked.answers) expect(a.code).toBe('budget_exceeded');
-  }, 300_000);
+    for (const a of [...whole.answers, ...prefix.answers]) expect(a.code).toBe('budget_exceeded');
+  }, 480_000);
 });

@@ -88,11 +88,12 @@ export async function refuseUnparsed(input: EarlyInput, writer: ProbeWriter): Pr
 
 /**
  * While a large body arrives: an abort signal that fires, with the refusal as its reason, once
- * what its prefix already proves (the model, a lower bound of the prompt's bytes) cannot be paid.
+ * what its prefix already proves (the model, lower bounds of the prompt's bytes and pieces) cannot be paid.
  * The reader then stops reading (http/body.ts), and the answer closes the connection, discarding
  * the rest unread: a refused caller's 4 MB prompt costs the gateway its first megabyte or so, not
  * all of it copied to the worker and parsed there. The request priced is the least the full body
- * could be: that model, the prefix's prompt at MAX_BYTES_PER_TOKEN, one output token, one choice.
+ * could be: that model, the prefix's prompt at its lower bound (bytes / MAX_BYTES_PER_TOKEN, or its
+ * letter-space pairs: tokens/lower-bound.ts), one output token, one choice.
  */
 export function refuseOnPrefix(
   input: EarlyInput,
@@ -151,7 +152,9 @@ function precheckPrefix(
 ) {
   // The least body the full one can be (max_tokens 1: a minimum output no real cap goes below).
   const least: RequestBody = { model: facts.model, messages: [], max_tokens: 1 };
-  const lower = Math.floor(facts.promptBytes / MAX_BYTES_PER_TOKEN);
+  // Each bound holds for the prompt's texts together (the full estimate's lower bound is at least
+  // the larger: lower-bound.ts).
+  const lower = Math.max(Math.floor(facts.promptBytes / MAX_BYTES_PER_TOKEN), facts.promptPieces);
   // Only the pre-check's overflow guard reads the upper bound: far above any count of this body
   // (a token is at least a byte; the estimate's overheads and Claude's margin add less than 4x).
   return precheckSlim(input, least, async () => ({ lower, upper: 4 * declaredBytes }), {
