@@ -149,16 +149,16 @@ describe.each<Backend>(['redis', 'sqlite'])('budgets used to the last per cent (
       console.log(
         `[utilization ${backend}] cut short before the budget's last 5% was spent: ${needless} of ${served}`,
       );
-      // Issue #17 asks for <= 5%. Before: a first slice lowered to what was free while others held
-      // the rest ended at that lowered cap (2-8 of 60-76 per run, up to 12.7%, in fresh-clone CIs).
-      // A metered request that may wait is lowered only with money nobody else holds
-      // (ReserveRequest.lowerOnlyWhenAlone): 0-2 of 60-78 over 6 runs of this file alone, 0-3 of
-      // 54-75 over 4 runs beside a CPU hog (once 3 of 55, 5.5%); two fresh-clone CIs: 0-1 of 47-73
-      // in 15 of 16 runs, once 4 of 63 (6.3%, SQLite: answers with a large or no cap cut at the lag
-      // margin while an extension was slow at a third of the budget). What is left are metered
-      // answers whose next slice was busy while others' slices held the rest (logged above). The bound
-      // keeps a run's spread from failing CI and still fails the figures before.
-      expect(needless / served, 'answers cut short outside a budget last 5%').toBeLessThanOrEqual(0.1);
+      // Issue #17 asks for <= 5%. A first slice lowered to what was free while others held the rest
+      // ended at that lowered cap (2-8 of 60-76 per run, up to 12.7%, in fresh-clone CIs), until a
+      // metered request that may wait was lowered only with money nobody else holds. Answers with
+      // no cap or n: 4 were then still cut at their lag margin while an extension was in flight
+      // (0-4 of 47-78, once 6.3%): the margin counted a first read one token a byte, and waiting
+      // asked the rest of the whole cap to fit. Since the margin is sized in tokens and the lead
+      // grows with slow extensions (src/routes/proxy/meter.ts): 0-1 of 55-86 per run over 8 runs
+      // per store (6 alone, 2 beside a CPU hog), 2 cuts in 16 runs. What is left: an answer whose
+      // next slice was busy at 74% spent while others' slices held the rest (logged above).
+      expect(needless / served, 'answers cut short outside a budget last 5%').toBeLessThanOrEqual(0.05);
     } finally {
       await c.stop();
     }

@@ -6,11 +6,12 @@
  *
  * Counting: every token is at least one UTF-8 byte, so relayed bytes since the last exact count
  * bound the tokens from above at no cost; the text is counted exactly (tiktoken) only when that bound
- * comes near the slice's edge, a few times per slice. Extensions are asked for half a slice ahead
- * and never block the relay: while one is in flight the relay reads on, so the cover is measured
- * against what the provider sent however long the store takes, and the answer is cut at the lag
- * margin before the provider outruns the hold (an awaited extension on a store slow under load
- * once let the provider run past it).
+ * comes near the slice's edge, a few times per slice. Extensions are asked at least half a slice
+ * ahead, further when this answer's earlier ones took long to come back (see leadTokens), and never
+ * block the relay: while one is in flight the relay reads on, so the cover is measured against what
+ * the provider sent however long the store takes, and the answer is cut at the lag margin before the
+ * provider outruns the hold (an awaited extension on a store slow under load once let the provider
+ * run past it).
  */
 import type { AdmissionGranted, BudgetEngine, MeterGrant } from '../../budget/types.js';
 import type { RequestRecord } from '../../record.js';
@@ -45,6 +46,15 @@ export class OutputMeter {
   /** Exact count at the previous chunk, when that chunk was counted; else -1. */
   private tokensAtLastChunk = -1;
   private pending: Promise<void> | undefined;
+  /**
+   * Most tokens relayed while one of this answer's extensions was in flight (doubled when the relay
+   * had to stop and wait for it, as it then read less than the provider sent): sizes the lead.
+   */
+  private flightTokens = 0;
+  /** The relay stopped to wait for the extension in flight (see mayOutwait). */
+  private waitedInFlight = false;
+  /** Output tokens the extension in flight asks for, all sequences. */
+  private pendingAddTokens = 0;
   /** Relayed tokens at the last refusal: the next try waits for a little more progress. */
   private refusedAt = -1;
   /** No extension can succeed any more (the money is spent, the store failed closed, it was reaped). */
@@ -84,8 +94,35 @@ export class OutputMeter {
    * reads, and the next one must still fit under the hold.
    */
   private lagMargin(): number {
-    const largest = this.largestReadTokens >= 0 ? this.largestReadTokens : this.largestReadBytes;
+    const largest =
+      this.largestReadTokens >= 0 ? this.largestReadTokens : this.tokensInBytes(this.largestReadBytes);
     return Math.max(MIN_CUT_MARGIN_TOKENS, 2 * largest);
+  }
+
+  /**
+   * Tokens in `bytes` of this answer's text, at the bytes per token of what was counted so far;
+   * the bytes themselves before anything was counted. Bytes alone bound tokens, but at ~6 bytes a
+   * token the first coalesced read of an n: 4 answer (700-960 bytes, ~120-160 tokens) made a margin
+   * larger than its whole 1,024-token slice, and every such answer whose extension was in flight
+   * at the first count was cut (issue #17).
+   */
+  private tokensInBytes(bytes: number): number {
+    if (this.exactTokens === 0 || this.bytesAtExact <= 0) return bytes;
+    return Math.ceil((bytes * this.exactTokens) / this.bytesAtExact);
+  }
+
+  /**
+   * How far ahead of the hold the next extension is asked: half a slice, or enough that an extension
+   * as slow as this answer's slowest so far lands before the lag margin (twice its flight, as flights
+   * vary with the store's load), at most a slice (asked as soon as the previous one lands). Still
+   * one store call per slice; asked late, a slow extension meant a cut or a stall (issue #17: answers
+   * with n: 4 relay 1,600 tokens/s and outran half a slice under load).
+   */
+  private leadTokens(): number {
+    const half = Math.ceil(this.sliceTokens() / 2);
+    // Before any extension came back there is nothing to size it by (and the margin is not sized yet).
+    if (this.flightTokens === 0) return half;
+    return Math.min(this.sliceTokens(), Math.max(half, 2 * this.flightTokens + this.lagMargin()));
   }
 
   /**
@@ -119,6 +156,7 @@ export class OutputMeter {
     // Waiting reads nothing more: what the provider sends meanwhile stays in the socket buffers
     // (and is drained and billed if the answer is then cut).
     while (verdict === 'wait') {
+      this.waitedInFlight = true;
       await this.pending;
       verdict = this.verdict();
     }
@@ -133,7 +171,7 @@ export class OutputMeter {
     this.tokensAtLastChunk = -1;
     if (this.unmetered || this.meter.heldCap >= this.meter.fullCap) return 'go';
     const held = this.heldTokens();
-    const ahead = Math.ceil(this.sliceTokens() / 2);
+    const ahead = this.leadTokens();
     const upperBound = this.exactTokens + (bytes - this.bytesAtExact);
     if (upperBound < held - ahead) return 'go';
     const relayed = this.relayedTokens();
@@ -157,15 +195,17 @@ export class OutputMeter {
    * Past the lag margin with an extension still in flight (a provider faster than the store's
    * answers: a burst, a loaded gateway), waiting for it reads nothing more while the provider
    * generates on, past the hold if the extension is then refused. Taken only far from every line's
-   * end (Metering.farFromEnd: the rest of the cap fits what is free as last seen, and each line is
-   * under half used), where cutting would truncate an answer the money is there for; near an end
-   * the answer is cut (waiting there once let answers run hundreds of tokens past a $0.004 budget
-   * under contention). on_unavailable allow chose serving over exactness: it always waits.
+   * end (Metering.farFromEnd: what is free as last seen pays the addition in flight and a slice
+   * more, for what the provider generates meanwhile, and each line is under half used), where
+   * cutting would truncate an answer the money is there for; near an end the answer is cut (waiting
+   * there once let answers run hundreds of tokens past a $0.004 budget under contention). Asking
+   * that the rest of the whole cap fit cut every answer without a cap or with n: 4 whose extension
+   * was slow at a third of a $0.004 budget (issue #17). on_unavailable allow chose serving over
+   * exactness: it always waits.
    */
   private mayOutwait(): boolean {
     if (this.options.onUnavailable === 'allow') return true;
-    const rest = (this.meter.fullCap - this.meter.heldCap) * this.meter.outputMultiplier;
-    return this.engine.farFromEnd(this.admission, rest);
+    return this.engine.farFromEnd(this.admission, this.pendingAddTokens + this.sliceTokens());
   }
 
   private maybeExtend(relayed: number): void {
@@ -179,9 +219,13 @@ export class OutputMeter {
     // In a budget's last per cent a part of a slice is worth having: at least the cut margin.
     const least = Math.max(this.lagMargin(), Math.floor(this.sliceTokens() / 4));
     const minAddCap = Math.min(addCap, Math.max(1, Math.ceil(least / outputMultiplier)));
+    this.pendingAddTokens = addCap * outputMultiplier;
     this.pending = this.engine
       .extend(this.admission, addCap, minAddCap)
       .then((outcome) => {
+        const inFlight = Math.max(0, this.relayedTokens() - relayed);
+        this.flightTokens = Math.max(this.flightTokens, this.waitedInFlight ? 2 * inFlight : inFlight);
+        this.waitedInFlight = false;
         this.options.onExtend?.(outcome.status, this.heldTokens());
         switch (outcome.status) {
           case 'extended':
