@@ -94,7 +94,6 @@ describe('findDuplicateKey', () => {
     console.log(
       `findDuplicateKey on ${(body.length / 1e6).toFixed(1)} MB: ${ms.toFixed(1)} ms (JSON.parse: ${parseMs.toFixed(1)} ms)`,
     );
-    // Generous for a shared 2-core machine; the measured figure is in the log above.
-    expect(ms).toBeLessThan(500);
+    // The figure is printed, not asserted (no timed assertions: a loaded machine varies it).
   });
 });

@@ -3,12 +3,16 @@
  * delay another caller's count by more than a batch or so, and one owner cannot queue past its share.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { countTokens } from './encoding.js';
 import {
+  BATCH_CHARS,
   closeTokenWorkers,
   countSegmentsInWorker,
   MAX_OWNER_QUEUED_CHARS,
+  POOL_SIZE,
   queueHasRoom,
   TokenQueueFull,
+  tokenBatchesDispatched,
 } from './worker-pool.js';
 
 /** `chars` of prose cut into 100-character pieces (what tokenizerSegments hands the worker). */
@@ -34,16 +38,23 @@ describe('token count queue', () => {
     const flood = Array.from({ length: 16 }, (_, i) =>
       countSegmentsInWorker(segments(1_000_000, `flood-${i}`), 'o200k_base', `anon-${i}`),
     );
+    let floodDone = 0;
+    for (const count of flood) void count.then(() => floodDone++);
+    const batchesBefore = tokenBatchesDispatched();
     const start = performance.now();
     const tokens = await countSegmentsInWorker(segments(24_000, 'paying'), 'o200k_base', 'paying');
     const behindMs = performance.now() - start;
+    const batchesBetween = tokenBatchesDispatched() - batchesBefore;
     console.log(
-      `[token queue] 24k-char prompt: ${aloneMs.toFixed(1)} ms alone, ${behindMs.toFixed(1)} ms behind 16 x 1 MB prompts`,
+      `[token queue] 24k-char prompt: ${aloneMs.toFixed(1)} ms alone, ${behindMs.toFixed(1)} ms behind 16 x 1 MB prompts; ${batchesBetween} batches dispatched meanwhile`,
     );
-    expect(tokens).toBeGreaterThan(0);
-    // At most the batch in flight (8k chars) before its own: about twice its time alone (the
-    // machine's load varies), against seconds when the prompts queued whole.
-    expect(behindMs).toBeLessThan(aloneMs * 3 + 50);
+    expect(tokens).toBe(segments(24_000, 'paying').reduce((sum, s) => sum + countTokens(s, 'o200k_base'), 0));
+    // No flood prompt finished first (in order of arrival all 16 MB would), and the paying prompt's
+    // three batches went next whenever a worker was free: at most the batches in flight on each
+    // worker while its own ran (round-robin over 17 counts would be ~50).
+    expect(floodDone).toBe(0);
+    const ownBatches = Math.ceil(24_000 / BATCH_CHARS);
+    expect(batchesBetween).toBeLessThanOrEqual(POOL_SIZE * (ownBatches + 1));
     await Promise.all(flood);
   }, 60_000);
 

@@ -50,7 +50,7 @@ parentPort.on('message', (msg) => {
 `;
 
 /** One worker on a 2-core box (the main thread needs the other core); at most 2 otherwise. */
-const POOL_SIZE = Math.max(1, Math.min(2, availableParallelism() - 1));
+export const POOL_SIZE = Math.max(1, Math.min(2, availableParallelism() - 1));
 
 /**
  * A worker with nothing to count for this long exits, giving back its memory: its own tiktoken
@@ -162,6 +162,8 @@ const queue: Job[] = [];
 let queuedChars = 0;
 /** Counts ever queued (for tests: a pre-check refused a prompt without counting it). */
 let countsQueued = 0;
+/** Batches ever handed to a worker (for tests: how many went before a count's own). */
+let batchesDispatched = 0;
 const ownerChars = new Map<string, number>();
 
 function charge(owner: string, chars: number): void {
@@ -220,6 +222,7 @@ function dispatch(): void {
       },
     });
     slot.worker.ref();
+    batchesDispatched += 1;
     slot.worker.postMessage({ id, encoding: job.encoding, segments: batch.segments });
   }
 }
@@ -302,6 +305,11 @@ export async function closeTokenWorkers(): Promise<void> {
 /** For tests: how many counts were ever handed to the workers' queue. */
 export function tokenCountsQueued(): number {
   return countsQueued;
+}
+
+/** For tests: how many batches were ever handed to a worker. */
+export function tokenBatchesDispatched(): number {
+  return batchesDispatched;
 }
 
 /** For tests: how many workers are running. */
