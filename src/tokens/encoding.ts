@@ -74,11 +74,34 @@ const LONG_RUN = new RegExp(
  */
 export function tokenizerSegments(text: string): string[] {
   if (text.length <= MAX_RUN_CHARS) return [text];
-  const segments = runSegments(text);
-  if (!segments.some((segment) => segment.length > MAX_SEGMENT_CHARS)) return segments;
-  const cut: string[] = [];
-  for (const segment of segments) cutAtWordEnds(segment, cut);
-  return cut;
+  if (text.length <= MAX_SEGMENT_CHARS) return runSegments(text);
+  return [...tokenizerSegmentsOf(text)];
+}
+
+/**
+ * tokenizerSegments as they are asked for: a long text is cut at word ends into windows of about
+ * MAX_SEGMENT_CHARS, and each window is cut around its runs only when it is reached. The token
+ * queue (worker-pool.ts) cuts a batch when it hands it to a worker, so a 3.9 MB prompt does not
+ * hold the main thread 6-9 ms at once before its first batch (the run check reads every
+ * character). Same pieces' counts as cutting the whole text first: a word-end cut (a space right
+ * after an ASCII letter) never falls inside a run LONG_RUN matches (letter and symbol runs hold no
+ * space; a white-space run starts at such a cut or after it), so every run is found whole, at the
+ * same place, in its window. A text without word ends is one window, cut whole, as before.
+ */
+export function* tokenizerSegmentsOf(text: string): Generator<string, void, undefined> {
+  if (text.length <= MAX_RUN_CHARS) {
+    yield text;
+    return;
+  }
+  let from = 0;
+  while (text.length - from > MAX_SEGMENT_CHARS) {
+    let cut = wordEndBefore(text, from + MAX_SEGMENT_CHARS, from);
+    if (cut < 0) cut = wordEndAfter(text, from + MAX_SEGMENT_CHARS);
+    if (cut < 0) break;
+    yield* runSegments(text.slice(from, cut));
+    from = cut;
+  }
+  yield* runSegments(from === 0 ? text : text.slice(from));
 }
 
 /**
@@ -96,19 +119,6 @@ export function tokenizerSegments(text: string): string[] {
 export const MAX_SEGMENT_CHARS = 8 * 1024;
 
 const isAsciiLetter = (code: number) => (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
-
-/** Pushes `segment` onto `into` cut at word ends about every MAX_SEGMENT_CHARS (none found: whole). */
-function cutAtWordEnds(segment: string, into: string[]): void {
-  let from = 0;
-  while (segment.length - from > MAX_SEGMENT_CHARS) {
-    let cut = wordEndBefore(segment, from + MAX_SEGMENT_CHARS, from);
-    if (cut < 0) cut = wordEndAfter(segment, from + MAX_SEGMENT_CHARS);
-    if (cut < 0) break;
-    into.push(segment.slice(from, cut));
-    from = cut;
-  }
-  into.push(from === 0 ? segment : segment.slice(from));
-}
 
 /** The last index in (floor, at] of a space right after an ASCII letter, or -1. */
 function wordEndBefore(text: string, at: number, floor: number): number {

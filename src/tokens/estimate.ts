@@ -6,14 +6,13 @@
 import { GatewayError } from '../errors.js';
 import type { ApiShape, RequestBody } from '../providers/types.js';
 import { cachedCount, countTextTokens } from './count-cache.js';
-import { tokenizerSegments } from './encoding.js';
 import { PromptParts } from './prompt.js';
 import { collectChat } from './shapes/chat.js';
 import { collectGemini } from './shapes/gemini.js';
 import { collectCompletions, collectEmbeddings } from './shapes/inputs.js';
 import { collectMessages } from './shapes/messages.js';
 import { collectResponses } from './shapes/responses.js';
-import { countSegmentsInWorker, queueHasRoom, TokenQueueFull } from './worker-pool.js';
+import { countTextsInWorker, TokenQueueFull } from './worker-pool.js';
 
 export { closeTokenWorkers } from './worker-pool.js';
 
@@ -79,12 +78,10 @@ export async function countPromptTokens(
     }
   }
   if (unknownChars <= WORKER_THRESHOLD_CHARS) return parts.total(known + countSync(unknown, parts.encoding));
-  // A full queue refuses (429): counting on the main thread is what it protects against. Asked
-  // before the split, which a refused prompt is then spared.
-  if (!queueHasRoom(unknownChars, owner)) throw queueFull();
-  const segments = unknown.flatMap(tokenizerSegments);
+  // A full queue refuses (429): counting on the main thread is what it protects against. The
+  // texts are cut into segments batch by batch as the queue hands them to a worker.
   try {
-    return parts.total(known + (await countSegmentsInWorker(segments, parts.encoding, owner)));
+    return parts.total(known + (await countTextsInWorker(unknown, parts.encoding, owner)));
   } catch (error) {
     if (error instanceof TokenQueueFull) throw queueFull();
     // Correctness first: a failed worker must not fail the request, only make it slower.

@@ -7,13 +7,14 @@
  * worker cannot load, and under dist/ it would be .js; the string works in both. `execArgv: []`
  * keeps loader flags (tsx, vitest) out of the worker, which needs none.
  *
- * The worker only sums encode_ordinary() over pieces the main thread already split
- * (tokenizerSegments), so its count is the main thread's count by construction.
+ * The worker only sums encode_ordinary() over pieces the main thread split (tokenizerSegments,
+ * cut a batch at a time as the queue hands batches out), so its count is the main thread's count
+ * by construction.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { EncodingName } from './encoding.js';
+import { type EncodingName, tokenizerSegmentsOf } from './encoding.js';
 
 interface Pending {
   resolve: (tokens: number) => void;
@@ -148,10 +149,16 @@ export class TokenQueueFull extends Error {
 }
 
 interface Job {
-  segments: string[];
-  next: number;
+  /** The pieces to count, cut as batches are taken (tokenizerSegmentsOf). */
+  segments: Iterator<string, void>;
+  /** A piece pulled that did not fit the last batch. */
+  peeked: string | undefined;
+  /** No piece is left to pull. */
+  drained: boolean;
   tokens: number;
   chars: number;
+  /** Characters handed to a worker so far. */
+  taken: number;
   owner: string;
   encoding: EncodingName;
   resolve: (tokens: number) => void;
@@ -173,17 +180,32 @@ function charge(owner: string, chars: number): void {
   else ownerChars.delete(owner);
 }
 
-/** The next batch of a job: whole segments up to BATCH_CHARS (at least one). */
+/** The next batch of a job: whole segments up to BATCH_CHARS (at least one), cut now. */
 function takeBatch(job: Job): { segments: string[]; chars: number } {
-  const start = job.next;
+  const segments: string[] = [];
   let chars = 0;
-  while (
-    job.next < job.segments.length &&
-    (job.next === start || chars + job.segments[job.next]!.length <= BATCH_CHARS)
-  )
-    chars += job.segments[job.next++]!.length;
-  return { segments: job.segments.slice(start, job.next), chars };
+  for (;;) {
+    let next = job.peeked;
+    job.peeked = undefined;
+    if (next === undefined && !job.drained) {
+      const pulled = job.segments.next();
+      if (pulled.done) job.drained = true;
+      else next = pulled.value;
+    }
+    if (next === undefined) break;
+    if (segments.length > 0 && chars + next.length > BATCH_CHARS) {
+      job.peeked = next;
+      break;
+    }
+    segments.push(next);
+    chars += next.length;
+  }
+  job.taken += chars;
+  return { segments, chars };
 }
+
+/** Nothing of the job is left to hand out. */
+const handedOut = (job: Job) => job.drained && job.peeked === undefined;
 
 /** An idle worker, starting one while the pool is below its size; undefined when all are busy. */
 function idleSlot(): Slot | undefined {
@@ -211,12 +233,12 @@ function dispatch(): void {
       resolve: (tokens) => {
         charge(job.owner, -batch.chars);
         job.tokens += tokens;
-        if (job.next >= job.segments.length) job.resolve(job.tokens);
+        if (handedOut(job)) job.resolve(job.tokens);
         else queue.push(job);
         dispatch();
       },
       reject: (error) => {
-        charge(job.owner, -(job.chars - charged(job) + batch.chars));
+        charge(job.owner, -(job.chars - job.taken + batch.chars));
         job.reject(error);
         dispatch();
       },
@@ -232,7 +254,7 @@ function smallestJob(): number {
   let best = 0;
   let bestLeft = Number.POSITIVE_INFINITY;
   queue.forEach((job, i) => {
-    const left = job.segments.length - job.next;
+    const left = job.chars - job.taken;
     if (left < bestLeft) {
       best = i;
       bestLeft = left;
@@ -241,17 +263,7 @@ function smallestJob(): number {
   return best;
 }
 
-/** Characters of a job already counted (or in flight). */
-function charged(job: Job): number {
-  let chars = 0;
-  for (let i = 0; i < job.next; i++) chars += job.segments[i]!.length;
-  return chars;
-}
-
-/**
- * Whether `chars` more fit the queue and this owner's share of it: asked before a prompt is split
- * (splitting 3.9 MB holds the main thread ~15 ms), so what would be refused costs nothing more.
- */
+/** Whether `chars` more fit the queue and this owner's share of it (asked before a count is queued). */
 export function queueHasRoom(chars: number, owner = ''): boolean {
   return (
     queuedChars + chars <= MAX_QUEUED_CHARS && (ownerChars.get(owner) ?? 0) + chars <= MAX_OWNER_QUEUED_CHARS
@@ -263,29 +275,66 @@ export function queueHasRoom(chars: number, owner = ''): boolean {
  * with TokenQueueFull when the queue (or this owner's share of it) is full.
  */
 export function countSegmentsInWorker(
-  segments: string[],
+  segments: readonly string[],
   encoding: EncodingName,
   owner = '',
+): Promise<number> {
+  let chars = 0;
+  for (const s of segments) chars += s.length;
+  return enqueue(segments.values(), chars, encoding, owner);
+}
+
+/**
+ * Tokens of `texts` (as countTokens sums them), counted in a worker: each text is cut into its
+ * tokenizer segments a batch at a time, as the queue hands batches out, so nothing long is split
+ * on the main thread at once. Rejects as countSegmentsInWorker.
+ */
+export function countTextsInWorker(
+  texts: readonly string[],
+  encoding: EncodingName,
+  owner = '',
+): Promise<number> {
+  let chars = 0;
+  for (const text of texts) chars += text.length;
+  function* segments(): Generator<string, void, undefined> {
+    for (const text of texts) if (text.length > 0) yield* tokenizerSegmentsOf(text);
+  }
+  return enqueue(segments(), chars, encoding, owner);
+}
+
+function enqueue(
+  segments: Iterator<string, void>,
+  chars: number,
+  encoding: EncodingName,
+  owner: string,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     if (startupFailures >= MAX_STARTUP_FAILURES) {
       reject(new Error('token workers keep failing; counting on the main thread'));
       return;
     }
-    let chars = 0;
-    for (const s of segments) chars += s.length;
     if (!queueHasRoom(chars, owner)) {
       reject(new TokenQueueFull(owner));
       return;
     }
-    charge(owner, chars);
-    if (segments.length === 0) {
-      charge(owner, -chars);
+    if (chars === 0) {
       resolve(0);
       return;
     }
+    charge(owner, chars);
     countsQueued += 1;
-    queue.push({ segments, next: 0, tokens: 0, chars, owner, encoding, resolve, reject });
+    queue.push({
+      segments,
+      peeked: undefined,
+      drained: false,
+      tokens: 0,
+      chars,
+      taken: 0,
+      owner,
+      encoding,
+      resolve,
+      reject,
+    });
     dispatch();
   });
 }
