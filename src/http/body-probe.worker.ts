@@ -7,7 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import { findDuplicateKey } from '../providers/json-keys.js';
 import type { ApiShape, RequestBody } from '../providers/types.js';
-import { promptTokenBounds } from '../tokens/lower-bound.js';
+import { type PromptBounds, promptTokenBounds } from '../tokens/lower-bound.js';
 import { MAX_JSON_DEPTH } from './body.js';
 import { type PrefixFacts, PromptPrefixScan } from './prompt-prefix.js';
 
@@ -32,7 +32,7 @@ export type ProbeMessage =
 export type ProbeAnswer =
   /** `emptied`: the body's top-level keys under which a string was emptied. */
   | { id: number; slim: RequestBody; emptied: string[] }
-  | { id: number; bounds: { lower: number; upper: number } | null }
+  | { id: number; bounds: PromptBounds | null }
   | { id: number; refused: true }
   | { id: number; synced: true }
   | { id: number; bytes: Uint8Array }

@@ -12,9 +12,9 @@ import { collectGemini } from './shapes/gemini.js';
 import { collectCompletions, collectEmbeddings } from './shapes/inputs.js';
 import { collectMessages } from './shapes/messages.js';
 import { collectResponses } from './shapes/responses.js';
-import { countTextsInWorker, TokenQueueFull } from './worker-pool.js';
+import { countTextsInWorker, holdQueueRoom, TokenQueueFull } from './worker-pool.js';
 
-export { closeTokenWorkers } from './worker-pool.js';
+export { closeTokenWorkers, releaseQueueRoom } from './worker-pool.js';
 
 /**
  * Prompts with more characters than this are counted in a worker. Measured on the 2-core dev box
@@ -61,6 +61,8 @@ export async function countPromptTokens(
   model: string,
   /** Whose share of the worker queue this count uses (the key id; every trial visitor shares one). */
   owner = '',
+  /** Queue room held for this count before the body was parsed (holdCountRoom), if any. */
+  holdKey?: string,
 ): Promise<number> {
   const parts = collectPrompt(shape, body, model);
   if (parts.chars <= WORKER_THRESHOLD_CHARS) return parts.total(countSync(parts.texts, parts.encoding));
@@ -81,7 +83,7 @@ export async function countPromptTokens(
   // A full queue refuses (429): counting on the main thread is what it protects against. The
   // texts are cut into segments batch by batch as the queue hands them to a worker.
   try {
-    return parts.total(known + (await countTextsInWorker(unknown, parts.encoding, owner)));
+    return parts.total(known + (await countTextsInWorker(unknown, parts.encoding, owner, holdKey)));
   } catch (error) {
     if (error instanceof TokenQueueFull) throw queueFull();
     // Correctness first: a failed worker must not fail the request, only make it slower.
@@ -89,7 +91,21 @@ export async function countPromptTokens(
   }
 }
 
-function queueFull(): GatewayError {
+/**
+ * Holds the token queue room a large prompt's count will need (its uncacheable texts' characters:
+ * countPromptTokens queues at least those, under the same owner) under `key` until the count is
+ * queued or releaseQueueRoom(key): false when there is none, and the count would be refused. The
+ * body probe's pre-check asks it, so such a prompt is refused before its body is taken back and
+ * parsed on the main thread (~5 ms for 3.9 MB, sixteen of them in a flood). Prompts counted on
+ * the main thread hold nothing (true).
+ */
+export function holdCountRoom(key: string, longTextChars: number, owner: string): boolean {
+  if (longTextChars <= WORKER_THRESHOLD_CHARS) return true;
+  return holdQueueRoom(key, longTextChars, owner);
+}
+
+/** The token queue's refusal: 429 rate_limit_exceeded, retry shortly. */
+export function queueFull(): GatewayError {
   return new GatewayError(
     'rate_limit_exceeded',
     'Too many large prompts are waiting to be counted; retry shortly.',

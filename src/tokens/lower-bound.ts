@@ -19,6 +19,7 @@
  * trial that cannot pay most of a big prompt is refused before it is counted.
  */
 import type { ApiShape, RequestBody } from '../providers/types.js';
+import { MAX_CACHED_CHARS } from './count-cache.js';
 import { collectPrompt } from './estimate.js';
 
 /**
@@ -42,6 +43,11 @@ export interface PromptBounds {
   lower: number;
   /** At least the exact estimate: no count can be higher. */
   upper: number;
+  /**
+   * Characters of the prompt's texts too long for the count cache: what the exact count must
+   * queue for a token worker whatever was counted before (estimate.ts countRefusedByQueue).
+   */
+  longTextChars?: number;
 }
 
 /** Bounds on promptTokens(shape, body, model), or undefined for prompts below PRECHECK_MIN_CHARS. */
@@ -54,14 +60,16 @@ export function promptTokenBounds(
   if (parts.chars < PRECHECK_MIN_CHARS) return undefined;
   let bytes = 0;
   let lower = 0;
+  let longTextChars = 0;
   for (const text of parts.texts) {
+    if (text.length > MAX_CACHED_CHARS) longTextChars += text.length;
     // Native and ~1 ms for 4 MB; lone surrogates count 3 bytes (U+FFFD), as tiktoken receives them.
     const textBytes = Buffer.byteLength(text, 'utf8');
     bytes += textBytes;
     // Per text: tokens never span two texts, so each text's floor holds on its own.
     lower += Math.max(Math.ceil(textBytes / MAX_BYTES_PER_TOKEN), pieceFloor(text));
   }
-  return { lower: parts.total(lower), upper: parts.total(bytes) };
+  return { lower: parts.total(lower), upper: parts.total(bytes), longTextChars };
 }
 
 /** At most the pre-tokenizer pieces of `text`: 1 + its ASCII letter-space pairs (0 if empty). */

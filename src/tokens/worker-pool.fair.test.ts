@@ -8,9 +8,12 @@ import {
   BATCH_CHARS,
   closeTokenWorkers,
   countSegmentsInWorker,
+  countTextsInWorker,
+  holdQueueRoom,
   MAX_OWNER_QUEUED_CHARS,
   POOL_SIZE,
   queueHasRoom,
+  releaseQueueRoom,
   TokenQueueFull,
   tokenBatchesDispatched,
 } from './worker-pool.js';
@@ -74,5 +77,26 @@ describe('token count queue', () => {
     for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(TokenQueueFull);
     // Another owner still gets its turn.
     expect(await countSegmentsInWorker(segments(1000, 'other'), 'o200k_base', 'other')).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('holds room for a count that is coming; the count takes it, or the holder gives it back', async () => {
+    const text = segments(200_000, 'held').join('');
+    expect(holdQueueRoom('req-1', MAX_OWNER_QUEUED_CHARS - 100_000, 'holder')).toBe(true);
+    // Taken: a second body of the same owner finds no room, another owner does.
+    expect(holdQueueRoom('req-2', 200_000, 'holder')).toBe(false);
+    expect(queueHasRoom(200_000, 'someone-else')).toBe(true);
+    // The count under req-1's key takes the held room (held and charged again it would not fit).
+    expect(await countTextsInWorker([text], 'o200k_base', 'holder', 'req-1')).toBe(
+      countTokens(text, 'o200k_base'),
+    );
+    expect(queueHasRoom(MAX_OWNER_QUEUED_CHARS, 'holder')).toBe(true);
+    // Held and never counted (a refused request): given back once, however often released.
+    expect(holdQueueRoom('req-3', MAX_OWNER_QUEUED_CHARS, 'holder')).toBe(true);
+    expect(queueHasRoom(1, 'holder')).toBe(false);
+    releaseQueueRoom('req-3');
+    releaseQueueRoom('req-3');
+    releaseQueueRoom('req-1');
+    expect(queueHasRoom(MAX_OWNER_QUEUED_CHARS, 'holder')).toBe(true);
+    expect(holdQueueRoom('req-4', MAX_OWNER_QUEUED_CHARS + 1, 'holder')).toBe(false);
   }, 60_000);
 });

@@ -263,6 +263,31 @@ function smallestJob(): number {
   return best;
 }
 
+/**
+ * Queue room held for a count that is coming (early-refusal.ts holds it when it lets a large body
+ * through, before the body is parsed): later arrivals see the room taken and are refused unparsed,
+ * and the count, queued under the same key, takes the held room first. Whoever holds must release
+ * (the request's end); a count releases its hold when it is queued.
+ */
+const holds = new Map<string, { chars: number; owner: string }>();
+
+/** Holds `chars` of `owner`'s share under `key`; false (nothing held) when there is no room. */
+export function holdQueueRoom(key: string, chars: number, owner: string): boolean {
+  releaseQueueRoom(key);
+  if (!queueHasRoom(chars, owner)) return false;
+  charge(owner, chars);
+  holds.set(key, { chars, owner });
+  return true;
+}
+
+/** Gives back what `key` holds, if anything. */
+export function releaseQueueRoom(key: string): void {
+  const held = holds.get(key);
+  if (!held) return;
+  holds.delete(key);
+  charge(held.owner, -held.chars);
+}
+
 /** Whether `chars` more fit the queue and this owner's share of it (asked before a count is queued). */
 export function queueHasRoom(chars: number, owner = ''): boolean {
   return (
@@ -293,7 +318,10 @@ export function countTextsInWorker(
   texts: readonly string[],
   encoding: EncodingName,
   owner = '',
+  /** The key of room held for this count (holdQueueRoom): taken first, in the same turn. */
+  holdKey?: string,
 ): Promise<number> {
+  if (holdKey !== undefined) releaseQueueRoom(holdKey);
   let chars = 0;
   for (const text of texts) chars += text.length;
   function* segments(): Generator<string, void, undefined> {

@@ -222,6 +222,35 @@ describe('oversized prompts a trial can pay any prefix of, not the whole lower b
   }, 60_000);
 });
 
+describe('oversized prompts a trial can pay the lower bound of, not the count (in process)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(options(0.095));
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('past the token queue share of trial visitors are refused before the main thread parses them', async () => {
+    const before = { counted: tokenCountsQueued(), parsed: bigBodiesParsedHere() };
+    const answers = await Promise.all(floodOf(stack.gateway.url, 'queue'));
+    const counted = tokenCountsQueued() - before.counted;
+    const parsed = bigBodiesParsedHere() - before.parsed;
+    const queueRefused = answers.filter((a) => a.code === 'rate_limit_exceeded').length;
+    console.log(
+      `[oversized prompts] $0.095 trial, 16 x 3.9 MB: ${tally(answers)}; counted ${counted}, parsed on the main thread ${parsed}`,
+    );
+    // Every visitor shares the trial's share of the queue (16 MB: four of these prompts).
+    for (const a of answers) expect(a.status).toBe(429);
+    expect(counted + queueRefused).toBe(16);
+    expect(queueRefused).toBeGreaterThan(0);
+    // The probe's pre-check holds the queue room of each body it lets through (its count takes
+    // it), so a body past the share is refused unparsed: only the counted ones were parsed here.
+    // (Asking for room without holding it: 8 parsed for 4 counted, bodies arriving together.)
+    expect(parsed).toBe(counted);
+  }, 60_000);
+});
+
 describe("oversized prompts and a paying key's latency (gateway processes)", () => {
   let mock: MockProvider;
   beforeAll(async () => {

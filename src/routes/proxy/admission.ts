@@ -75,9 +75,14 @@ export function admissionBuilder(input: AdmissionInput): AdmissionBuilder {
     let count = tokenCounts.get(model.name);
     if (!count) {
       const extra = carried(model);
-      count = countPromptTokens(adapter.shape, body, model.upstreamModel, identity.keyId).then(
-        (tokens) => tokens + extra,
-      );
+      // The room the body probe held for this count, if it held any (early-refusal.ts).
+      count = countPromptTokens(
+        adapter.shape,
+        body,
+        model.upstreamModel,
+        identity.keyId,
+        input.requestId,
+      ).then((tokens) => tokens + extra);
       tokenCounts.set(model.name, count);
     }
     return count;

@@ -20,6 +20,7 @@ import { GatewayError } from '../../errors.js';
 import { PROBE_MIN_BYTES, type ProbeWriter, startProbe } from '../../http/body-probe.js';
 import type { PrefixFacts } from '../../http/prompt-prefix.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
+import { holdCountRoom, queueFull } from '../../tokens/estimate.js';
 import { MAX_BYTES_PER_TOKEN, type PromptBounds } from '../../tokens/lower-bound.js';
 import { type AdmissionBuilder, admissionBuilder, refusal, resolveModel } from './admission.js';
 import type { Exchange, ProxyDeps } from './exchange.js';
@@ -74,7 +75,9 @@ export async function refuseUnparsed(input: EarlyInput, writer: ProbeWriter): Pr
   try {
     const probe = await writer.end();
     if (probe && !probe.emptied.some((key) => !PROMPT_KEYS.has(key))) {
-      const denied = await precheckSlim(input, probe.slim, (model) => probe.bounds(model));
+      const denied = await precheckSlim(input, probe.slim, (model) => probe.bounds(model), {
+        queueOwner: input.identity.keyId,
+      });
       if (denied) throw denied;
     }
     const bytes = await writer.take();
@@ -167,7 +170,12 @@ async function precheckSlim(
   input: EarlyInput,
   slim: RequestBody,
   boundsOf: (upstreamModel: string) => Promise<PromptBounds | undefined>,
-  options: { validated?: boolean; stillMine?: () => boolean } = {},
+  options: {
+    validated?: boolean;
+    stillMine?: () => boolean;
+    /** Whose share of the token queue the exact count would use: refused here when it has no room. */
+    queueOwner?: string;
+  } = {},
 ): Promise<GatewayError | undefined> {
   const { adapter, config, state } = input;
   const name = adapter.modelOf?.(slim, input.c.req.path) ?? slim.model;
@@ -194,11 +202,18 @@ async function precheckSlim(
   if (!bounds) return undefined;
   const request = { ...builder.request(model), promptBoundsFor: () => bounds };
   const denied = await input.engine.precheck(request);
+  // The budgets could pay it: the room its count needs in the token queue is held now, before the
+  // body comes back to the main thread to be parsed, and without room it is refused now, as the
+  // count would refuse it (bodies arriving together otherwise all saw the room their counts took).
+  const queueRefused =
+    !denied &&
+    options.queueOwner !== undefined &&
+    !holdCountRoom(state.record.requestId, bounds.longTextChars ?? 0, options.queueOwner);
   // A prefix's verdict that comes after the whole body arrived is not the request's any more.
-  if (!denied || options.stillMine?.() === false) return undefined;
+  if ((!denied && !queueRefused) || options.stillMine?.() === false) return undefined;
   state.record.stream = adapter.isStream(slim);
   state.record.user = builder.identity.user ?? null;
   state.record.requestedModel = model.name;
   state.record.waitedMs = 0;
-  return refusal(denied, config);
+  return denied ? refusal(denied, config) : queueFull();
 }

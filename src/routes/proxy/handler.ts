@@ -20,6 +20,7 @@ import { internalError, knownError } from '../../http/error-boundary.js';
 import { clientHeaders, headerSource } from '../../http/request.js';
 import { longContextBetaProblem } from '../../providers/pricing.js';
 import type { EndpointAdapter, RequestBody } from '../../providers/types.js';
+import { releaseQueueRoom } from '../../tokens/estimate.js';
 import { type AdmissionBuilder, admissionBuilder, refusal, resolveModel } from './admission.js';
 import { probeWriterFor, refuseOnPrefix, refuseUnparsed } from './early-refusal.js';
 import type { Exchange, ProxyDeps } from './exchange.js';
@@ -125,6 +126,9 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
       state.record.errorCode = answered.code;
       state.finish(deps.observe);
       throw error;
+    } finally {
+      // Token queue room the body probe held for a count that never came (refused, broken body).
+      releaseQueueRoom(state.record.requestId);
     }
   };
 }
