@@ -51,6 +51,12 @@ let answeredOnce = false;
 let probed = 0;
 
 let bytesProbed = 0;
+let bodiesParsed = 0;
+
+/** For tests: bodies the worker was asked to join and parse (a body its scan refused is not). */
+export function bodiesParsedInProbe(): number {
+  return bodiesParsed;
+}
 
 /** For tests: bodies streamed to the worker so far. */
 export function bodiesProbed(): number {
@@ -140,6 +146,12 @@ export interface ProbeWriter {
    * the reader should wait for the worker to catch up first.
    */
   write(chunk: Buffer): Promise<void> | undefined;
+  /**
+   * The whole body has arrived: what its scan proves about the whole of it (the model, lower
+   * bounds of the prompt's bytes and pieces; chat and Anthropic messages bodies), before it is
+   * parsed; undefined when the scan proves nothing.
+   */
+  wholeFacts(): Promise<PrefixFacts | undefined>;
   /** The whole body has arrived: the probe, or undefined (take the ordinary path). */
   end(): Promise<BodyProbe | undefined>;
   /**
@@ -183,9 +195,16 @@ export function startProbe(shape: ApiShape): ProbeWriter | undefined {
       unsynced = 0;
       return ask({ type: 'sync', id: nextId++ }).then(() => undefined);
     },
+    async wholeFacts() {
+      prefixListeners.delete(id);
+      if (worker !== current) return undefined;
+      const answer = await ask({ type: 'facts', id: nextId++, body: id });
+      return answer && 'facts' in answer && answer.facts ? answer.facts : undefined;
+    },
     async end() {
       prefixListeners.delete(id);
       if (worker !== current) return undefined; // it died meanwhile: its chunks are gone
+      bodiesParsed++;
       return probeOf(id, await ask({ type: 'end', id }));
     },
     async take() {

@@ -22,6 +22,8 @@ export type ProbeMessage =
   | { type: 'begin'; id: number; shape: ApiShape }
   | { type: 'chunk'; id: number; bytes: Uint8Array }
   | { type: 'end'; id: number }
+  /** What the whole arrived body's scan proves, asked before `end` (answered with `facts`). */
+  | { type: 'facts'; id: number; body: number }
   | { type: 'bounds'; id: number; body: number; model: string }
   /** The ended body's bytes, joined, moved back to the main thread (answered with `bytes`). */
   | { type: 'take'; id: number; body: number }
@@ -35,6 +37,7 @@ export type ProbeAnswer =
   | { id: number; bounds: PromptBounds | null }
   | { id: number; refused: true }
   | { id: number; synced: true }
+  | { id: number; facts: PrefixFacts | null }
   | { id: number; bytes: Uint8Array }
   | { id: number; gone: true }
   /** Unasked, while a body arrives: what its prefix proves (prompt-prefix.ts). */
@@ -111,6 +114,12 @@ function answer(message: ProbeMessage): ProbeAnswer | undefined {
       const bytes = Buffer.concat(body.chunks);
       joined.set(message.id, bytes);
       return parsed(message.id, bytes, body.shape);
+    }
+    case 'facts': {
+      // Every chunk came before this message: the scan has read the whole body.
+      const scan = arriving.get(message.body)?.scan;
+      const facts = scan && !scan.failed ? scan.facts() : undefined;
+      return { id: message.id, facts: facts?.model === undefined ? null : facts };
     }
     case 'bounds': {
       const entry = kept.get(message.body);

@@ -19,7 +19,9 @@
  * bound but not the whole body's (read whole, refused by the pre-check in the probe's worker) and
  * when a prefix proves enough (refused, the rest unread): medians of ROUNDS floods, after WARM_FLOODS that are not measured (the first
  * floods of a fresh process run its refusal path unoptimized: 50-100 ms behind, against 22-31 ms
- * from the seventh on, with 18-28 ms alone). No timed assertion: the machine is shared.
+ * from the seventh on, with 18-28 ms alone). Last, the box's floor: the same flood sent to a
+ * process that reads and discards it (test/helpers/upload-sink.mjs), the paying request to an idle
+ * gateway. No timed assertion: the machine is shared.
  */
 
 import { spawn } from 'node:child_process';
@@ -30,7 +32,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bigBodiesParsedHere } from '../../src/http/body.js';
-import { bodiesProbed, bodyBytesProbed } from '../../src/http/body-probe.js';
+import { bodiesParsedInProbe, bodiesProbed, bodyBytesProbed } from '../../src/http/body-probe.js';
 import { type MockProvider, startMockProvider } from '../../src/mock/server.js';
 import { pieceFloor } from '../../src/tokens/lower-bound.js';
 import { tokenCountsQueued } from '../../src/tokens/worker-pool.js';
@@ -83,6 +85,7 @@ async function send(url: string, body: string, headers: Record<string, string>) 
 }
 
 const FLOOD_CLIENT = fileURLToPath(new URL('../helpers/upload-flood.mjs', import.meta.url));
+const SINK = fileURLToPath(new URL('../helpers/upload-sink.mjs', import.meta.url));
 const paying = { authorization: `Bearer ${TEST_KEY}` };
 const FLOOD = prose(3_900_000, 'flood');
 
@@ -177,14 +180,28 @@ describe('oversized prompts from refused callers (in process)', () => {
     const late = await send(stack.gateway.url, chatBody(FLOOD).slice(0, -2), trial);
     expect(late).toEqual({ status: 429, code: 'budget_exceeded' });
     // A long `user` (cut to 200 characters by the ordinary path) is not what the slim copy shows.
-    // Its prompt's prefix proves nothing (the model comes after it), so the ordinary path parses
-    // it and its pre-check refuses it. (With the 3.9 MB flood, the last chunk's prefix, model
-    // included, was sometimes judged before the body was in: a CI run saw it refused unparsed,
-    // depending on where the reads split the body.)
+    // Its prompt is a tool call's arguments, which the scan of the body does not count (only
+    // message texts), so neither a prefix nor the whole body's scan proves it, and the ordinary
+    // path parses it and its pre-check refuses it. (With the prompt in a message's content the
+    // whole body's scan refuses it unparsed.)
     const longUser = JSON.stringify({
       user: FLOOD.slice(0, 2_000),
-      messages: [{ role: 'user', content: prose(600_000, 'long-user') }],
       model: 'gpt-4o-mini',
+      messages: [
+        { role: 'user', content: 'look this up' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: 'call_1',
+              type: 'function',
+              function: { name: 'lookup', arguments: JSON.stringify({ text: prose(600_000, 'long-user') }) },
+            },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'call_1', content: 'found' },
+      ],
     });
     expect(await send(stack.gateway.url, longUser, trial)).toEqual({ status: 429, code: 'budget_exceeded' });
     expect(bigBodiesParsedHere() - before).toBe(2);
@@ -211,12 +228,20 @@ describe('oversized prompts a trial can pay any prefix of, not the whole lower b
     await stack?.close();
   });
 
-  it('are read whole by the probe, then refused by the pre-check: never counted, nor parsed on the main thread', async () => {
-    const before = { counted: tokenCountsQueued(), parsed: bigBodiesParsedHere(), bytes: bodyBytesProbed() };
+  it('are read whole by the probe, then refused on its scan of the whole body: never counted, nor parsed', async () => {
+    const before = {
+      counted: tokenCountsQueued(),
+      parsed: bigBodiesParsedHere(),
+      parsedInProbe: bodiesParsedInProbe(),
+      bytes: bodyBytesProbed(),
+    };
     const answers = await Promise.all(floodOf(stack.gateway.url, 'floor'));
     for (const a of answers) expect(a).toEqual({ status: 429, code: 'budget_exceeded' });
     expect(tokenCountsQueued() - before.counted).toBe(0);
     expect(bigBodiesParsedHere() - before.parsed).toBe(0);
+    // The scan's bound over the whole body (583k tokens, $0.087) refuses it before the worker
+    // joins and parses it (~10 ms of its CPU per body, on cores the main thread shares).
+    expect(bodiesParsedInProbe() - before.parsedInProbe).toBe(0);
     // No prefix proved it (2 MB of prompt: $0.045): each body reached the worker whole.
     expect((bodyBytesProbed() - before.bytes) / 16).toBeGreaterThanOrEqual(FLOOD.length);
   }, 60_000);
@@ -263,10 +288,12 @@ describe("oversized prompts and a paying key's latency (gateway processes)", () 
     await mock?.close();
   });
 
-  async function measure(trialUsd: number) {
+  /** `floodUrl`: where the flood goes (the gateway itself unless given: the sink's control run). */
+  async function measure(trialUsd: number, floodUrl?: string) {
     const gateway: GatewayProcess = await spawnGateway(
       baseConfigYaml(mock.url, options(trialUsd), mkdtempSync(join(tmpdir(), 'gw-big-'))),
     );
+    const floodTo = floodUrl ?? gateway.url;
     try {
       const payingMs = async (seed: string) => {
         const body = chatBody(prose(24_000, seed));
@@ -280,7 +307,7 @@ describe("oversized prompts and a paying key's latency (gateway processes)", () 
       await payingMs('warm');
       expect((await send(gateway.url, chatBody(prose(300_000, 'warm')), paying)).status).toBe(200);
       for (let round = 0; round < WARM_FLOODS; round++) {
-        const flood = floodFrom(gateway.url, `warm-${trialUsd}-${round}`);
+        const flood = floodFrom(floodTo, `warm-${trialUsd}-${round}`);
         for (const a of await flood.answers) expect(a.status).toBe(429);
         await flood.exited;
       }
@@ -289,7 +316,7 @@ describe("oversized prompts and a paying key's latency (gateway processes)", () 
       for (let round = 0; round < ROUNDS; round++) {
         // Alone: the last flood's process has exited, its uploads discarded.
         const alone = await payingMs(`alone-${round}`);
-        const flood = floodFrom(gateway.url, `trial-${trialUsd}-${round}`);
+        const flood = floodFrom(floodTo, `trial-${trialUsd}-${round}`);
         // Sent once every flood body is on its way, so it lands among them.
         await flood.uploading;
         const behind = await payingMs(`behind-${round}`);
@@ -307,10 +334,31 @@ describe("oversized prompts and a paying key's latency (gateway processes)", () 
     }
   }
 
+  /** A process that reads every upload whole and discards it (test/helpers/upload-sink.mjs). */
+  async function startSink() {
+    const child = spawn(process.execPath, [SINK], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const url = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout }).once('line', resolve);
+      child.once('exit', (code) => reject(new Error(`upload sink exited with ${code}`)));
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    return {
+      url,
+      async stop() {
+        child.stdin.end();
+        await exited;
+      },
+    };
+  }
+
   it('prints the figures before and after the pre-check', async () => {
     const counted = await measure(0.095);
     const whole = await measure(0.06);
     const prefix = await measure(0.01);
+    // The box's floor: the same flood read whole and discarded by another process, the paying
+    // request to an idle gateway (what the two shared cores cost, whatever the gateway does).
+    const sink = await startSink();
+    const floor = await measure(0.01, sink.url).finally(() => sink.stop());
     const figures = (name: string, m: typeof counted) =>
       `${name}: ${m.alone.toFixed(1)} ms alone, ${m.behind.toFixed(1)} ms behind, ${(m.behind - m.alone).toFixed(1)} ms added (${tally(m.answers)}; alone/behind ${m.each})`;
     console.log(
@@ -318,8 +366,9 @@ describe("oversized prompts and a paying key's latency (gateway processes)", () 
         `${figures('counted then refused (trial $0.095)', counted)}; ` +
         `${figures('refused by the pre-check on the whole body (trial $0.06)', whole)}; ` +
         `${figures('refused on a prefix (trial $0.01)', prefix)}; ` +
+        `${figures('the box alone: the flood read and discarded by another process', floor)}; ` +
         'on main before the fair queue and the pre-check: 8 ms -> 7.5 s',
     );
     for (const a of [...whole.answers, ...prefix.answers]) expect(a.code).toBe('budget_exceeded');
-  }, 480_000);
+  }, 600_000);
 });

@@ -57,7 +57,7 @@ export function createProxyHandler(adapter: EndpointAdapter, deps: ProxyDeps) {
         })
         .finally(() => stop?.arrived());
       // A probed body's chunks went to the worker: refuseUnparsed gives them back, joined there.
-      const raw = probe ? await refuseUnparsed(early, probe.writer) : joinChunks(chunks);
+      const raw = probe ? await refuseUnparsed(early, probe.writer, probe.declaredBytes) : joinChunks(chunks);
       const { body, bytes } = await parseProxyBody(adapter, raw);
       const stream = adapter.isStream(body);
       state.record.stream = stream;
