@@ -45,7 +45,7 @@ export interface PromptBounds {
   upper: number;
   /**
    * Characters of the prompt's texts too long for the count cache: what the exact count must
-   * queue for a token worker whatever was counted before (estimate.ts countRefusedByQueue).
+   * queue for a token worker whatever was counted before (estimate.ts holdCountRoom).
    */
   longTextChars?: number;
 }

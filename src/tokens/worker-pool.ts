@@ -149,12 +149,10 @@ export class TokenQueueFull extends Error {
 }
 
 interface Job {
-  /** The pieces to count, cut as batches are taken (tokenizerSegmentsOf). */
+  /** The pieces to count, cut as batches are taken (tokenizerSegmentsOf); they add up to `chars`. */
   segments: Iterator<string, void>;
   /** A piece pulled that did not fit the last batch. */
   peeked: string | undefined;
-  /** No piece is left to pull. */
-  drained: boolean;
   tokens: number;
   chars: number;
   /** Characters handed to a worker so far. */
@@ -184,15 +182,16 @@ function charge(owner: string, chars: number): void {
 function takeBatch(job: Job): { segments: string[]; chars: number } {
   const segments: string[] = [];
   let chars = 0;
-  for (;;) {
-    let next = job.peeked;
+  while (job.taken + chars < job.chars) {
+    const next = job.peeked ?? job.segments.next().value;
     job.peeked = undefined;
-    if (next === undefined && !job.drained) {
-      const pulled = job.segments.next();
-      if (pulled.done) job.drained = true;
-      else next = pulled.value;
+    if (next === undefined) {
+      // Fewer characters than announced (never, by construction): what is left is nothing, and
+      // its share of the queue goes back, so the job still ends.
+      charge(job.owner, job.taken + chars - job.chars);
+      job.chars = job.taken + chars;
+      break;
     }
-    if (next === undefined) break;
     if (segments.length > 0 && chars + next.length > BATCH_CHARS) {
       job.peeked = next;
       break;
@@ -203,9 +202,6 @@ function takeBatch(job: Job): { segments: string[]; chars: number } {
   job.taken += chars;
   return { segments, chars };
 }
-
-/** Nothing of the job is left to hand out. */
-const handedOut = (job: Job) => job.drained && job.peeked === undefined;
 
 /** An idle worker, starting one while the pool is below its size; undefined when all are busy. */
 function idleSlot(): Slot | undefined {
@@ -233,7 +229,7 @@ function dispatch(): void {
       resolve: (tokens) => {
         charge(job.owner, -batch.chars);
         job.tokens += tokens;
-        if (handedOut(job)) job.resolve(job.tokens);
+        if (job.taken >= job.chars) job.resolve(job.tokens);
         else queue.push(job);
         dispatch();
       },
@@ -354,7 +350,6 @@ function enqueue(
     queue.push({
       segments,
       peeked: undefined,
-      drained: false,
       tokens: 0,
       chars,
       taken: 0,
